@@ -1,0 +1,76 @@
+/**
+ * `bun run bench [name ...]`: runs every `bench/*.bench.ts` (or the named ones) against a fresh
+ * local Kafka and Redis on free ports, prints a table, and writes
+ *   bench/results.json  figure name -> number (merged with figures of benches not run this time)
+ *   bench/results.md    the same table, with goals, for the README to link to.
+ */
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { startTestStack, stopTestStack } from "../test/helpers/stack.ts";
+
+export interface Figure {
+  value: number;
+  unit: string;
+  /** The issue's goal, e.g. { op: ">=", value: 20000 }. */
+  goal?: { op: ">=" | "<="; value: number };
+  note?: string;
+}
+
+export interface Bench {
+  /** Short name, used on the command line. */
+  name: string;
+  /** KAFKA_BROKERS and REDIS_URL of the bench stack are in process.env when this runs. */
+  run(): Promise<Record<string, Figure>>;
+}
+
+const dir = import.meta.dir;
+const only = process.argv.slice(2);
+const files = readdirSync(dir).filter((f) => f.endsWith(".bench.ts")).sort();
+
+const resultsJson = join(dir, "results.json");
+const resultsMd = join(dir, "results.md");
+const previous: { figures?: Record<string, Figure> } = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, "utf8")) : {};
+const figures: Record<string, Figure> = { ...(previous.figures ?? {}) };
+
+await startTestStack();
+try {
+  for (const file of files) {
+    const bench: Bench = (await import(join(dir, file))).default;
+    if (only.length && !only.includes(bench.name)) continue;
+    console.error(`bench: ${bench.name} ...`);
+    Object.assign(figures, await bench.run());
+  }
+} finally {
+  await stopTestStack();
+}
+
+const met = (f: Figure) => (f.goal ? (f.goal.op === ">=" ? f.value >= f.goal.value : f.value <= f.goal.value) ? "yes" : "NO" : "");
+const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: 2 }));
+const rows = Object.entries(figures).map(([name, f]) => [name, `${fmt(f.value)} ${f.unit}`, f.goal ? `${f.goal.op} ${fmt(f.goal.value)}` : "", met(f), f.note ?? ""]);
+const header = ["figure", "value", "goal", "met", "note"];
+const machine = `${cpus().length} cores, ${cpus()[0]?.model ?? "unknown CPU"}, Bun ${Bun.version}`;
+const at = new Date().toISOString();
+
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
+console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n"));
+
+writeFileSync(
+  resultsJson,
+  `${JSON.stringify({ at, machine, ...Object.fromEntries(Object.entries(figures).map(([k, f]) => [k, f.value])), figures }, null, 2)}\n`,
+);
+writeFileSync(
+  resultsMd,
+  [
+    "# Benchmark results",
+    "",
+    `Written by \`bun run bench\` on ${at} (${machine}). Kafka and Redis run on the same machine.`,
+    "",
+    `| ${header.join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.join(" | ")} |`),
+    "",
+  ].join("\n"),
+);
+console.error(`bench: wrote ${resultsJson} and ${resultsMd}`);

@@ -1,0 +1,101 @@
+/**
+ * The REST API, built from its dependencies: `createApp(deps)` returns the Elysia app; the
+ * entry point (src/roles/api.ts) only wires and listens, and tests call `app.handle(...)`.
+ */
+import { cors } from "@elysiajs/cors";
+import { Elysia } from "elysia";
+import type Redis from "ioredis";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { addressesRoutes } from "./addresses/routes.ts";
+import { AddressesService } from "./addresses/service.ts";
+import { countsRoutes } from "./counts/routes.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
+import { CountsService } from "./counts/service.ts";
+import { errorHandler } from "./errors.ts";
+import type { KafkaProbe } from "./health/kafka.ts";
+import { healthRoutes } from "./health/routes.ts";
+import { HealthService } from "./health/service.ts";
+import { readRebuildStatus } from "../rebuild/status.ts";
+import { HttpMetrics } from "./metrics/http.ts";
+import { metricsRoutes, requestTimer } from "./metrics/routes.ts";
+import { redisStore } from "./store-redis.ts";
+import type { ApiStore } from "./store.ts";
+import { streamRoutes } from "./stream/routes.ts";
+import { Broadcaster } from "./stream/service.ts";
+import { swaggerPlugin } from "./swagger/plugin.ts";
+import { transactionsRoutes } from "./transactions/routes.ts";
+import { TransactionsService } from "./transactions/service.ts";
+
+/** How long an answer of the data endpoints is reused (see cache.ts); it is then served at most as long again while being refreshed. */
+export const DEFAULT_CACHE_MS = 1_000;
+
+export interface AppDeps {
+  config: Config;
+  /** A client made by `createApiRedis` (fails fast when Redis is away). */
+  redis: Redis;
+  /** Kafka reachability and consumer lag for /health. */
+  kafka: KafkaProbe;
+  log: Logger;
+  /** The clock (unix ms); tests pin it. */
+  now?: () => number;
+  /** Reuse of data answers, ms (answers are at most twice this old); 0 reads Redis on every request. Default `DEFAULT_CACHE_MS`. */
+  cacheMs?: number;
+  /** Request metrics; one per process. */
+  http?: HttpMetrics;
+  /** The /stream broadcaster (one per process); made from the store when absent. */
+  broadcaster?: (store: ApiStore, now: () => number) => Broadcaster;
+}
+
+/** CORS_ORIGIN: `*` for any origin, else a comma-separated list of allowed origins. */
+const corsOrigin = (value: string): string | string[] => (value.trim() === "*" ? "*" : value.split(",").map((o) => o.trim()).filter(Boolean));
+
+export function createApp(deps: AppDeps) {
+  const now = deps.now ?? Date.now;
+  const cacheMs = deps.cacheMs ?? DEFAULT_CACHE_MS;
+  const http = deps.http ?? new HttpMetrics();
+  const store = redisStore(deps.redis, deps.config);
+  const transactions = new TransactionsService(store, now, cacheMs);
+  const counts = new CountsService(store, now, cacheMs);
+  const addresses = new AddressesService(store, now, cacheMs);
+  const broadcaster = deps.broadcaster?.(store, now) ?? new Broadcaster(store, now);
+  const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now, () => readRebuildStatus(deps.redis, deps.config));
+
+  return new Elysia({ name: "api" })
+    .use(requestTimer(http))
+    .use(errorHandler(deps.log))
+    .use(
+      cors({
+        origin: corsOrigin(deps.config.CORS_ORIGIN),
+        methods: ["GET", "HEAD", "OPTIONS"],
+        allowedHeaders: ["accept", "content-type"],
+        exposeHeaders: [],
+        credentials: false,
+      }),
+    )
+    .use(
+      swaggerPlugin({
+        title: "btc-stream API",
+        version: "1",
+        description:
+          "Real-time analytics over unconfirmed Bitcoin transactions (blockchain.com feed → Kafka → Redis). Times are UTC, values satoshi. " +
+          'Every error is JSON `{ "error": "<code>", "message": "<what was wrong and what is allowed>" }`. ' +
+          "Answers of the data routes are shared between requests for a second and refreshed in the background, so they are at most about 2 seconds old.",
+        tags: [
+          { name: "transactions", description: "the transactions of the last 3 hours" },
+          { name: "counts", description: "transactions per minute and per hour" },
+          { name: "addresses", description: "value per address over the last 3 hours" },
+          { name: "operations", description: "health and metrics" },
+        ],
+      }),
+    )
+    .use(transactionsRoutes(transactions))
+    .use(countsRoutes(counts))
+    .use(addressesRoutes(addresses))
+    .use(healthRoutes(health))
+    .use(metricsRoutes({ config: deps.config, redis: deps.redis, http }))
+    .use(streamRoutes(broadcaster))
+    .use(dashboardRoutes());
+}
+
+export type App = ReturnType<typeof createApp>;

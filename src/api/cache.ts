@@ -1,0 +1,98 @@
+/**
+ * A small read-through cache for the hot endpoints.
+ *
+ * - An answer is reused for `ttlMs`; concurrent misses of one key share a single read (no
+ *   thundering herd on Redis).
+ * - Stale while revalidate: for another `ttlMs` after that, the old answer is still served while
+ *   one background read replaces it, so under steady traffic no request waits for Redis. An
+ *   answer is thus at most 2 × `ttlMs` old (plus the read's own time); past that, or after a
+ *   failed read, callers wait for a fresh read.
+ * - `ttlMs` 0 turns it off: every call reads. Failed reads are never cached.
+ */
+export class TtlCache<T> {
+  private readonly entries = new Map<string, Entry<T>>();
+
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => number = Date.now,
+    /** Entries kept at most; the oldest go first. */
+    private readonly maxEntries = 64,
+  ) {}
+
+  get(key: string, load: () => Promise<T>): Promise<T> {
+    if (this.ttlMs <= 0) return load();
+    const now = this.now();
+    const hit = this.entries.get(key);
+    if (hit) {
+      const age = now - hit.at;
+      if (age < this.ttlMs) return hit.value;
+      if (hit.ready && age < 2 * this.ttlMs) {
+        if (!hit.refreshing) this.refresh(key, hit, load, now);
+        return hit.value;
+      }
+    }
+    return this.load(key, load, now);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+
+  /** Reads now; every caller until it settles shares the read. */
+  private load(key: string, load: () => Promise<T>, now: number): Promise<T> {
+    const value = load();
+    const entry: Entry<T> = { at: now, value, ready: false, refreshing: false };
+    this.put(key, entry);
+    value.then(
+      () => {
+        entry.ready = true;
+      },
+      () => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
+    );
+    return value;
+  }
+
+  /** Reads in the background; the stale entry is served until the new answer is in. */
+  private refresh(key: string, stale: Entry<T>, load: () => Promise<T>, now: number): void {
+    stale.refreshing = true;
+    load().then(
+      (fresh) => {
+        if (this.entries.get(key) === stale) this.put(key, { at: now, value: Promise.resolve(fresh), ready: true, refreshing: false });
+      },
+      () => {
+        stale.refreshing = false;
+      },
+    );
+  }
+
+  private put(key: string, entry: Entry<T>): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+  }
+}
+
+interface Entry<T> {
+  /** When the read that produced `value` started. */
+  at: number;
+  value: Promise<T>;
+  /** `value` has resolved (a pending read is never served as stale). */
+  ready: boolean;
+  /** A background read is under way. */
+  refreshing: boolean;
+}
+
+/**
+ * An answer and its JSON text, serialized once: a cached answer is sent as the same string to
+ * every request that shares it, instead of being serialized (and checked) per request.
+ */
+export class Rendered<T> {
+  private text: string | undefined;
+  constructor(readonly value: T) {}
+  get json(): string {
+    this.text ??= JSON.stringify(this.value);
+    return this.text;
+  }
+}

@@ -1,0 +1,262 @@
+// The live dashboard: JSON endpoints for the state, /stream (server-sent events) for what
+// changes. On a gap in the event ids, or a reconnect, everything is refetched.
+(() => {
+  "use strict";
+  const MINUTE = 60_000;
+  const TX_ROWS = 25;
+  const ADDR_ROWS = 10;
+  const $ = (id) => document.getElementById(id);
+
+  // ---- formatting -------------------------------------------------------------------------
+  const satFmt = new Intl.NumberFormat("en-US");
+  const sat = (n) => `${satFmt.format(n)} sat`;
+  /** BTC with a precision that fits the amount (8 decimals below 0.01 BTC, 2 from 1000 BTC). */
+  function btc(s) {
+    const b = s / 1e8;
+    const digits = b >= 1000 ? 2 : b >= 1 ? 4 : b >= 0.01 ? 6 : 8;
+    return b.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+  }
+  const short = (h) => `${h.slice(0, 8)}…${h.slice(-8)}`;
+  const pad = (n) => String(n).padStart(2, "0");
+  const hms = (sec) => {
+    const d = new Date(sec * 1000);
+    return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  };
+  function age(seconds) {
+    if (seconds == null || !Number.isFinite(seconds)) return "–";
+    if (seconds < 90) return `${seconds.toFixed(seconds < 10 ? 1 : 0)} s`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+    return `${(seconds / 3600).toFixed(1)} h`;
+  }
+  function el(tag, attrs, ...children) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k === "text") e.textContent = v;
+      else e.setAttribute(k, v);
+    }
+    for (const c of children) e.append(c);
+    return e;
+  }
+  function copyButton(text) {
+    const b = el("button", { type: "button", class: "copy", title: `copy ${text}`, "aria-label": "copy", text: "copy" });
+    b.addEventListener("click", async () => {
+      try {
+        await navigator.clipboard.writeText(text);
+        b.textContent = "✓";
+      } catch {
+        b.textContent = "!";
+      }
+      b.classList.add("done");
+      setTimeout(() => {
+        b.textContent = "copy";
+        b.classList.remove("done");
+      }, 1200);
+    });
+    return b;
+  }
+  async function getJson(path) {
+    const res = await fetch(path, { headers: { accept: "application/json" } });
+    if (!res.ok && res.status !== 503) throw new Error(`${path}: ${res.status}`);
+    return res.json();
+  }
+
+  // ---- chart ------------------------------------------------------------------------------
+  /** minute start (ms) → { count, value, complete } */
+  const minutes = new Map();
+  let chart;
+  function chartData() {
+    const current = Math.floor(Date.now() / MINUTE) * MINUTE;
+    for (const k of minutes.keys()) if (k < current - 60 * MINUTE) minutes.delete(k);
+    const xs = [], counts = [], values = [];
+    for (let t = current - 60 * MINUTE; t <= current; t += MINUTE) {
+      const m = minutes.get(t);
+      xs.push(t / 1000);
+      counts.push(m ? m.count : t === current ? null : 0);
+      values.push(m ? m.value / 1e8 : t === current ? null : 0);
+    }
+    let c = 0, v = 0;
+    for (let i = 0; i < 60; i++) { c += counts[i] || 0; v += (values[i] || 0) * 1e8; }
+    $("hour-count").textContent = satFmt.format(c);
+    $("hour-value").textContent = btc(v);
+    $("hour-value").title = sat(v);
+    return [xs, counts, values];
+  }
+  function chartSize() {
+    const w = $("chart").clientWidth;
+    return { width: w, height: w < 500 ? 220 : 280 };
+  }
+  function drawChart() {
+    const data = chartData();
+    if (chart) return chart.setData(data);
+    const axis = { stroke: "#8a8fa8", grid: { stroke: "#2d3048", width: 1 }, ticks: { stroke: "#2d3048" } };
+    chart = new uPlot(
+      {
+        ...chartSize(),
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: true }, n: { auto: true, range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, btc: { auto: true, range: (u, lo, hi) => [0, Math.max(0.001, hi * 1.1)] } },
+        axes: [
+          { ...axis, values: (u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 16)) },
+          { ...axis, scale: "n", label: "tx / min", labelSize: 18, size: 50 },
+          { ...axis, scale: "btc", side: 1, grid: { show: false }, label: "BTC / min", labelSize: 18, size: 60 },
+        ],
+        series: [
+          { label: "minute (UTC)", value: (u, v) => (v == null ? "–" : new Date(v * 1000).toISOString().slice(11, 16)) },
+          { label: "transactions", scale: "n", stroke: "#4e9cff", fill: "rgba(78,156,255,0.18)", width: 2, paths: uPlot.paths.bars({ size: [0.7, 40] }), value: (u, v) => (v == null ? "–" : satFmt.format(v)) },
+          { label: "value BTC", scale: "btc", stroke: "#f7931a", width: 2, points: { show: false }, value: (u, v) => (v == null ? "–" : btc(v * 1e8)) },
+        ],
+      },
+      data,
+      $("chart"),
+    );
+    new ResizeObserver(() => chart.setSize(chartSize())).observe($("chart"));
+  }
+
+  // ---- tables -----------------------------------------------------------------------------
+  function txRow(tx, fresh) {
+    const tr = el("tr", { "data-hash": tx.hash, "data-time": String(tx.time), class: fresh ? "new" : "" });
+    tr.append(
+      el("td", { class: "mono" }, el("a", { href: `/transactions/${tx.hash}`, title: tx.hash, text: short(tx.hash) }), copyButton(tx.hash)),
+      el("td", { class: "num", title: new Date(tx.time * 1000).toISOString(), text: hms(tx.time) }),
+      el("td", { class: "r hide-narrow", text: `${tx.inputs.length}/${tx.outputs.length}` }),
+      el("td", { class: "r hide-narrow", text: tx.fee == null ? "–" : satFmt.format(tx.fee) }),
+      el("td", { class: "r value", "data-sat": String(tx.value), title: sat(tx.value), text: btc(tx.value) }),
+    );
+    return tr;
+  }
+  function showTransactions(list) {
+    $("transactions").tBodies[0].replaceChildren(...list.slice(0, TX_ROWS).map((tx) => txRow(tx, false)));
+  }
+  function addTransaction(tx) {
+    const body = $("transactions").tBodies[0];
+    if (body.querySelector(`tr[data-hash="${tx.hash}"]`)) return;
+    // Newest first by time: place it among the rows (a straggler can be older than the top).
+    const rows = [...body.rows];
+    const before = rows.find((r) => Number(r.dataset.time) < tx.time || (Number(r.dataset.time) === tx.time && r.dataset.hash > tx.hash));
+    const tr = txRow(tx, true);
+    if (before) body.insertBefore(tr, before);
+    else if (rows.length < TX_ROWS) body.append(tr);
+    else return;
+    while (body.rows.length > TX_ROWS) body.lastElementChild.remove();
+  }
+
+  let side = "received";
+  let addrSeq = 0;
+  async function loadAddresses() {
+    const mine = ++addrSeq;
+    const body = await getJson(`/high_value_addr?side=${side}&limit=${ADDR_ROWS}`);
+    if (mine !== addrSeq) return; // a newer request (side switch) answers instead
+    $("addresses").tBodies[0].replaceChildren(
+      ...body.addresses.map((a, i) =>
+        el("tr", { "data-address": a.address }, el("td", { class: "muted", text: String(i + 1) }), el("td", { class: "addr mono", title: a.address }, a.address), el("td", { class: "r", "data-sat": String(a.total_value), title: sat(a.total_value), text: btc(a.total_value) })),
+      ),
+    );
+    $("addresses").dataset.side = side;
+  }
+  for (const b of document.querySelectorAll(".switch button")) {
+    b.addEventListener("click", () => {
+      side = b.dataset.side;
+      for (const o of document.querySelectorAll(".switch button")) o.classList.toggle("on", o === b);
+      loadAddresses().catch(() => {});
+    });
+  }
+  let addrTimer;
+  const addressesSoon = () => {
+    clearTimeout(addrTimer);
+    addrTimer = setTimeout(() => loadAddresses().catch(() => {}), 1500);
+  };
+
+  // ---- health -----------------------------------------------------------------------------
+  let gauges = {};
+  function showGauges() {
+    const at = gauges.producer_last_message_at_ms;
+    if (at) $("h-feed").textContent = `${age(Math.max(0, (Date.now() - at) / 1000))} ago`;
+    if (gauges.producer_reconnects_total != null) $("h-reconnects").textContent = satFmt.format(gauges.producer_reconnects_total);
+    else $("h-reconnects").textContent = "0";
+  }
+  async function loadHealth() {
+    const h = await getJson("/health");
+    const pill = $("health-status");
+    pill.textContent = h.status;
+    pill.className = `pill ${h.status === "ok" ? "ok" : "bad"}`;
+    pill.title = (h.reasons || []).join("; ");
+    $("h-newest").textContent = h.newest_transaction.age_seconds == null ? "none" : `${age(h.newest_transaction.age_seconds)} ago`;
+    if (!gauges.producer_last_message_at_ms) $("h-feed").textContent = h.producer_last_message_age_seconds == null ? "never" : `${age(h.producer_last_message_age_seconds)} ago`;
+    $("h-redis").textContent = h.redis.ok ? `${h.redis.latency_ms.toFixed(1)} ms` : "down";
+    $("lag").tBodies[0].replaceChildren(
+      ...h.kafka.groups.map((g) => el("tr", {}, el("td", { text: g.role, title: g.group }), el("td", { class: `r num${g.lag > 1000 ? " warn" : ""}`, text: g.lag == null ? "–" : satFmt.format(g.lag) }))),
+    );
+    showGauges();
+  }
+
+  // ---- state: load and live updates --------------------------------------------------------
+  async function loadAll() {
+    const [perMinute, latest] = await Promise.all([getJson("/transactions_count_per_minute/0"), getJson(`/show_transactions/?limit=${TX_ROWS}`)]);
+    for (const m of perMinute.minutes) minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
+    drawChart();
+    showTransactions(latest.transactions);
+    await Promise.all([loadAddresses(), loadHealth()]);
+  }
+
+  let lastSeq = null;
+  let hellos = 0;
+  let refetching = false;
+  async function refetch(why) {
+    if (refetching) return;
+    refetching = true;
+    $("tx-note").textContent = why;
+    try {
+      await loadAll();
+    } finally {
+      refetching = false;
+    }
+  }
+  function live(on, text) {
+    $("live-dot").className = `dot ${on ? "live" : "down"}`;
+    $("live-text").textContent = text;
+  }
+  /** An event with an id: a jump in the ids means events were missed. */
+  function sequenced(e) {
+    const id = Number(e.lastEventId);
+    if (lastSeq !== null && id !== lastSeq + 1) refetch(`refetched after a gap (${lastSeq} → ${id})`).catch(() => {});
+    lastSeq = id;
+    document.body.dataset.seq = String(id);
+  }
+  function connect() {
+    const es = new EventSource("/stream");
+    es.addEventListener("hello", (e) => {
+      const data = JSON.parse(e.data);
+      lastSeq = data.seq;
+      if (data.metrics) { gauges = data.metrics; showGauges(); }
+      live(true, "live");
+      if (hellos++ > 0) refetch("refetched after a reconnect").catch(() => {});
+    });
+    es.addEventListener("tx", (e) => {
+      sequenced(e);
+      addTransaction(JSON.parse(e.data));
+      addressesSoon();
+    });
+    es.addEventListener("minute", (e) => {
+      sequenced(e);
+      const m = JSON.parse(e.data);
+      minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
+      if (chart) chart.setData(chartData());
+    });
+    es.addEventListener("health", (e) => {
+      sequenced(e);
+      gauges = JSON.parse(e.data).metrics;
+      showGauges();
+    });
+    es.onerror = () => live(false, "reconnecting…");
+  }
+
+  loadAll()
+    .catch((err) => { $("tx-note").textContent = `could not load: ${err.message}`; })
+    .finally(() => {
+      document.body.dataset.ready = "1";
+      connect();
+    });
+  setInterval(() => loadHealth().catch(() => {}), 10_000);
+  setInterval(() => { if (chart) chart.setData(chartData()); showGauges(); }, 15_000);
+})();

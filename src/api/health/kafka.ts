@@ -1,0 +1,134 @@
+/**
+ * Kafka reachability and consumer lag for /health, through one kafkajs admin connection.
+ *
+ * The answer is cached for `cacheMs` and concurrent checks share one round of requests, so
+ * /health under load costs the broker a few metadata and offset requests every couple of
+ * seconds, whatever the request rate. A check that takes longer than `timeoutMs` answers "not
+ * reachable" at once; the slow round keeps running and its answer is cached when it comes.
+ */
+import type { Admin } from "kafkajs";
+import type { GroupRole } from "../../kafka/client.ts";
+
+export interface GroupLag {
+  role: GroupRole;
+  group: string;
+  /** Records on the topic not yet committed by the group; null when unknown (no topic). */
+  lag: number | null;
+  /** False while the group has committed nothing: its lag is then every record retained. */
+  committed: boolean;
+}
+
+export interface KafkaStatus {
+  ok: boolean;
+  error?: string;
+  topic: string;
+  topic_exists: boolean;
+  groups: GroupLag[];
+  /** When this answer was obtained (it may be up to `cacheMs` old). */
+  checked_at: string;
+}
+
+export interface KafkaProbeOptions {
+  cacheMs?: number;
+  timeoutMs?: number;
+}
+
+export class KafkaProbe {
+  private readonly cacheMs: number;
+  private readonly timeoutMs: number;
+  private connected: Promise<void> | undefined;
+  /** The disconnect after a failure, awaited before connecting again. */
+  private closing: Promise<void> | undefined;
+  private inflight: Promise<KafkaStatus> | undefined;
+  private cached: { at: number; status: KafkaStatus } | undefined;
+
+  constructor(
+    private readonly admin: Admin,
+    private readonly topic: string,
+    private readonly groups: { role: GroupRole; group: string }[],
+    opts: KafkaProbeOptions = {},
+  ) {
+    this.cacheMs = opts.cacheMs ?? 2_000;
+    this.timeoutMs = opts.timeoutMs ?? 1_500;
+  }
+
+  async check(): Promise<KafkaStatus> {
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < this.cacheMs) return this.cached.status;
+    this.inflight ??= this.probe().then((status) => {
+      this.cached = { at: Date.now(), status };
+      this.inflight = undefined;
+      return status;
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<KafkaStatus>((done) => {
+      timer = setTimeout(() => done(this.failed(`no answer from the brokers within ${this.timeoutMs} ms`)), this.timeoutMs);
+    });
+    try {
+      return await Promise.race([this.inflight, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Disconnects the admin; waits at most `timeoutMs` (a connect still retrying is not waited for). */
+  async close(): Promise<void> {
+    const connected = this.connected;
+    this.connected = undefined;
+    if (!connected && !this.closing) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      this.admin.disconnect().catch(() => {}),
+      new Promise<void>((done) => {
+        timer = setTimeout(done, this.timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+  }
+
+  private failed(error: string): KafkaStatus {
+    return {
+      ok: false,
+      error,
+      topic: this.topic,
+      topic_exists: false,
+      groups: this.groups.map(({ role, group }) => ({ role, group, lag: null, committed: false })),
+      checked_at: new Date().toISOString(),
+    };
+  }
+
+  /** Never rejects: a failure is a status with ok false (and the connection is reopened next time). */
+  private async probe(): Promise<KafkaStatus> {
+    try {
+      if (this.closing) await this.closing;
+      this.closing = undefined;
+      this.connected ??= this.admin.connect();
+      await this.connected;
+      const topics = await this.admin.listTopics();
+      if (!topics.includes(this.topic)) {
+        return { ok: true, topic: this.topic, topic_exists: false, groups: this.failed("").groups, checked_at: new Date().toISOString() };
+      }
+      const partitions = await this.admin.fetchTopicOffsets(this.topic);
+      const groups = await Promise.all(
+        this.groups.map(async ({ role, group }): Promise<GroupLag> => {
+          const [offsets] = await this.admin.fetchOffsets({ groupId: group, topics: [this.topic] });
+          const committedBy = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+          let lag = 0;
+          let committed = false;
+          for (const p of partitions) {
+            const high = Number(p.high);
+            const at = committedBy.get(p.partition) ?? -1;
+            if (at >= 0) committed = true;
+            lag += Math.max(0, high - (at >= 0 ? at : Number(p.low)));
+          }
+          return { role, group, lag, committed };
+        }),
+      );
+      return { ok: true, topic: this.topic, topic_exists: true, groups, checked_at: new Date().toISOString() };
+    } catch (err) {
+      this.connected = undefined;
+      this.closing = this.admin.disconnect().catch(() => {});
+      return this.failed(`Kafka is not reachable: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { Type } from "@sinclair/typebox";
+import { t } from "elysia";
+
+const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(schema: T, description: string) => t.Union([schema, t.Null()], { description });
+
+export const GroupLag = t.Object({
+  role: t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]),
+  group: t.String({ description: "consumer group id" }),
+  lag: Nullable(Type.Integer({ minimum: 0 }), "records on the topic the group has not committed yet; null when unknown"),
+  committed: t.Boolean({ description: "false while the group has committed nothing (its lag is then every record retained)" }),
+});
+
+export const Rebuilding = t.Object(
+  {
+    group: t.String({ description: "consumer group id being rebuilt" }),
+    role: t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]),
+    started_at: t.String({ description: "when this group's rebuild started (ISO-8601)" }),
+    replayed: Type.Integer({ minimum: 0, description: "records replayed so far" }),
+    total: Type.Integer({ minimum: 0, description: "records to replay" }),
+    progress: Type.Number({ minimum: 0, maximum: 1, description: "replayed / total" }),
+  },
+  { description: "a `bun run rebuild` in progress" },
+);
+
+export const Health = t.Object(
+  {
+    status: t.Union([t.Literal("ok"), t.Literal("unavailable")], { description: "ok (200) when Redis and Kafka answer; unavailable (503) otherwise" }),
+    reasons: t.Array(t.String(), { description: "why the status is unavailable; empty when ok" }),
+    redis: t.Object({
+      ok: t.Boolean(),
+      latency_ms: Nullable(Type.Number(), "PING round trip"),
+      error: t.Optional(t.String()),
+    }),
+    kafka: t.Object({
+      ok: t.Boolean({ description: "the brokers answered" }),
+      error: t.Optional(t.String()),
+      topic: t.String(),
+      topic_exists: t.Boolean(),
+      groups: t.Array(GroupLag),
+      checked_at: t.String({ format: "date-time", description: "when Kafka was asked (answers are cached for a second or two)" }),
+    }),
+    newest_transaction: t.Object({
+      time: Nullable(Type.Integer(), "event time of the newest stored transaction, unix seconds; null when none is stored"),
+      age_seconds: Nullable(Type.Number(), "now minus that time"),
+    }),
+    producer_last_message_age_seconds: Nullable(Type.Number(), "seconds since a producer last received a feed message (producer_last_message_at_ms); null when unknown"),
+    rebuilding: Nullable(Rebuilding, "the group `bun run rebuild` is recomputing from the Kafka log and how far it is; null when no rebuild runs"),
+  },
+  { title: "Health" },
+);
+export type Health = typeof Health.static;

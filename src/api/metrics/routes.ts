@@ -1,0 +1,63 @@
+/**
+ * GET /metrics (Prometheus text format) and the hooks that time every request.
+ *
+ * Request counts and latencies are this process's, in memory; the pipeline's counters come from
+ * the Redis metrics hash every role flushes into (src/metrics.ts).
+ */
+import { Elysia, StatusMap, t } from "elysia";
+import type Redis from "ioredis";
+import type { Config } from "../../config.ts";
+import { metricsKey } from "../../redis/keys.ts";
+import { responses } from "../openapi.ts";
+import { fromRedis } from "../redis.ts";
+import { HttpMetrics, pipelineExposition } from "./http.ts";
+
+const Exposition = t.String({ description: "Prometheus text exposition" });
+
+export const CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+
+export interface MetricsDeps {
+  config: Pick<Config, "REDIS_PREFIX">;
+  redis: Redis;
+  http: HttpMetrics;
+}
+
+/** Times every request of the app: registered first, so its onRequest runs before any other. */
+export const requestTimer = (http: HttpMetrics) => {
+  const started = new WeakMap<Request, number>();
+  return new Elysia({ name: "api/request-timer" })
+    .onRequest(function startTimer({ request }) {
+      started.set(request, performance.now());
+    })
+    .onAfterResponse({ as: "global" }, function observeRequest({ request, route, set }) {
+      const start = started.get(request);
+      if (start === undefined) return;
+      const status = typeof set.status === "number" ? set.status : (StatusMap[set.status as keyof typeof StatusMap] ?? 200);
+      http.observe(route || "unmatched", request.method, status, (performance.now() - start) / 1000);
+    });
+};
+
+export const metricsRoutes = ({ config, redis, http }: MetricsDeps) => {
+  const key = metricsKey(config);
+  return new Elysia({ name: "api/metrics" }).get(
+    "/metrics",
+    async ({ set }) => {
+      const fields = await fromRedis(redis.hgetall(key), "metrics hash").catch(() => undefined);
+      set.headers["content-type"] = CONTENT_TYPE;
+      return http.exposition() + pipelineExposition(fields);
+    },
+    {
+      detail: {
+        operationId: "metrics",
+        tags: ["operations"],
+        responses: responses({ 200: [{ schema: Exposition, type: "text/plain" }] }),
+        summary: "Prometheus metrics",
+        description:
+          "Prometheus text format (0.0.4). `api_http_requests_total` and the `api_http_request_duration_seconds` histogram per route pattern, " +
+          "method and status (this API process); then the pipeline's counters and gauges as every role flushes them into the Redis metrics hash " +
+          "(`producer_received_total`, `consumer_<role>_applied_total`, ...; `pipeline_metrics_up` is 0 when Redis could not be read).",
+      },
+      response: { 200: Exposition },
+    },
+  );
+};

@@ -1,0 +1,38 @@
+import { Elysia } from "elysia";
+import type { Broadcaster } from "./service.ts";
+
+export const STREAM_DESCRIPTION =
+  "Server-sent events (text/event-stream) for live views, e.g. `curl -N localhost:3000/stream`. A connection starts with " +
+  '`event: hello` (`{"seq": <last id sent>}`); then `event: tx` (a new transaction, as in /show_transactions), `event: minute` ' +
+  "(`{minute, start, count, value, complete}` of the current minute or one of the two before it, when it changed) and `event: health` " +
+  "(pipeline gauges from the metrics hash, when they changed). Every event has an `id:`, increasing by one per event for the whole " +
+  "server: a jump means events were missed, so refetch the JSON endpoints. A client that does not keep up (more than a few hundred " +
+  "events unread) is disconnected; EventSource reconnects by itself (`retry: 2000`). The server reads Redis once a second while " +
+  "anyone is connected, whatever the number of clients.";
+
+export const streamRoutes = (broadcaster: Broadcaster) =>
+  new Elysia({ name: "api/stream" }).get(
+    "/stream",
+    ({ request }) =>
+      new Response(broadcaster.open(request.signal), {
+        headers: {
+          "content-type": "text/event-stream; charset=utf-8",
+          "cache-control": "no-store",
+          "x-accel-buffering": "no",
+        },
+      }),
+    {
+      detail: {
+        operationId: "stream",
+        tags: ["transactions"],
+        summary: "Live transactions and minute counts (server-sent events)",
+        description: STREAM_DESCRIPTION,
+        responses: {
+          200: {
+            description: "an endless event stream",
+            content: { "text/event-stream": { schema: { type: "string", example: 'id: 42\nevent: tx\ndata: {"hash":"…","time":1732190000,"value":12345}\n\n' } } },
+          },
+        },
+      },
+    },
+  );

@@ -1,0 +1,27 @@
+import { t } from "elysia";
+import { Transaction } from "../../transaction.ts";
+import { Limit } from "../params.ts";
+
+/**
+ * A transaction as the API shows it: the stored record (src/transaction.ts, the one schema the
+ * producer and consumers validate) without its record version `v` and the producer's
+ * `received_at`, which are pipeline details.
+ */
+export const TransactionView = t.Omit(Transaction, ["v", "received_at"], { title: "Transaction" });
+export type TransactionView = typeof TransactionView.static;
+
+export const LatestTransactions = t.Object(
+  { transactions: t.Array(TransactionView, { maxItems: 1000, description: "newest first by `time`" }) },
+  { title: "LatestTransactions" },
+);
+export type LatestTransactions = typeof LatestTransactions.static;
+
+export const LatestQuery = t.Object({ limit: Limit(100, 1000) });
+
+export const HashParams = t.Object({
+  hash: t.String({
+    pattern: "^[0-9a-fA-F]{64}$",
+    description: "a transaction id: 64 hexadecimal digits",
+    example: "0000000000000000000000000000000000000000000000000000000000000000",
+  }),
+});

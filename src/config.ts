@@ -1,0 +1,107 @@
+/**
+ * Configuration: the one place that reads the environment.
+ *
+ * Every option has one TypeBox schema with its default and a `description` that says what is
+ * allowed; the README's configuration table mirrors it. `loadConfig` converts, defaults and
+ * checks the variables; `configOrExit` stops the process with one line naming the variable,
+ * the value and what is allowed.
+ */
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+
+const Int = (def: number, minimum: number, maximum: number, what: string) =>
+  Type.Integer({ default: def, minimum, maximum, description: `${what}: an integer from ${minimum} to ${maximum}` });
+
+const OneOf = <T extends string>(def: T, values: readonly T[], what: string) =>
+  Type.Union(
+    values.map((v) => Type.Literal(v)),
+    { default: def, description: `${what}: one of ${values.join(", ")}` },
+  );
+
+export const EnvSchema = Type.Object({
+  KAFKA_BROKERS: Type.String({
+    default: "localhost:9092",
+    pattern: "^[A-Za-z0-9._-]+:[0-9]{1,5}(,[A-Za-z0-9._-]+:[0-9]{1,5})*$",
+    description: "Kafka bootstrap brokers: a comma-separated list of host:port",
+  }),
+  REDIS_URL: Type.String({
+    default: "redis://localhost:6379",
+    pattern: "^rediss?://[^\\s]+$",
+    description: "Redis server: a redis:// or rediss:// URL",
+  }),
+  FEED_URL: Type.String({
+    default: "wss://ws.blockchain.info/inv",
+    pattern: "^wss?://[^\\s]+$",
+    description: "blockchain.com-compatible websocket feed: a ws:// or wss:// URL",
+  }),
+  PORT: Int(3000, 1, 65535, "HTTP port of the API"),
+  TOPIC: Type.String({
+    default: "bitcoin_transactions",
+    pattern: "^[A-Za-z0-9._-]{1,200}$",
+    description: "Kafka topic: letters, digits, '.', '_' or '-' (1 to 200)",
+  }),
+  GROUP_PREFIX: Type.String({
+    default: "",
+    pattern: "^[A-Za-z0-9._-]{0,100}$",
+    description: "prefix of the consumer group ids, to run several pipelines on one cluster: letters, digits, '.', '_' or '-'",
+  }),
+  TOPIC_PARTITIONS: Int(3, 1, 1000, "partitions of the topic when it is created"),
+  TOPIC_REPLICATION: Int(1, 1, 10, "replication factor of the topic when it is created"),
+  TOPIC_RETENTION_HOURS: Int(6, 4, 8760, "retention of the topic when it is created, in hours (above the 3-hour window)"),
+  PARTITIONER: OneOf("minute", ["minute", "hash"] as const, "how records are routed to partitions"),
+  REDIS_PREFIX: Type.String({
+    default: "btc",
+    pattern: "^[A-Za-z0-9_.-]{1,64}$",
+    description: "Redis key namespace (becomes the {hash tag} of every key): letters, digits, '_', '.' or '-'",
+  }),
+  TX_CAP: Int(1_000_000, 1, 100_000_000, "most transactions kept in Redis"),
+  PRODUCER_BUFFER_MAX: Int(100_000, 1, 10_000_000, "transactions the producer holds in memory while Kafka is unreachable"),
+  CORS_ORIGIN: Type.String({
+    default: "*",
+    description: "Access-Control-Allow-Origin of the API: * or a comma-separated list of origins",
+  }),
+  LOG_LEVEL: OneOf("info", ["debug", "info", "warn", "error"] as const, "log level"),
+});
+
+export type Config = Readonly<Static<typeof EnvSchema>>;
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    readonly value: string | undefined,
+    readonly allowed: string,
+  ) {
+    super(`config: ${variable}=${JSON.stringify(value ?? "")} is not allowed; expected ${allowed}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Integers are written as digits only: "3.5" or "1e3" stay strings and fail the check. */
+const convert = (schema: TSchema, text: string): unknown => (schema.type === "integer" && /^-?\d+$/.test(text) ? Number(text) : text);
+
+/** Reads the variables this service knows from `env`, applies defaults, converts and checks. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(EnvSchema.properties) as [string, TSchema][]) {
+    const given = env[name];
+    // An empty variable means "not set": the default applies.
+    const value = given === undefined || given === "" ? schema.default : convert(schema, given.trim());
+    if (!Value.Check(schema, value)) throw new ConfigError(name, given, schema.description ?? "a valid value");
+    raw[name] = value;
+  }
+  return Object.freeze(raw as Static<typeof EnvSchema>);
+}
+
+/** `loadConfig` for a role's entry point: a bad value prints one line and exits with status 2. */
+export function configOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}
+
+/** `KAFKA_BROKERS` as a list. */
+export const brokerList = (config: Pick<Config, "KAFKA_BROKERS">): string[] => config.KAFKA_BROKERS.split(",");

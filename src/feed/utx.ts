@@ -1,0 +1,93 @@
+/**
+ * The blockchain.com feed's messages, checked and turned into a `Transaction`.
+ *
+ * `readFeedMessage(raw, now)` is pure: one websocket frame in, one of
+ *   - `{ kind: "tx", tx }`        a valid `utx`, normalized (src/transaction.ts),
+ *   - `{ kind: "control", op }`   any other op (`pong`, ...): handled, not an error,
+ *   - `{ kind: "invalid", reason }` anything else, with a reason specific enough to fix the sender.
+ * Only the fields the pipeline uses are checked; unknown extra fields are normal and ignored.
+ */
+import { Type } from "@sinclair/typebox";
+import { TypeCompiler } from "@sinclair/typebox/compiler";
+import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../transaction.ts";
+
+/** A transaction stamped further ahead than this is counted at its arrival time (clock skew, bad relays). */
+export const MAX_FUTURE_SECONDS = 5 * 60;
+
+const Satoshi = Type.Integer({ minimum: 0, maximum: MAX_SATOSHI });
+/** Missing, null or "" when the output has no address (OP_RETURN, non-standard scripts). */
+const Addr = Type.Optional(Type.Union([Type.String({ maxLength: 128 }), Type.Null()]));
+
+export const UtxInput = Type.Object({
+  // Without `prev_out.value` the input is kept and the fee is unknown (null).
+  prev_out: Type.Optional(Type.Object({ addr: Addr, value: Type.Optional(Satoshi) })),
+});
+export const UtxOutput = Type.Object({ addr: Addr, value: Satoshi });
+
+export const Utx = Type.Object({
+  op: Type.Literal("utx"),
+  x: Type.Object({
+    hash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
+    time: Type.Integer({ minimum: 0 }),
+    size: Type.Integer({ minimum: 0, maximum: MAX_TX_SIZE }),
+    inputs: Type.Array(UtxInput, { minItems: 1, maxItems: MAX_IO }),
+    out: Type.Array(UtxOutput, { minItems: 1, maxItems: MAX_IO }),
+  }),
+});
+
+const utx = TypeCompiler.Compile(Utx);
+
+export type FeedMessage = { kind: "tx"; tx: Transaction } | { kind: "control"; op: string } | { kind: "invalid"; reason: string };
+
+/** Reads one frame of the feed received at `now` (unix ms). */
+export function readFeedMessage(raw: string | Buffer, now: number): FeedMessage {
+  let message: unknown;
+  try {
+    message = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
+  } catch {
+    return { kind: "invalid", reason: "not JSON" };
+  }
+  const op = (message as { op?: unknown } | null)?.op;
+  if (typeof op !== "string") return { kind: "invalid", reason: "not an object with a string op" };
+  if (op !== "utx") return { kind: "control", op };
+  if (!utx.Check(message)) {
+    const first = utx.Errors(message).First();
+    return { kind: "invalid", reason: first ? `${first.path}: ${first.message}` : "not a utx message" };
+  }
+  return normalize(message.x, now);
+}
+
+function normalize(x: (typeof Utx.static)["x"], now: number): FeedMessage {
+  const outputs: TxOutput[] = [];
+  let value = 0;
+  for (const o of x.out) {
+    outputs.push({ address: o.addr || null, value: o.value });
+    value += o.value;
+  }
+  const inputs: TxInput[] = [];
+  let spent: number | null = 0;
+  for (const i of x.inputs) {
+    const v = i.prev_out?.value ?? null;
+    inputs.push({ address: i.prev_out?.addr || null, value: v });
+    spent = v === null || spent === null ? null : spent + v;
+  }
+  // Each value is at most 21e6 BTC, so these sums stay exact doubles (below 2^53) until they exceed it.
+  if (value > MAX_SATOSHI) return { kind: "invalid", reason: "/x/out: outputs add up to more than 21 million BTC" };
+  if (spent !== null && spent > MAX_SATOSHI) return { kind: "invalid", reason: "/x/inputs: inputs add up to more than 21 million BTC" };
+  if (spent !== null && spent < value) return { kind: "invalid", reason: `/x/inputs: inputs (${spent}) add up to less than the outputs (${value})` };
+  const arrival = Math.floor(now / 1000);
+  return {
+    kind: "tx",
+    tx: {
+      v: SCHEMA_VERSION,
+      hash: x.hash,
+      time: x.time > arrival + MAX_FUTURE_SECONDS ? arrival : x.time,
+      size: x.size,
+      inputs,
+      outputs,
+      value,
+      fee: spent === null ? null : spent - value,
+      received_at: now,
+    },
+  };
+}

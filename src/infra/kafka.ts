@@ -1,0 +1,234 @@
+/**
+ * A real Apache Kafka broker on this machine, without Docker.
+ *
+ * Kafka's broker is published on Maven Central (`org.apache.kafka:kafka_2.13`); the first run
+ * copies it and its runtime dependencies into `.cache/kafka-<version>/libs` with Maven, later runs
+ * reuse that folder. Brokers run in KRaft mode (no ZooKeeper): one node that is both broker and
+ * controller, or a cluster of N such nodes on one host.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type Child, cacheDir, freePort, startChild, waitUntil, which } from "./process.ts";
+
+export const KAFKA_VERSION = "4.1.1";
+const LOG4J_VERSION = "2.24.3";
+
+const POM = `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>local.btc-stream</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>${KAFKA_VERSION}</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>${KAFKA_VERSION}</version></dependency>
+    <!-- Kafka compiles against slf4j 1.7 but ships no backend: log4j2 through the slf4j 1.x binding. -->
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-slf4j-impl</artifactId><version>${LOG4J_VERSION}</version></dependency>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>${LOG4J_VERSION}</version></dependency>
+  </dependencies>
+</project>
+`;
+
+// Warnings and errors only, plus the two lines that tell start-up progress.
+const LOG4J2 = `status = warn
+appender.console.type = Console
+appender.console.name = STDOUT
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = STDOUT
+logger.raft.name = kafka.server.KafkaRaftServer
+logger.raft.level = info
+`;
+
+export class MissingToolError extends Error {
+  override name = "MissingToolError";
+}
+
+function requireTool(program: string, install: string): string {
+  const path = which(program);
+  if (!path) throw new MissingToolError(`${program} not found: the local Kafka broker needs it. ${install}`);
+  return path;
+}
+
+/** The folder holding the broker's jars; fetched from Maven Central on first use. */
+export async function ensureKafkaJars(log: (line: string) => void = (l) => console.error(l)): Promise<string> {
+  const home = cacheDir(`kafka-${KAFKA_VERSION}`);
+  const libs = join(home, "libs");
+  const done = join(home, ".complete");
+  if (existsSync(done)) return home;
+
+  requireTool("java", "Install Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless), or use Docker: docker compose up.");
+  const mvn = requireTool("mvn", "Install Maven (Debian: apt-get install maven), or use Docker: docker compose up.");
+  writeFileSync(join(home, "pom.xml"), POM);
+  rmSync(libs, { recursive: true, force: true });
+  log(`kafka: fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into ${home} (first run only)`);
+
+  const proc = Bun.spawn(
+    [mvn, "-B", "-f", join(home, "pom.xml"), "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+      "-DincludeScope=runtime", `-DoutputDirectory=${libs}`],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  let fetched = 0;
+  let tail: string[] = [];
+  let lastReport = 0;
+  for await (const chunk of proc.stdout.pipeThrough(new TextDecoderStream())) {
+    for (const line of chunk.split("\n")) {
+      if (line.trim()) tail = [...tail.slice(-20), line];
+      if (line.includes("Downloaded from")) fetched++;
+      if (fetched && Date.now() - lastReport > 2000) {
+        lastReport = Date.now();
+        log(`kafka: ${fetched} files downloaded so far...`);
+      }
+    }
+  }
+  const code = await proc.exited;
+  if (code !== 0) {
+    const err = await new Response(proc.stderr).text();
+    throw new Error(`kafka: Maven could not fetch Kafka ${KAFKA_VERSION} (exit ${code}):\n${[...tail, err].join("\n")}`);
+  }
+  writeFileSync(join(home, "log4j2.properties"), LOG4J2);
+  writeFileSync(done, new Date().toISOString());
+  log(`kafka: Kafka ${KAFKA_VERSION} ready in ${libs}`);
+  return home;
+}
+
+export interface KafkaNode {
+  nodeId: number;
+  port: number;
+  controllerPort: number;
+}
+
+export interface LocalKafka {
+  /** Bootstrap string for KAFKA_BROKERS. */
+  readonly brokers: string;
+  readonly nodes: readonly (KafkaNode & { child: Child; dataDir: string; logFile: string })[];
+  stop(): Promise<void>;
+  /** Stops one node (the others keep running); for fault tests. */
+  stopNode(nodeId: number): Promise<void>;
+  /** Starts a stopped node again on the same ports and data. */
+  startNode(nodeId: number): Promise<void>;
+}
+
+/** A KRaft cluster id: 16 random bytes, base64url without padding; never starting with "-",
+ *  which StorageTool would read as an option. */
+function clusterId(): string {
+  for (;;) {
+    const id = Buffer.from(crypto.getRandomValues(new Uint8Array(16))).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}
+
+function properties(node: KafkaNode, all: readonly KafkaNode[], dataDir: string): string {
+  const replication = Math.min(3, all.length);
+  const lines = [
+    "process.roles=broker,controller",
+    `node.id=${node.nodeId}`,
+    all.length === 1
+      ? `controller.quorum.bootstrap.servers=localhost:${node.controllerPort}`
+      : `controller.quorum.voters=${all.map((n) => `${n.nodeId}@localhost:${n.controllerPort}`).join(",")}`,
+    `listeners=PLAINTEXT://localhost:${node.port},CONTROLLER://localhost:${node.controllerPort}`,
+    `advertised.listeners=PLAINTEXT://localhost:${node.port},CONTROLLER://localhost:${node.controllerPort}`,
+    "controller.listener.names=CONTROLLER",
+    "inter.broker.listener.name=PLAINTEXT",
+    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    `log.dirs=${dataDir}`,
+    `offsets.topic.replication.factor=${replication}`,
+    "offsets.topic.num.partitions=1",
+    `transaction.state.log.replication.factor=${replication}`,
+    "transaction.state.log.min.isr=1",
+    `share.coordinator.state.topic.replication.factor=${replication}`,
+    "share.coordinator.state.topic.min.isr=1",
+    "group.initial.rebalance.delay.ms=0",
+    "auto.create.topics.enable=false",
+    "num.partitions=3",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+export interface StartKafkaOptions {
+  /** Broker ports, one per node; a single port gives a single-node broker. */
+  ports: number[];
+  /** Folder for data and logs; defaults to `.cache/kafka-data/<first port>`. A fresh folder is formatted. */
+  dataDir?: string;
+  log?: (line: string) => void;
+  /** JVM heap per node. */
+  heap?: string;
+}
+
+/** Starts a single node (one port) or a cluster (several ports) and waits until every node is up. */
+export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
+  const log = opts.log ?? ((l: string) => console.error(l));
+  const home = await ensureKafkaJars(log);
+  const java = requireTool("java", "Install Java 17 or newer (Debian: apt-get install openjdk-17-jre-headless).");
+  const root = opts.dataDir ?? cacheDir("kafka-data", String(opts.ports[0]));
+  // A formatted node remembers its controller port: KRaft records the voters' endpoints.
+  const specs: KafkaNode[] = opts.ports.map((port, i) => {
+    const remembered = join(root, `node-${i + 1}`, "controller-port");
+    const controllerPort = existsSync(remembered) ? Number(readFileSync(remembered, "utf8")) : freePort();
+    return { nodeId: i + 1, port, controllerPort };
+  });
+  const id = clusterId();
+  const classpath = [`-cp`, `${join(home, "libs")}/*`, `-Dlog4j2.configurationFile=${join(home, "log4j2.properties")}`];
+  const heap = opts.heap ?? "512m";
+
+  const nodes = specs.map((spec) => {
+    const dataDir = join(root, `node-${spec.nodeId}`);
+    mkdirSync(dataDir, { recursive: true });
+    const props = join(dataDir, "server.properties");
+    const logFile = join(dataDir, "kafka.log");
+    return { ...spec, dataDir, props, logFile, child: undefined as unknown as Child };
+  });
+
+  for (const node of nodes) {
+    const metaDir = join(node.dataDir, "data");
+    writeFileSync(node.props, properties(node, specs, metaDir));
+    if (!existsSync(join(metaDir, "meta.properties"))) {
+      const format = Bun.spawnSync(
+        [java, ...classpath, "kafka.tools.StorageTool", "format", "-t", id, "-c", node.props, ...(nodes.length === 1 ? ["--standalone"] : []), "-g"],
+        { stdout: "pipe", stderr: "pipe" },
+      );
+      if (format.exitCode !== 0) throw new Error(`kafka: formatting ${metaDir} failed: ${format.stderr.toString()}${format.stdout.toString()}`);
+      writeFileSync(join(node.dataDir, "controller-port"), String(node.controllerPort));
+    }
+  }
+
+  const launch = (node: (typeof nodes)[number]) => {
+    node.child = startChild(`kafka-${node.nodeId}`, [java, `-Xms256m`, `-Xmx${heap}`, "-XX:+UseSerialGC", ...classpath, "kafka.Kafka", node.props], {
+      logFile: node.logFile,
+    });
+    return waitUntil(
+      `kafka node ${node.nodeId} on port ${node.port}`,
+      async () => (await Bun.file(node.logFile).text()).includes("Kafka Server started"),
+      90_000,
+      node.child,
+      node.logFile,
+    );
+  };
+  // A fresh log file per start, so readiness is read from this start's lines.
+  const launchFresh = (node: (typeof nodes)[number]) => {
+    writeFileSync(node.logFile, "");
+    return launch(node);
+  };
+
+  try {
+    await Promise.all(nodes.map(launchFresh));
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.child?.stop(5_000)));
+    throw err;
+  }
+
+  const find = (nodeId: number) => {
+    const node = nodes.find((n) => n.nodeId === nodeId);
+    if (!node) throw new Error(`kafka: no node ${nodeId}`);
+    return node;
+  };
+  return {
+    brokers: nodes.map((n) => `localhost:${n.port}`).join(","),
+    nodes,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.child.stop()));
+    },
+    stopNode: (nodeId) => find(nodeId).child.stop(),
+    startNode: (nodeId) => launchFresh(find(nodeId)),
+  };
+}

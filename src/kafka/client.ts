@@ -1,0 +1,48 @@
+/**
+ * Kafka names and clients, one place: the topic, its dead-letter topic, the consumer group ids,
+ * and a kafkajs client whose log goes through our logger.
+ */
+import { Kafka, logLevel as KafkaLevel, type LogEntry } from "kafkajs";
+import { brokerList, type Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+
+/** The three consumer groups of the contract, by role. */
+export const GROUPS = {
+  counts: "btc-minute-counts",
+  addresses: "btc-address-values",
+  transactions: "btc-transactions",
+} as const;
+export type GroupRole = keyof typeof GROUPS;
+
+export const groupId = (config: Pick<Config, "GROUP_PREFIX">, role: GroupRole) => `${config.GROUP_PREFIX}${GROUPS[role]}`;
+
+/** Dead letters of the feed and of every consumer group. */
+export const dlqTopic = (config: Pick<Config, "TOPIC">) => `${config.TOPIC}.dlq`;
+
+const LEVEL: Record<Config["LOG_LEVEL"], KafkaLevel> = {
+  debug: KafkaLevel.DEBUG,
+  info: KafkaLevel.WARN, // kafkajs' INFO is chatty (every join and commit): keep it at warn unless debugging
+  warn: KafkaLevel.WARN,
+  error: KafkaLevel.ERROR,
+};
+
+export function createKafka(config: Pick<Config, "KAFKA_BROKERS" | "LOG_LEVEL">, clientId: string, log: Logger): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: brokerList(config),
+    logLevel: LEVEL[config.LOG_LEVEL],
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        const { message, ...fields } = entry;
+        const text = `kafkajs: ${message}`;
+        // "Response X" lines are a broker's error answer to one request ("coordinator is loading",
+        // "topic already exists" at start-up); kafkajs retries them or throws to the caller, who
+        // reports what matters. Logged at error they would alarm for nothing.
+        if (message.startsWith("Response ")) log.debug(text, fields);
+        else if (level <= KafkaLevel.ERROR) log.limited(`kafkajs:${message}`, "error", text, fields);
+        else if (level === KafkaLevel.WARN) log.limited(`kafkajs:${message}`, "warn", text, fields);
+        else log.debug(text, fields);
+      },
+  });
+}

@@ -1,0 +1,50 @@
+/**
+ * Makes sure the topic and its dead-letter topic exist, with the configured partitions,
+ * replication and retention. An existing topic is used as it is; a partition count other than
+ * the configured one is logged as a warning.
+ */
+import type { Kafka } from "kafkajs";
+import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
+import { dlqTopic } from "./client.ts";
+
+type TopicConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS">;
+
+/** Returns the partition count of the main topic as found or created. */
+export async function ensureTopics(kafka: Kafka, config: TopicConfig, log: Logger): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const retention = String(config.TOPIC_RETENTION_HOURS * 3_600_000);
+    const existing = new Set(await admin.listTopics());
+    const wanted = [
+      { topic: config.TOPIC, numPartitions: config.TOPIC_PARTITIONS },
+      // Dead letters are few and read by people: one partition, kept as long as the topic.
+      { topic: dlqTopic(config), numPartitions: 1 },
+    ].filter((t) => !existing.has(t.topic));
+    if (wanted.length) {
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: wanted.map((t) => ({
+            ...t,
+            replicationFactor: config.TOPIC_REPLICATION,
+            configEntries: [{ name: "retention.ms", value: retention }],
+          })),
+        })
+        // Another process may have created it between list and create: that is fine.
+        .catch((err: Error) => {
+          if (!/already exists/i.test(err.message)) throw err;
+        });
+      for (const t of wanted) log.info(`created topic ${t.topic}`, { partitions: t.numPartitions, replication: config.TOPIC_REPLICATION, retention_hours: config.TOPIC_RETENTION_HOURS });
+    }
+    const meta = await admin.fetchTopicMetadata({ topics: [config.TOPIC] });
+    const partitions = meta.topics[0]?.partitions.length ?? 0;
+    if (partitions !== config.TOPIC_PARTITIONS) {
+      log.warn(`topic ${config.TOPIC} has ${partitions} partitions, not the configured ${config.TOPIC_PARTITIONS}; using it as it is`);
+    }
+    return partitions;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The producer role: feed frames in, transactions and dead letters out to Kafka.
+ *
+ * Transport stays apart from processing: the feed client (src/feed/client.ts) delivers raw
+ * frames, `readFeedMessage` (src/feed/utx.ts) decides what each one is, the publisher
+ * (./publisher.ts) gets it to Kafka. Metrics go to Redis once a second; Redis being away only
+ * delays them.
+ *
+ * Metrics: `producer_received_total` (data frames: valid and invalid), `producer_published_total`
+ * (transactions Kafka acknowledged), `producer_invalid_total` (dead-lettered frames),
+ * `producer_reconnects_total`, `producer_dropped_total` (messages given up), and the gauge
+ * `producer_last_message_at_ms` (arrival of the last data frame).
+ */
+import Redis from "ioredis";
+import type { Kafka } from "kafkajs";
+import type { Config } from "../config.ts";
+import { connectFeed, FEED_TIMING, type FeedTiming } from "../feed/client.ts";
+import { readFeedMessage } from "../feed/utx.ts";
+import { createKafka } from "../kafka/client.ts";
+import { deadLetterMessage } from "../kafka/dlq.ts";
+import type { Logger } from "../log.ts";
+import { Metrics } from "../metrics.ts";
+import { metricsKey } from "../redis/keys.ts";
+import { PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
+
+/** How long a shutdown waits for Kafka to acknowledge what is held. */
+export const SHUTDOWN_FLUSH_MS = 10_000;
+
+export interface ProducerDeps {
+  config: Config;
+  log: Logger;
+  /** Defaults to a client built from the config. */
+  kafka?: Kafka;
+  feedTiming?: FeedTiming;
+  publisherTiming?: PublisherTiming;
+}
+
+export interface Producer {
+  readonly metrics: Metrics;
+  /** Stops reading the feed, waits for Kafka to acknowledge what is held, flushes the metrics, disconnects. */
+  stop(): Promise<void>;
+}
+
+/** Starts ingesting at once; Kafka and Redis are connected (and retried) in the background. */
+export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, publisherTiming = PUBLISHER_TIMING }: ProducerDeps): Producer {
+  const metrics = new Metrics();
+  const publisher = new Publisher(
+    kafka ?? createKafka(config, "btc-producer", log),
+    config,
+    log,
+    {
+      published: (n) => metrics.inc("producer_published_total", n),
+      dropped: (n) => metrics.inc("producer_dropped_total", n),
+    },
+    publisherTiming,
+  );
+
+  // Fail fast while Redis is away (the metrics keep their deltas) instead of queueing commands.
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
+  redis.on("error", (err) => log.limited("producer:redis", "warn", `Redis unavailable, metrics held: ${err.message}`));
+  const stopFlushing = metrics.startFlushing(redis, metricsKey(config));
+
+  const feed = connectFeed(
+    config.FEED_URL,
+    log,
+    {
+      frame(raw) {
+        const now = Date.now();
+        const message = readFeedMessage(raw, now);
+        if (message.kind === "control") return;
+        metrics.inc("producer_received_total");
+        metrics.set("producer_last_message_at_ms", now);
+        if (message.kind === "tx") return publisher.send(message.tx);
+        metrics.inc("producer_invalid_total");
+        log.limited("producer:invalid", "warn", `invalid feed message, dead-lettered: ${message.reason}`, { start: String(raw).slice(0, 120) });
+        publisher.deadLetter(deadLetterMessage({ source: "feed", reason: message.reason, raw }, now));
+      },
+      reconnected: () => metrics.inc("producer_reconnects_total"),
+    },
+    feedTiming,
+  );
+
+  return {
+    metrics,
+    async stop() {
+      feed.close();
+      await publisher.stop(SHUTDOWN_FLUSH_MS);
+      await stopFlushing();
+      redis.disconnect();
+      log.info("producer stopped", metrics.snapshot());
+    },
+  };
+}

@@ -1,0 +1,204 @@
+/**
+ * Publishing to Kafka: transactions to the topic, dead letters to `<TOPIC>.dlq`.
+ *
+ * - Batched: `send`/`deadLetter` only queue; the queue is sent `lingerMs` after the first
+ *   message, then continuously while messages keep coming, one request in flight at a time
+ *   (so order is kept), each request about `BATCH_MAX_BYTES` of values.
+ * - Durable: idempotent producer, acks from all in-sync replicas, gzip.
+ * - Routed: key = transaction hash; partition = minute(time) mod partitions (PARTITIONER=minute),
+ *   or kafkajs' murmur2 of the key (PARTITIONER=hash).
+ * - Buffered: until Kafka has acknowledged a message it stays queued, through start-up (topic
+ *   creation and connection are retried here too) and outages. A message arriving while
+ *   `PRODUCER_BUFFER_MAX` are queued is dropped, logged and reported to `dropped`.
+ *   A request whose acknowledgement was lost is sent again, so Kafka may hold a transaction
+ *   twice; consumers count a hash once (the contract), so that is safe.
+ */
+import { CompressionCodecs, CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
+import type { Config } from "../config.ts";
+import { backoff } from "../feed/client.ts";
+import { dlqTopic } from "../kafka/client.ts";
+import { ensureTopics } from "../kafka/topic.ts";
+import type { Logger } from "../log.ts";
+import type { Transaction } from "../transaction.ts";
+
+/**
+ * The largest record value. Kafka refuses a record batch above the topic's `max.message.bytes`
+ * (1 MB by default); a value this size still fits after compression and framing.
+ */
+export const MAX_RECORD_BYTES = 900_000;
+
+/**
+ * Uncompressed values per request (about 300 transactions; a larger record goes alone).
+ * kafkajs groups a request's messages by partition in quadratic time, which makes much larger
+ * requests slower per message, not faster (measured with bench/producer.bench.ts).
+ */
+export const BATCH_MAX_BYTES = 200_000;
+
+/**
+ * gzip with Bun's native zlib at level 1. kafkajs' own codec (node:zlib, level 6, through Bun's
+ * JS stream glue) was the largest single cost of publishing: about 3x the CPU, for a ratio of
+ * 2.3 instead of 1.7 on these records. Still gzip on the wire, and decompression is kafkajs'
+ * own, so every consumer reads it unchanged. kafkajs' codec table is per process.
+ */
+const kafkajsGzip = CompressionCodecs[CompressionTypes.GZIP]();
+CompressionCodecs[CompressionTypes.GZIP] = () => ({
+  ...kafkajsGzip,
+  compress: async (encoder: { buffer: Uint8Array<ArrayBuffer> }) => {
+    const zipped = Bun.gzipSync(encoder.buffer, { level: 1 });
+    return Buffer.from(zipped.buffer, zipped.byteOffset, zipped.byteLength);
+  },
+});
+
+export interface PublisherTiming {
+  lingerMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+}
+
+export const PUBLISHER_TIMING: PublisherTiming = { lingerMs: 5, retryMinMs: 500, retryMaxMs: 10_000 };
+
+export interface PublisherEvents {
+  /** Kafka acknowledged `n` transactions. */
+  published(n: number): void;
+  /** `n` messages were given up (buffer full, too large, or still unsent at shutdown). */
+  dropped(n: number): void;
+}
+
+type PublisherConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS" | "PARTITIONER" | "PRODUCER_BUFFER_MAX">;
+
+interface Queued {
+  message: Message;
+  bytes: number;
+  /** Event time of a transaction, for the minute partitioner; undefined for dead letters. */
+  time?: number;
+}
+
+export class Publisher {
+  private readonly producer: Producer;
+  private readonly dlq: string;
+  private readonly queue: Queued[] = [];
+  private partitions = 0;
+  private connected = false;
+  private pumping: Promise<void> | undefined;
+  private linger: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly config: PublisherConfig,
+    private readonly log: Logger,
+    private readonly events: PublisherEvents,
+    private readonly timing: PublisherTiming = PUBLISHER_TIMING,
+  ) {
+    this.dlq = dlqTopic(config);
+    this.producer = kafka.producer({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      // kafkajs retries an idempotent send until it succeeds; cap the wait between tries so an outage ends quickly.
+      retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
+      createPartitioner: Partitioners.DefaultPartitioner,
+    });
+  }
+
+  send(tx: Transaction): void {
+    const value = JSON.stringify(tx);
+    this.enqueue({ message: { key: tx.hash, value }, bytes: value.length, time: tx.time }, `transaction ${tx.hash}`);
+  }
+
+  deadLetter(message: Message): void {
+    this.enqueue({ message, bytes: message.value?.length ?? 0 }, "dead letter");
+  }
+
+  /** Waits until everything queued is acknowledged, at most `timeoutMs`; returns how many are left (and reports them dropped). */
+  async stop(timeoutMs: number): Promise<number> {
+    clearTimeout(this.linger);
+    if (this.queue.length) this.pumping ??= this.pump();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.pumping, new Promise((done) => (timer = setTimeout(done, timeoutMs)))]);
+    clearTimeout(timer);
+    this.stopped = true;
+    const left = this.queue.length;
+    if (left) {
+      this.events.dropped(left);
+      this.log.error(`Kafka did not acknowledge ${left} messages within ${timeoutMs} ms of shutdown: dropped`);
+    }
+    await this.producer.disconnect();
+    return left;
+  }
+
+  private enqueue(item: Queued, what: string): void {
+    if (this.stopped) return void this.events.dropped(1);
+    if (item.bytes > MAX_RECORD_BYTES) {
+      this.events.dropped(1);
+      this.log.error(`${what} is ${item.bytes} bytes, above the ${MAX_RECORD_BYTES}-byte record limit: dropped`);
+      return;
+    }
+    if (this.queue.length >= this.config.PRODUCER_BUFFER_MAX) {
+      this.events.dropped(1);
+      this.log.limited("producer:buffer-full", "error", `buffer full (${this.queue.length} messages waiting for Kafka): dropped ${what}`);
+      return;
+    }
+    this.queue.push(item);
+    if (!this.pumping && !this.linger) {
+      this.linger = setTimeout(() => {
+        this.linger = undefined;
+        this.pumping ??= this.pump();
+      }, this.timing.lingerMs);
+    }
+  }
+
+  /** Sends the queue until it is empty; the only caller of Kafka, so one request is in flight. */
+  private async pump(): Promise<void> {
+    let failures = 0;
+    while (this.queue.length && !this.stopped) {
+      try {
+        if (!this.connected) {
+          this.partitions = await ensureTopics(this.kafka, this.config, this.log);
+          await this.producer.connect();
+          this.connected = true;
+        }
+        const n = this.sendable();
+        const published = await this.sendBatch(this.queue.slice(0, n));
+        this.queue.splice(0, n);
+        this.events.published(published);
+        failures = 0;
+      } catch (err) {
+        const delay = backoff(failures++, this.timing.retryMinMs, this.timing.retryMaxMs);
+        this.log.limited("producer:send", "warn", `Kafka unavailable (${this.queue.length} messages held); retrying in ${delay} ms`, { error: String(err) });
+        await Bun.sleep(delay);
+      }
+    }
+    this.pumping = undefined;
+  }
+
+  /** How many queued messages fit in one request (at least one). */
+  private sendable(): number {
+    let n = 0;
+    let bytes = 0;
+    for (const item of this.queue) {
+      bytes += item.bytes;
+      if (n && bytes > BATCH_MAX_BYTES) break;
+      n++;
+    }
+    return n;
+  }
+
+  private async sendBatch(items: Queued[]): Promise<number> {
+    const main: Message[] = [];
+    const dead: Message[] = [];
+    const byMinute = this.config.PARTITIONER === "minute";
+    for (const item of items) {
+      if (item.time === undefined) dead.push(item.message);
+      else {
+        if (byMinute) item.message.partition = Math.floor(item.time / 60) % this.partitions;
+        main.push(item.message);
+      }
+    }
+    const topicMessages = [
+      { topic: this.config.TOPIC, messages: main },
+      { topic: this.dlq, messages: dead },
+    ].filter((t) => t.messages.length);
+    await this.producer.sendBatch({ acks: -1, compression: CompressionTypes.GZIP, topicMessages });
+    return main.length;
+  }
+}

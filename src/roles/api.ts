@@ -1,0 +1,33 @@
+/**
+ * `bun run api`: the REST API and the Swagger playground on PORT.
+ *
+ * Wires the dependencies (Redis, one Kafka admin connection for /health), listens, and on
+ * SIGTERM / Ctrl-C stops accepting requests, lets those in flight finish, and disconnects.
+ */
+import { createApp } from "../api/app.ts";
+import { KafkaProbe } from "../api/health/kafka.ts";
+import { createApiRedis } from "../api/redis.ts";
+import { configOrExit } from "../config.ts";
+import { createKafka, GROUPS, type GroupRole, groupId } from "../kafka/client.ts";
+import { createLogger } from "../log.ts";
+import { onShutdown } from "../shutdown.ts";
+
+const config = configOrExit();
+const log = createLogger("api", config);
+
+const redis = createApiRedis(config.REDIS_URL);
+const admin = createKafka(config, "btc-api", log).admin({ retry: { retries: 1, initialRetryTime: 200 } });
+const kafka = new KafkaProbe(
+  admin,
+  config.TOPIC,
+  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
+);
+
+const app = createApp({ config, redis, kafka, log }).listen({ port: config.PORT, hostname: "0.0.0.0" });
+log.info(`listening on http://localhost:${config.PORT} (Swagger: http://localhost:${config.PORT}/swagger)`);
+
+onShutdown(log, async () => {
+  await app.stop();
+  await kafka.close();
+  redis.disconnect();
+});

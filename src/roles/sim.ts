@@ -1,0 +1,28 @@
+/**
+ * `bun run sim [options]`: the local blockchain.com feed simulator (src/sim/server.ts).
+ * Prints its websocket URL, for FEED_URL; `--help` lists the options.
+ */
+import { configOrExit } from "../config.ts";
+import { createLogger } from "../log.ts";
+import { onShutdown } from "../shutdown.ts";
+import { parseSimArgs, SIM_USAGE, type SimOptions } from "../sim/options.ts";
+import { startSimulator } from "../sim/server.ts";
+
+const argv = Bun.argv.slice(2);
+if (argv.includes("--help") || argv.includes("-h")) {
+  console.log(SIM_USAGE);
+  process.exit(0);
+}
+let options: SimOptions;
+try {
+  options = parseSimArgs(argv);
+} catch (err) {
+  console.error(`${(err as Error).message}\n${SIM_USAGE}`);
+  process.exit(2);
+}
+
+const log = createLogger("sim", configOrExit());
+const sim = await startSimulator(options, log);
+onShutdown(log, sim.stop);
+log.info(options.replay ? `replaying ${options.replay}` : `synthetic transactions, seed ${sim.seed}`, { rate: options.rate });
+console.log(sim.url);

@@ -1,0 +1,168 @@
+/**
+ * Synthetic `utx` messages shaped like blockchain.com's, deterministic for a seed.
+ *
+ * - Addresses: a third of the address slots draw from a pool of `POOL_SIZE` with Zipf
+ *   popularity (a few exchanges, a long tail), the rest are fresh; mixed types like mainnet
+ *   today (bc1q, 3, 1, bc1p).
+ * - Values: log-normal (median ~0.003 BTC, a long tail into hundreds of BTC, so above 2^31 sat
+ *   now and then); inputs pay the outputs plus a fee of a few sat/vB.
+ * - 1..100 inputs and 1..300 outputs, mostly 1 in and 2 out; ~4% carry an OP_RETURN output
+ *   (no `addr`, value 0).
+ * - Extra fields the pipeline does not read (scripts, witness, sequence, tx_index, ...) as the
+ *   real feed sends them.
+ */
+import { type Address, type AddressType, encodeAddress } from "./address.ts";
+import { Random } from "./random.ts";
+
+export const POOL_SIZE = 100_000;
+/** Share of address slots drawn from the popular pool (the rest are used once). */
+const REUSE = 0.3;
+const TYPES: [AddressType, number][] = [
+  ["p2wpkh", 0.42],
+  ["p2sh", 0.2],
+  ["p2pkh", 0.16],
+  ["p2tr", 0.16],
+  ["p2wsh", 0.06],
+];
+/** Outputs below this are dust that nodes do not relay. */
+const DUST = 546;
+const MAX_OUTPUT = 5_000_000_000_000; // 50,000 BTC
+
+export interface UtxInput {
+  sequence: number;
+  witness: string;
+  script: string;
+  index: number;
+  prev_out: { addr?: string; value: number; n: number; script: string; spent: boolean; tx_index: number; type: number };
+}
+
+export interface UtxOutput {
+  addr?: string;
+  value: number;
+  n: number;
+  script: string;
+  spent: boolean;
+  tx_index: number;
+  type: number;
+}
+
+export interface UtxMessage {
+  op: "utx";
+  x: {
+    lock_time: number;
+    ver: number;
+    size: number;
+    inputs: UtxInput[];
+    time: number;
+    tx_index: number;
+    vin_sz: number;
+    hash: string;
+    vout_sz: number;
+    relayed_by: string;
+    out: UtxOutput[];
+  };
+}
+
+/** A count from a table of [probability, min, max] rows. */
+function count(rng: Random, table: [number, number, number][]): number {
+  let u = rng.next();
+  for (const [p, min, max] of table) {
+    if (u < p) return rng.int(min, max);
+    u -= p;
+  }
+  return 1;
+}
+
+const INPUTS: [number, number, number][] = [
+  [0.65, 1, 1],
+  [0.17, 2, 2],
+  [0.12, 3, 5],
+  [0.055, 6, 20],
+  [0.005, 21, 100],
+];
+const OUTPUTS: [number, number, number][] = [
+  [0.15, 1, 1],
+  [0.6, 2, 2],
+  [0.15, 3, 5],
+  [0.095, 6, 30],
+  [0.005, 31, 300],
+];
+
+/** Random hex that witnesses are cut from. */
+const NOISE = new Random(0).hex(4096);
+
+export class SyntheticFeed {
+  private readonly rng: Random;
+  private readonly pool = new Map<number, Address>();
+  private fresh = POOL_SIZE;
+
+  constructor(private readonly seed: number) {
+    this.rng = new Random(seed);
+  }
+
+  /** The next transaction, stamped `time` (unix seconds). */
+  next(time: number): UtxMessage {
+    const rng = this.rng;
+    const out: UtxOutput[] = [];
+    const outs = count(rng, OUTPUTS);
+    let paid = 0;
+    for (let n = 0; n < outs; n++) {
+      const { addr, script } = this.address();
+      const value = Math.min(MAX_OUTPUT, Math.max(DUST, Math.round(rng.logNormal(300_000, 2.6))));
+      paid += value;
+      out.push({ type: 0, spent: false, value, n, tx_index: 0, script, addr });
+    }
+    if (rng.chance(0.04)) out.push({ type: 0, spent: false, value: 0, n: out.length, tx_index: 0, script: `6a24aa21a9ed${rng.hex(32)}` });
+
+    const ins = count(rng, INPUTS);
+    const size = 10 + 148 * ins + 34 * out.length;
+    const fee = Math.max(1, Math.round(rng.logNormal(6, 0.8) * size * 0.7));
+    // Split outputs + fee over the inputs at random; the last takes the rest (so the fee is exact).
+    const weights = Array.from({ length: ins }, () => rng.next() + 0.1);
+    const total = weights.reduce((a, b) => a + b, 0);
+    let left = paid + fee;
+    const inputs: UtxInput[] = weights.map((w, i) => {
+      const value = i === ins - 1 ? left : Math.floor(((paid + fee) * w) / total);
+      left -= value;
+      const { addr, script } = this.address();
+      return {
+        sequence: 4294967293,
+        witness: this.witness(),
+        script: "",
+        index: i,
+        prev_out: { addr, value, n: rng.int(0, 3), script, spent: true, tx_index: 0, type: 0 },
+      };
+    });
+    return {
+      op: "utx",
+      x: { lock_time: 0, ver: 2, size, inputs, time, tx_index: 0, vin_sz: ins, hash: rng.hex(32), vout_sz: out.length, relayed_by: "0.0.0.0", out },
+    };
+  }
+
+  /** A signature and public key's worth of hex: never read, only sized like the real thing. */
+  private witness(): string {
+    const at = this.rng.int(0, NOISE.length - 210);
+    return `0247${NOISE.slice(at, at + 142)}0121${NOISE.slice(at + 142, at + 208)}`;
+  }
+
+  private address(): Address {
+    if (!this.rng.chance(REUSE)) return this.make(this.fresh++);
+    const i = this.rng.zipf(POOL_SIZE);
+    let a = this.pool.get(i);
+    if (!a) this.pool.set(i, (a = this.make(i)));
+    return a;
+  }
+
+  /** Address number `i` of this seed: the same whenever it is made. */
+  private make(i: number): Address {
+    const rng = new Random(Math.imul(this.seed, 0x9e3779b1) ^ i);
+    let u = rng.next();
+    let type: AddressType = "p2wpkh";
+    for (const [t, p] of TYPES) {
+      type = t;
+      if (u < p) break;
+      u -= p;
+    }
+    return encodeAddress(type, rng.bytes(32));
+  }
+}

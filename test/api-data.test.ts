@@ -1,0 +1,283 @@
+/**
+ * The data endpoints on seeded data, through `app.handle` against the run-wide real Redis.
+ * Redis is seeded through the consumers' own Lua scripts (the same calls the consumer groups
+ * make), and the app's clock is pinned, so every expected value below is computed from the
+ * seeded transactions without depending on when the test runs.
+ */
+import { describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
+import { createApp } from "../src/api/app.ts";
+import { KafkaProbe } from "../src/api/health/kafka.ts";
+import { memoizedDecoder } from "../src/api/decoded.ts";
+import { createApiRedis } from "../src/api/redis.ts";
+import { addressesCalls } from "../src/consumers/addresses.ts";
+import { countsCalls } from "../src/consumers/counts.ts";
+import { minuteOf, windowStart } from "../src/consumers/state.ts";
+import { transactionsCalls } from "../src/consumers/transactions.ts";
+import { createLogger } from "../src/log.ts";
+import { latestTransactions } from "../src/redis/read.ts";
+import { runAll } from "../src/redis/scripts.ts";
+import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
+import { testEnv, waitFor } from "./helpers/env.ts";
+
+const { config, kafka, redis } = testEnv();
+const log = createLogger("api-data-test", config);
+
+// The middle of the current minute: close to the real time (the scripts' key expiries are
+// relative to it), and 30 s from either minute boundary.
+const NOW_SEC = minuteOf(Math.floor(Date.now() / 1000)) + 30;
+const M = minuteOf(NOW_SEC); // the current (incomplete) minute
+let clockMs = NOW_SEC * 1000;
+
+const apiRedis = createApiRedis(config.REDIS_URL);
+const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
+const app = createApp({ config, redis: apiRedis, kafka: probe, log, now: () => clockMs, cacheMs: 0 });
+const get = async (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
+
+let serial = 0;
+const hashOf = (n: number) => createHash("sha256").update(`tx-${n}`).digest("hex");
+/** The addresses of the last hour's transactions (packed and unpacked by the consumers' codec, text or not). */
+const ADDRESSES = ["35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG", "3AL3peHJm1FpFAQ1Hp9rFBmt2cbp1deXHX", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "addr-e", "addr-f", "addr-g"];
+
+function tx(time: number, out: [string | null, number][], ins: [string | null, number | null][]): Transaction {
+  const n = serial++;
+  const value = out.reduce((s, [, v]) => s + v, 0);
+  const fee = ins.every(([, v]) => v !== null) ? ins.reduce((s, [, v]) => s + (v ?? 0), 0) - value : null;
+  return {
+    v: SCHEMA_VERSION,
+    hash: hashOf(n),
+    time,
+    size: 200 + n,
+    inputs: ins.map(([address, v]) => ({ address, value: v })),
+    outputs: out.map(([address, v]) => ({ address, value: v })),
+    value,
+    fee,
+    received_at: time * 1000 + 5,
+  };
+}
+
+/** Deterministic but varied: count of minute i (1..60 minutes back) and its transactions. */
+const countBack = (i: number) => (i * 5) % 7; // 0..6, zeros included
+const seeded: Transaction[] = [];
+for (let i = 1; i <= 60; i++) {
+  for (let k = 0; k < countBack(i); k++) {
+    const a = ADDRESSES[(i + k) % ADDRESSES.length] as string;
+    const b = ADDRESSES[(i * 3 + k) % ADDRESSES.length] as string;
+    seeded.push(tx(M - i * 60 + 7 * k + 1, [[a, 1_000 * i + k], [null, 0]], [[b, 2_000 * i + 3 * k], [b, null]]));
+  }
+}
+// The current minute: stored and summed, but not a complete minute.
+const current = [tx(M + 1, [[ADDRESSES[0] as string, 11]], [[ADDRESSES[1] as string, 20]]), tx(M + 2, [[ADDRESSES[2] as string, 5_000_000_000]], [[ADDRESSES[3] as string, 5_000_001_000]])];
+// 61 minutes back: in the 3-hour window, not in the last hour's 60 minutes.
+const older = [tx(M - 61 * 60 + 5, [["addr-older", 7]], [["addr-stale", 9]])];
+// The first minute of the 3-hour window, and one minute before it (stale: no group applies it).
+const first = windowStart(NOW_SEC);
+const edge = [tx(first + 10, [["addr-edge", 900_000_000]], [["addr-edge", 900_000_100]])];
+const stale = [tx(first - 60 + 10, [["addr-stale", 800_000_000_000]], [["addr-stale", 800_000_000_100]])];
+const all = [...seeded, ...current, ...older, ...edge, ...stale];
+const inWindow = all.filter((t) => t.time >= first);
+
+await runAll(redis, [
+  ...countsCalls(config, all, NOW_SEC),
+  ...addressesCalls(config, all, NOW_SEC),
+  ...transactionsCalls(config, all, NOW_SEC),
+]);
+
+const view = ({ v: _v, received_at: _r, ...rest }: Transaction) => rest;
+const pad = (n: number) => String(n).padStart(2, "0");
+const hhmm = (sec: number) => `${pad(new Date(sec * 1000).getUTCHours())}:${pad(new Date(sec * 1000).getUTCMinutes())}`;
+/** Expected per-minute entries, from the seeded transactions. */
+const expectedMinutes = Array.from({ length: 60 }, (_, j) => {
+  const start = M - (60 - j) * 60;
+  const txs = inWindow.filter((t) => t.time >= start && t.time < start + 60);
+  return { minute: hhmm(start), start: new Date(start * 1000).toISOString(), count: txs.length, value: txs.reduce((s, t) => s + t.value, 0) };
+});
+/** Expected top addresses: totals per side, highest first, ties as Redis orders them (address descending). */
+function expectedTop(side: "received" | "sent", txs: Transaction[], limit: number) {
+  const totals = new Map<string, number>();
+  for (const t of txs) for (const e of side === "received" ? t.outputs : t.inputs) if (e.address && e.value) totals.set(e.address, (totals.get(e.address) ?? 0) + e.value);
+  return [...totals]
+    .map(([address, total_value]) => ({ address, total_value }))
+    .sort((a, b) => b.total_value - a.total_value || (a.address < b.address ? 1 : -1))
+    .slice(0, limit);
+}
+
+describe("GET /show_transactions/", () => {
+  const newestFirst = [...inWindow].sort((a, b) => b.time - a.time || (a.hash < b.hash ? -1 : 1)).map(view);
+
+  test("the latest 100 by time, newest first, exactly the contract's fields", async () => {
+    const res = await get("/show_transactions/");
+    expect(res.status).toBe(200);
+    expect(inWindow.length).toBeGreaterThan(100);
+    const body = await res.json();
+    expect(Object.keys(body)).toEqual(["transactions"]);
+    expect(body.transactions).toEqual(newestFirst.slice(0, 100));
+    expect(Object.keys(body.transactions[0])).toEqual(["hash", "time", "size", "inputs", "outputs", "value", "fee"]);
+    expect(body.transactions[1]).toEqual(view(current[0] as Transaction)); // value 11, fee 9
+    expect(body.transactions[0].value).toBe(5_000_000_000); // above 2^31
+  });
+
+  test("with and without the trailing slash", async () => {
+    const a = await (await get("/show_transactions/?limit=3")).json();
+    const b = await (await get("/show_transactions?limit=3")).json();
+    expect(b).toEqual(a);
+    expect(a.transactions).toHaveLength(3);
+  });
+
+  test("limit 1 and 1000 (more than stored: everything in the window)", async () => {
+    expect((await (await get("/show_transactions?limit=1")).json()).transactions).toEqual(newestFirst.slice(0, 1));
+    const every = (await (await get("/show_transactions?limit=1000")).json()).transactions;
+    expect(every).toHaveLength(inWindow.length);
+    expect(every).toEqual(newestFirst);
+    expect(every.some((t: { hash: string }) => t.hash === stale[0]?.hash)).toBe(false);
+  });
+
+  test("the API's memoizing decoder answers exactly as the plain one", async () => {
+    const decode = memoizedDecoder();
+    for (const limit of [1, 2, 3, 50, 100, 1000]) {
+      for (const now of [NOW_SEC * 1000, (NOW_SEC + 60) * 1000]) {
+        const expected = await latestTransactions(redis, config, limit, now);
+        expect(await latestTransactions(redis, config, limit, now, decode)).toEqual(expected);
+        expect(await latestTransactions(redis, config, limit, now, decode)).toEqual(expected); // from its map
+      }
+    }
+  });
+
+  test("fee is null when an input value is unknown", async () => {
+    const every = (await (await get("/show_transactions?limit=1000")).json()).transactions as { fee: number | null; inputs: { value: number | null }[] }[];
+    const unknown = every.filter((t) => t.inputs.some((i) => i.value === null));
+    expect(unknown.length).toBeGreaterThan(0);
+    for (const t of unknown) expect(t.fee).toBeNull();
+  });
+});
+
+describe("GET /transactions/{hash}", () => {
+  test("a stored transaction, in either case", async () => {
+    const t = seeded[10] as Transaction;
+    const res = await get(`/transactions/${t.hash}`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual(view(t));
+    expect(await (await get(`/transactions/${t.hash.toUpperCase()}`)).json()).toEqual(view(t));
+  });
+
+  test("404 with a message when unknown (or no longer stored)", async () => {
+    for (const hash of [hashOf(999_999), stale[0]?.hash as string]) {
+      const res = await get(`/transactions/${hash}`);
+      expect(res.status).toBe(404);
+      expect(await res.json()).toEqual({ error: "not_found", message: `no stored transaction ${hash}; transactions are kept for 3 hours of event time` });
+    }
+  });
+});
+
+describe("GET /transactions_count_per_minute/{min_value}", () => {
+  test("min_value 0: the 60 complete minutes before the current one, oldest first, empty minutes as 0", async () => {
+    const res = await get("/transactions_count_per_minute/0");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body).toEqual({ minutes: expectedMinutes });
+    expect(body.minutes[59].start).toBe(new Date((M - 60) * 1000).toISOString()); // the minute just before the current one
+    expect(body.minutes.filter((m: { count: number }) => m.count === 0).length).toBeGreaterThan(0);
+  });
+
+  test("min_value filters by count", async () => {
+    for (const min of [1, 5, 6]) {
+      const body = await (await get(`/transactions_count_per_minute/${min}`)).json();
+      expect(body.minutes).toEqual(expectedMinutes.filter((m) => m.count >= min));
+      expect(body.minutes.length).toBeGreaterThan(0);
+    }
+    for (const min of ["60", "1000000", "999999999999999"]) expect(await (await get(`/transactions_count_per_minute/${min}`)).json()).toEqual({ minutes: [] });
+    expect((await (await get("/transactions_count_per_minute/007")).json()).minutes).toEqual(expectedMinutes.filter((m) => m.count >= 7));
+  });
+
+  test("the text table: a header line, then HH:MM<TAB>count one line a minute", async () => {
+    const table = `minute\tcount\n${expectedMinutes
+      .filter((m) => m.count >= 3)
+      .map((m) => `${m.minute}\t${m.count}\n`)
+      .join("")}`;
+    const viaQuery = await get("/transactions_count_per_minute/3?format=text");
+    expect(viaQuery.status).toBe(200);
+    expect(viaQuery.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(await viaQuery.text()).toBe(table);
+    const viaAccept = await get("/transactions_count_per_minute/3", { accept: "text/plain" });
+    expect(await viaAccept.text()).toBe(table);
+    expect(await (await get("/transactions_count_per_minute/1000000?format=text")).text()).toBe("minute\tcount\n");
+    // JSON wins when asked for explicitly, or preferred by Accept.
+    expect((await get("/transactions_count_per_minute/3?format=json", { accept: "text/plain" })).headers.get("content-type")).toStartWith("application/json");
+    expect((await get("/transactions_count_per_minute/3", { accept: "application/json, text/plain" })).headers.get("content-type")).toStartWith("application/json");
+  });
+
+  test("a minute later the window has moved by one minute", async () => {
+    clockMs = (NOW_SEC + 60) * 1000;
+    try {
+      const body = await (await get("/transactions_count_per_minute/0")).json();
+      expect(body.minutes).toHaveLength(60);
+      expect(body.minutes.slice(0, 59)).toEqual(expectedMinutes.slice(1));
+      expect(body.minutes[59]).toMatchObject({ minute: hhmm(M), count: 2, value: 5_000_000_011 }); // the (then complete) current minute
+    } finally {
+      clockMs = NOW_SEC * 1000;
+    }
+  });
+});
+
+describe("GET /transactions_count_per_hour", () => {
+  test("the 24 hours ending with the current one, count and value by event hour", async () => {
+    const body = await (await get("/transactions_count_per_hour")).json();
+    expect(body.hours).toHaveLength(24);
+    const hour0 = NOW_SEC - (NOW_SEC % 3600) - 23 * 3600;
+    body.hours.forEach((h: { hour: string; start: string; count: number; value: number; complete: boolean }, i: number) => {
+      const start = hour0 + i * 3600;
+      const txs = inWindow.filter((t) => t.time >= start && t.time < start + 3600);
+      expect(h).toEqual({ hour: `${hhmm(start).slice(0, 2)}:00`, start: new Date(start * 1000).toISOString(), count: txs.length, value: txs.reduce((s, t) => s + t.value, 0), complete: i < 23 });
+    });
+    expect(body.hours.reduce((s: number, h: { count: number }) => s + h.count, 0)).toBe(inWindow.length);
+  });
+});
+
+describe("GET /high_value_addr", () => {
+  test("default: received, top 10, over the 3-hour window", async () => {
+    const body = await (await get("/high_value_addr")).json();
+    expect(body).toEqual({ window_seconds: 10800, side: "received", addresses: expectedTop("received", inWindow, 10) });
+    expect(body.addresses[0]).toEqual({ address: ADDRESSES[2], total_value: expect.any(Number) });
+    expect(body.addresses.some((a: { address: string }) => a.address === "addr-edge")).toBe(true); // the window's first minute counts
+  });
+
+  test("side=sent and limits", async () => {
+    expect(await (await get("/high_value_addr?side=sent&limit=3")).json()).toEqual({ window_seconds: 10800, side: "sent", addresses: expectedTop("sent", inWindow, 3) });
+    expect((await (await get("/high_value_addr?limit=1")).json()).addresses).toEqual(expectedTop("received", inWindow, 1));
+    expect((await (await get("/high_value_addr?side=received&limit=1000")).json()).addresses).toEqual(expectedTop("received", inWindow, 1000));
+    // The stale transaction (before the window) never counted: its 8,000 BTC are not there.
+    const sent = (await (await get("/high_value_addr?side=sent&limit=1000")).json()).addresses as { address: string; total_value: number }[];
+    expect(sent.find((a) => a.address === "addr-stale")?.total_value).toBe(9);
+  });
+
+  test("exactly the last 3 hours: a minute later the window's first minute has left", async () => {
+    clockMs = (NOW_SEC + 60) * 1000;
+    try {
+      const moved = inWindow.filter((t) => t.time >= first + 60);
+      const body = await (await get("/high_value_addr?limit=1000")).json();
+      expect(body.addresses).toEqual(expectedTop("received", moved, 1000));
+      expect(body.addresses.some((a: { address: string }) => a.address === "addr-edge")).toBe(false);
+    } finally {
+      clockMs = NOW_SEC * 1000;
+    }
+  });
+});
+
+describe("caching", () => {
+  test("answers are reused for cacheMs, then refreshed in the background, and never older than 2 × cacheMs", async () => {
+    let clock = NOW_SEC * 1000;
+    const cached = createApp({ config, redis: apiRedis, kafka: probe, log, now: () => clock, cacheMs: 1_000 });
+    const ask = async () => (await (await cached.handle(new Request("http://localhost/show_transactions?limit=1"))).json()).transactions[0].hash;
+    const before = await ask();
+    const newer = tx(M + 20, [[ADDRESSES[0] as string, 1]], [[ADDRESSES[0] as string, 2]]);
+    await runAll(redis, transactionsCalls(config, [newer], NOW_SEC));
+    expect(await ask()).toBe(before); // fresh: reused
+    clock += 1_000;
+    expect(await ask()).toBe(before); // stale: still served, while a background read replaces it
+    await waitFor("the background refresh", async () => (await ask()) === newer.hash, 5_000);
+    const newest = tx(M + 25, [[ADDRESSES[0] as string, 1]], [[ADDRESSES[0] as string, 2]]);
+    await runAll(redis, transactionsCalls(config, [newest], NOW_SEC));
+    clock += 2_000; // past 2 × cacheMs: read before answering
+    expect(await ask()).toBe(newest.hash);
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, test } from "bun:test";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+describe("configuration", () => {
+  test("applies the contract's defaults", () => {
+    const config = loadConfig({});
+    expect(config.KAFKA_BROKERS).toBe("localhost:9092");
+    expect(config.REDIS_URL).toBe("redis://localhost:6379");
+    expect(config.FEED_URL).toBe("wss://ws.blockchain.info/inv");
+    expect(config.PORT).toBe(3000);
+    expect(config.TOPIC).toBe("bitcoin_transactions");
+    expect(config.PARTITIONER).toBe("minute");
+  });
+
+  test("converts numbers and keeps given values", () => {
+    const config = loadConfig({ PORT: "8080", PARTITIONER: "hash", KAFKA_BROKERS: "a:1,b:2" });
+    expect(config.PORT).toBe(8080);
+    expect(config.PARTITIONER).toBe("hash");
+    expect(config.KAFKA_BROKERS).toBe("a:1,b:2");
+  });
+
+  test("an empty variable means the default", () => {
+    expect(loadConfig({ PORT: "" }).PORT).toBe(3000);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ["PORT", "abc", /^config: PORT="abc" is not allowed; expected HTTP port of the API: an integer from 1 to 65535$/],
+    ["PORT", "70000", /PORT="70000" is not allowed; expected .*an integer from 1 to 65535/],
+    ["PORT", "3.5", /PORT="3.5" is not allowed/],
+    ["PARTITIONER", "random", /^config: PARTITIONER="random" is not allowed; expected how records are routed to partitions: one of minute, hash$/],
+    ["KAFKA_BROKERS", "localhost", /KAFKA_BROKERS="localhost" is not allowed; expected .*host:port/],
+    ["REDIS_URL", "localhost:6379", /REDIS_URL="localhost:6379" is not allowed; expected .*redis:\/\//],
+    ["FEED_URL", "http://x", /FEED_URL="http:\/\/x" is not allowed; expected .*ws:\/\//],
+    ["TOPIC_RETENTION_HOURS", "3", /TOPIC_RETENTION_HOURS="3" is not allowed; expected .*from 4 to/],
+  ];
+  for (const [name, value, message] of bad) {
+    test(`rejects ${name}=${value} with one line naming it`, () => {
+      let error: unknown;
+      try {
+        loadConfig({ [name]: value });
+      } catch (err) {
+        error = err;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      const { message: text, variable } = error as ConfigError;
+      expect(variable).toBe(name);
+      expect(text).toMatch(message);
+      expect(text).not.toContain("\n");
+    });
+  }
+
+  test("a role stops with exit status 2 and that one line", () => {
+    const proc = Bun.spawnSync([process.execPath, "src/infra/main.ts"], { env: { ...process.env, PORT: "nope" }, stderr: "pipe" });
+    expect(proc.exitCode).toBe(2);
+    expect(proc.stderr.toString().trim()).toBe(
+      'config: PORT="nope" is not allowed; expected HTTP port of the API: an integer from 1 to 65535',
+    );
+  });
+});

@@ -1,0 +1,389 @@
+/**
+ * The three consumer groups against the real Kafka and Redis: figures equal an independent
+ * computation; duplicates, redelivery, a SIGKILLed consumer, a Redis outage and poison records
+ * change nothing; dead letters carry the group and the reason; SIGTERM exits 0 after committing.
+ */
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import type Redis from "ioredis";
+import type { Kafka, Message } from "kafkajs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "../src/infra/process.ts";
+import { type LocalRedis, startRedis } from "../src/infra/redis.ts";
+import type { Config } from "../src/config.ts";
+import { addressesGroup } from "../src/consumers/addresses.ts";
+import { countsGroup } from "../src/consumers/counts.ts";
+import type { GroupProcessor } from "../src/consumers/group.ts";
+import { syntheticTransactions } from "../src/consumers/population.ts";
+import { type ConsumerRunner, createConsumerRunner } from "../src/consumers/runner.ts";
+import { transactionsGroup } from "../src/consumers/transactions.ts";
+import { dlqTopic, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { createLogger } from "../src/log.ts";
+import { addrReceivedKey, addrSentKey } from "../src/redis/keys.ts";
+import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
+import type { Transaction } from "../src/transaction.ts";
+import { type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+
+// Real brokers and consumer groups (Bun 1.3 applies the preload's default timeout to the first file only).
+setDefaultTimeout(60_000);
+
+const ROLES: GroupRole[] = ["counts", "addresses", "transactions"];
+const GROUPS: Record<GroupRole, (c: Config) => GroupProcessor> = { counts: countsGroup, addresses: addressesGroup, transactions: transactionsGroup };
+
+// ---- the independent computation ----------------------------------------------------------------
+
+interface Figures {
+  minutes: Map<number, { count: number; value: number }>;
+  hours: Map<number, { count: number; value: number }>;
+  received: Map<string, number>;
+  sent: Map<string, number>;
+  stored: Transaction[];
+}
+
+/** What Redis must hold after `txs` (in delivery order, duplicates included) at `nowSec`. */
+function expected(txs: Transaction[], nowSec: number): Figures {
+  const firstMinute = Math.floor(nowSec / 60) * 60 - 179 * 60;
+  const once = new Map<string, Transaction>();
+  for (const tx of txs) if (!once.has(tx.hash)) once.set(tx.hash, tx);
+  const kept = [...once.values()].filter((tx) => Math.floor(tx.time / 60) * 60 >= firstMinute);
+  const f: Figures = { minutes: new Map(), hours: new Map(), received: new Map(), sent: new Map(), stored: [] };
+  const bump = (m: Map<number, { count: number; value: number }>, k: number, v: number) => {
+    const b = m.get(k) ?? { count: 0, value: 0 };
+    m.set(k, { count: b.count + 1, value: b.value + v });
+  };
+  for (const tx of kept) {
+    bump(f.minutes, Math.floor(tx.time / 60) * 60, tx.value);
+    bump(f.hours, Math.floor(tx.time / 3600) * 3600, tx.value);
+    for (const o of tx.outputs) if (o.address !== null && o.value > 0) f.received.set(o.address, (f.received.get(o.address) ?? 0) + o.value);
+    for (const i of tx.inputs) if (i.address !== null && i.value !== null && i.value > 0) f.sent.set(i.address, (f.sent.get(i.address) ?? 0) + i.value);
+  }
+  f.stored = kept.sort((a, b) => b.time - a.time || (a.hash < b.hash ? -1 : 1));
+  return f;
+}
+
+const served = ({ v, received_at, ...rest }: Transaction) => rest;
+
+async function rolling(redis: Redis, key: string): Promise<Map<string, number>> {
+  const flat = await redis.zrange(key, 0, -1, "WITHSCORES");
+  const out = new Map<string, number>();
+  for (let i = 0; i < flat.length; i += 2) out.set(flat[i] as string, Number(flat[i + 1]));
+  return out;
+}
+
+const top = (m: Map<string, number>, n: number) =>
+  [...m]
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1))
+    .slice(0, n)
+    .map(([address, total_value]) => ({ address, total_value }));
+
+/** Every figure Redis holds equals the independent computation. */
+async function expectFigures(env: TestEnv, f: Figures, nowSec: number) {
+  const { redis, config } = env;
+  const from = (Math.floor(nowSec / 60) * 60 - 179 * 60) * 1000;
+  const minutes = await minuteBuckets(redis, config, from, 180);
+  expect(minutes.filter((b) => b.count > 0)).toEqual(
+    [...f.minutes].sort((a, b) => a[0] - b[0]).map(([m, b]) => ({ start: m * 1000, ...b })),
+  );
+  const firstHour = Math.min(...f.hours.keys());
+  const hours = await hourBuckets(redis, config, firstHour * 1000, 5);
+  expect(hours.filter((b) => b.count > 0)).toEqual([...f.hours].sort((a, b) => a[0] - b[0]).map(([h, b]) => ({ start: h * 1000, ...b })));
+  expect(await rolling(redis, addrReceivedKey(config))).toEqual(f.received);
+  expect(await rolling(redis, addrSentKey(config))).toEqual(f.sent);
+  expect(await topAddresses(redis, config, "received", 10)).toEqual(top(f.received, 10));
+  expect(await topAddresses(redis, config, "sent", 10)).toEqual(top(f.sent, 10));
+  expect(await storedTransactionCount(redis, config)).toBe(f.stored.length);
+  expect(await latestTransactions(redis, config, 100)).toEqual(f.stored.slice(0, 100).map(served));
+  for (const tx of [f.stored[0], f.stored[Math.floor(f.stored.length / 2)], f.stored[f.stored.length - 1]]) {
+    if (tx) expect(await transactionByHash(redis, config, tx.hash)).toEqual(served(tx));
+  }
+}
+
+// ---- Kafka helpers ------------------------------------------------------------------------------
+
+const partitionOf = (tx: Transaction) => Math.floor(tx.time / 60) % 3;
+
+async function createTopic(kafka: Kafka, config: Config) {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
+  await admin.disconnect();
+}
+
+/** Writes messages (partition set) with an idempotent producer; returns each message's offset. */
+async function produce(kafka: Kafka, topic: string, messages: (Message & { partition: number })[]): Promise<string[]> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const offsets: string[] = new Array(messages.length);
+  for (const partition of [0, 1, 2]) {
+    const mine = messages.map((m, i) => [m, i] as const).filter(([m]) => m.partition === partition);
+    // Under the broker's 1 MB request limit.
+    for (let from = 0; from < mine.length; from += 500) {
+      const slice = mine.slice(from, from + 500);
+      const [meta] = await producer.send({ topic, acks: -1, messages: slice.map(([m]) => m) });
+      slice.forEach(([, i], k) => {
+        offsets[i] = String(BigInt(meta?.baseOffset ?? "0") + BigInt(k));
+      });
+    }
+  }
+  await producer.disconnect();
+  return offsets;
+}
+
+const txMessage = (tx: Transaction) => ({ key: tx.hash, value: JSON.stringify(tx), partition: partitionOf(tx) });
+
+/** Resolves when every group has committed the end of every partition. */
+// Late in a full run a first group join has taken 30-60 s (not yet explained; alone: ~2 s).
+async function waitCommitted(env: TestEnv, roles: GroupRole[], config = env.config, timeoutMs = 150_000) {
+  const admin = env.kafka.admin();
+  await admin.connect();
+  try {
+    const ends = await admin.fetchTopicOffsets(env.config.TOPIC);
+    const end = ends.reduce((s, p) => s + Number(p.high), 0);
+    await waitFor(
+      `groups ${roles.join(", ")} to commit ${end} records`,
+      async () => {
+        for (const role of roles) {
+          const [offsets] = await admin.fetchOffsets({ groupId: groupId(config, role), topics: [env.config.TOPIC] });
+          const committed = (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+          if (committed < end) return false;
+        }
+        return true;
+      },
+      timeoutMs,
+    );
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+async function committedTotal(env: TestEnv, role: GroupRole): Promise<number> {
+  const admin = env.kafka.admin();
+  await admin.connect();
+  const [offsets] = await admin.fetchOffsets({ groupId: groupId(env.config, role), topics: [env.config.TOPIC] });
+  await admin.disconnect();
+  return (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+}
+
+const quiet = (config: Config) => createLogger("test", { ...config, LOG_LEVEL: "error" });
+
+function startRunners(env: TestEnv, roles: GroupRole[] = ROLES, config = env.config): ConsumerRunner[] {
+  // The test's Kafka client logs nothing (three runners racing to create the topic is expected).
+  return roles.map((role) => createConsumerRunner({ config, group: GROUPS[role](config), log: quiet(config), kafka: env.kafka }));
+}
+
+const running: ConsumerRunner[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((r) => r.stop().catch(() => {})));
+});
+
+async function runUntilCommitted(env: TestEnv, roles: GroupRole[] = ROLES, config = env.config): Promise<ConsumerRunner[]> {
+  const runners = startRunners(env, roles, config);
+  running.push(...runners);
+  await Promise.all(runners.map((r) => r.start()));
+  await waitCommitted(env, roles, config);
+  await Promise.all(runners.map((r) => r.stop()));
+  return runners;
+}
+
+const now = () => Math.floor(Date.now() / 1000);
+
+/** testEnv, with its assertion client quiet while the Redis test stops Redis (it reconnects by itself). */
+const env_ = () => {
+  const env = testEnv();
+  env.redis.on("error", () => {});
+  return env;
+};
+
+// ---- the tests -----------------------------------------------------------------------------------
+
+describe("three groups, in-process", () => {
+  const env = env_();
+  const start = now();
+  // A few thousand in the window (away from its edges), 20 from before it, 150 sent twice.
+  const fresh = syntheticTransactions(3000, { seed: 11, addresses: 2000, fromSec: start - 170 * 60, toSec: start - 60 });
+  const old = syntheticTransactions(20, { seed: 12, addresses: 50, fromSec: start - 5 * 3600, toSec: start - 4 * 3600 });
+  const again = fresh.filter((_, i) => i % 20 === 0);
+  const valid = [...fresh, ...old, ...again];
+  const poison: { value: string | null; reason: RegExp }[] = [
+    { value: "{ not json", reason: /^record value is not JSON$/ },
+    { value: JSON.stringify({ v: 1, hash: "zz" }), reason: /^not a valid transaction: / },
+    { value: JSON.stringify({ ...fresh[0], v: 2 }), reason: /^unknown schema version 2/ },
+    { value: null, reason: /^empty record value$/ },
+    { value: "[1,2,3]", reason: /^not a valid transaction: / },
+    { value: JSON.stringify({ ...fresh[1], hash: "ab".repeat(32), time: start + 7200 }), reason: /^time \d+ is more than 3600 s ahead of this consumer's clock/ },
+  ];
+  let poisonOffsets: string[] = [];
+  let runners: ConsumerRunner[] = [];
+
+  test("after a few thousand transactions every figure equals an independent computation", async () => {
+    await createTopic(env.kafka, env.config);
+    // Poison records go to partition 0 between valid ones.
+    const messages: (Message & { partition: number })[] = valid.map(txMessage);
+    const positions = [5, 400, 900, 1500, 2100, 2500];
+    const poisonMessages = poison.map((p) => ({ value: p.value, partition: 0 }));
+    positions.forEach((at, k) => messages.splice(at + k, 0, poisonMessages[k] as Message & { partition: number }));
+    const offsets = await produce(env.kafka, env.config.TOPIC, messages);
+    poisonOffsets = positions.map((at, k) => offsets[at + k] as string);
+
+    runners = await runUntilCommitted(env);
+    await expectFigures(env, expected(valid, now()), now());
+    runners.forEach((r, k) => {
+      const m = r.metrics.snapshot();
+      const role = ROLES[k] as GroupRole;
+      const count = (name: string) => m[`consumer_${role}_${name}_total`];
+      expect({ role, applied: count("applied"), duplicates: count("duplicates"), stale: count("stale"), dead: count("dead_letters") }).toEqual({
+        role,
+        applied: 3000,
+        duplicates: again.length,
+        stale: 20,
+        dead: poison.length,
+      });
+    });
+    // Alone this takes ~3 s; late in a full run its first group joins have taken 30-60 s (see waitCommitted).
+  }, 180_000);
+
+  test("poison records land in the dead-letter topic with the group, the reason and where they came from", async () => {
+    const consumer = env.kafka.consumer({ groupId: `${env.config.GROUP_PREFIX}dlq-reader`, maxWaitTimeInMs: 200 });
+    const letters: { value: string | null; headers: Record<string, string> }[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: dlqTopic(env.config), fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ message }) => {
+        const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+        letters.push({ value: message.value?.toString() ?? null, headers });
+      },
+    });
+    await waitFor("18 dead letters", () => letters.length >= 18);
+    await consumer.disconnect();
+    expect(letters.length).toBe(18);
+    for (const role of ROLES) {
+      const mine = letters.filter((l) => l.headers.source === groupId(env.config, role)).sort((a, b) => Number(a.headers.offset) - Number(b.headers.offset));
+      expect(mine.map((l) => l.headers.offset)).toEqual(poisonOffsets);
+      mine.forEach((letter, k) => {
+        const p = poison[k] as (typeof poison)[number];
+        expect(letter.value).toBe(p.value);
+        expect(letter.headers.reason).toMatch(p.reason);
+        expect(letter.headers.topic).toBe(env.config.TOPIC);
+        expect(letter.headers.partition).toBe("0");
+      });
+    }
+  });
+
+  test("the same records delivered twice (written again, and read again from the start) change nothing", async () => {
+    await produce(env.kafka, env.config.TOPIC, valid.map(txMessage));
+    // Groups with new ids on the same Redis state read the topic from its start, as after an
+    // offset reset (kafkajs' resetOffsets joins each group to do it, which is slow).
+    const replay = { ...env.config, GROUP_PREFIX: `${env.config.GROUP_PREFIX}replay-` };
+    const again = await runUntilCommitted(env, ROLES, replay);
+    await expectFigures(env, expected(valid, now()), now());
+    again.forEach((r, k) => {
+      const m = r.metrics.snapshot();
+      expect(m[`consumer_${ROLES[k]}_applied_total`] ?? 0).toBe(0);
+      expect(m[`consumer_${ROLES[k]}_duplicates_total`]).toBe(2 * (valid.length - 20)); // all but the stale ones, twice
+    });
+  });
+});
+
+// The Redis of this test is its own (the run's shared one must stay up for the other files: a
+// redis-server restarted from inside a test is a child bun test kills at the end of the file).
+const ownRedis = { port: freePort(), dir: mkdtempSync(join(tmpdir(), "consumer-redis-away-")), server: undefined as LocalRedis | undefined };
+afterAll(async () => {
+  await ownRedis.server?.stop();
+  rmSync(ownRedis.dir, { recursive: true, force: true });
+});
+
+describe("Redis away", () => {
+  const env = testEnv({ REDIS_URL: `redis://127.0.0.1:${ownRedis.port}` });
+  env.redis.on("error", () => {});
+
+  test("the consumer commits nothing while Redis is down, loses nothing, and resumes when it is back", async () => {
+    const server = await startRedis({ port: ownRedis.port, dataDir: ownRedis.dir, persist: true });
+    ownRedis.server = server;
+    await createTopic(env.kafka, env.config);
+    const start = now();
+    const first = syntheticTransactions(200, { seed: 21, addresses: 300, fromSec: start - 3600, toSec: start - 1800 });
+    const second = syntheticTransactions(800, { seed: 22, addresses: 300, fromSec: start - 1800, toSec: start - 60 });
+    await produce(env.kafka, env.config.TOPIC, first.map(txMessage));
+    const runners = startRunners(env);
+    running.push(...runners);
+    await Promise.all(runners.map((r) => r.start()));
+    await waitCommitted(env, ROLES);
+    const before = await committedTotal(env, "addresses");
+
+    await server.stop();
+    try {
+      await produce(env.kafka, env.config.TOPIC, second.map(txMessage));
+      await waitFor("every group to retry", () => runners.every((r) => Object.entries(r.metrics.snapshot()).some(([k, v]) => k.endsWith("_retries_total") && v >= 2)));
+      for (const role of ROLES) expect(await committedTotal(env, role)).toBe(before);
+    } finally {
+      await server.restart();
+    }
+    await waitCommitted(env, ROLES);
+    await Promise.all(runners.map((r) => r.stop()));
+    await expectFigures(env, expected([...first, ...second], now()), now());
+  });
+});
+
+describe("roles as processes", () => {
+  const env = env_();
+  const root = join(import.meta.dir, "..");
+  const spawnRole = (role: GroupRole) =>
+    Bun.spawn([process.execPath, join(root, "src", "roles", `consumer-${role}.ts`)], {
+      cwd: root,
+      env: { ...process.env, ...env.env, LOG_LEVEL: "error" },
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+  const children: ReturnType<typeof spawnRole>[] = [];
+  afterAll(() => {
+    for (const c of children) c.kill("SIGKILL");
+  });
+
+  test("consumers SIGKILLed while consuming, then restarted, leave every figure exact; SIGTERM exits 0 after committing", async () => {
+    await createTopic(env.kafka, env.config);
+    const start = now();
+    const txs = syntheticTransactions(12_000, { seed: 31, addresses: 8_000, fromSec: start - 170 * 60, toSec: start - 60 });
+    const dupes = txs.filter((_, i) => i % 10 === 0);
+    const all = [...txs, ...dupes];
+    await produce(env.kafka, env.config.TOPIC, all.map(txMessage));
+
+    const first = ROLES.map((role) => spawnRole(role));
+    children.push(...first);
+    // Kill each one (kill -9) as soon as Redis shows its first script calls, typically before
+    // the batch is committed: the restart then redelivers what the scripts already applied.
+    const applied: Record<GroupRole, () => Promise<number>> = {
+      counts: async () => (await minuteBuckets(env.redis, env.config, (start - 180 * 60) * 1000, 181)).reduce((s, b) => s + b.count, 0),
+      addresses: () => env.redis.zcard(addrReceivedKey(env.config)),
+      transactions: () => storedTransactionCount(env.redis, env.config),
+    };
+    await Promise.all(
+      ROLES.map(async (role, k) => {
+        const deadline = Date.now() + 60_000;
+        while ((await applied[role]()) === 0) {
+          if (Date.now() > deadline) throw new Error(`${role} never applied anything`);
+          await Bun.sleep(10);
+        }
+        first[k]?.kill("SIGKILL");
+      }),
+    );
+    await Promise.all(first.map((c) => c.exited));
+    const partWay = await Promise.all(ROLES.map((role) => committedTotal(env, role)));
+    // Killed part-way: no group had committed everything.
+    expect(partWay.every((n) => n < all.length)).toBe(true);
+
+    const second = ROLES.map((role) => spawnRole(role));
+    children.push(...second);
+    await waitCommitted(env, ROLES, env.config, 90_000);
+    await expectFigures(env, expected(all, now()), now());
+
+    for (const child of second) child.kill("SIGTERM");
+    const codes = await Promise.all(second.map((c) => c.exited));
+    expect(codes).toEqual([0, 0, 0]);
+    const admin = env.kafka.admin();
+    await admin.connect();
+    const groups = await admin.describeGroups(ROLES.map((r) => groupId(env.config, r)));
+    await admin.disconnect();
+    expect(groups.groups.map((g) => g.state)).toEqual(["Empty", "Empty", "Empty"]);
+  }, 180_000);
+});

@@ -1,0 +1,11 @@
+/**
+ * Preloaded once per `bun test` run (bunfig.toml): one real Kafka broker and one real
+ * redis-server on free ports for the whole run, stopped at the end, passing or failing.
+ * Started before any test file is loaded, so `testEnv()` (test/helpers/env.ts) finds their
+ * addresses in process.env.
+ */
+import { afterAll } from "bun:test";
+import { startTestStack, stopTestStack } from "./helpers/stack.ts";
+
+await startTestStack();
+afterAll(stopTestStack);

@@ -1,0 +1,84 @@
+/**
+ * The local stack: reuse what answers, start what does not, stop only what it started.
+ */
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { loadConfig } from "../src/config.ts";
+import { startKafka } from "../src/infra/kafka.ts";
+import { freePort, portAnswers } from "../src/infra/process.ts";
+import { pingRedis } from "../src/infra/redis.ts";
+import { ensureStack } from "../src/infra/stack.ts";
+import { testEnv } from "./helpers/env.ts";
+
+const { config } = testEnv();
+const quiet = () => {};
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe("local stack", () => {
+  test("uses the Kafka and Redis that answer, and starts nothing", async () => {
+    const stack = await ensureStack(config, quiet);
+    expect(stack.started).toEqual({});
+    await stack.stop();
+    expect(await pingRedis(config.REDIS_URL)).toBe(true);
+  });
+
+  test("starts redis-server on exactly the named localhost port, and stops it", async () => {
+    const port = freePort();
+    const url = `redis://localhost:${port}`;
+    const stack = await ensureStack(loadConfig({ KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_URL: url }), quiet);
+    expect(stack.started.kafka).toBeUndefined();
+    expect(stack.started.redis?.port).toBe(port);
+    expect(await pingRedis(url)).toBe(true);
+    await stack.stop();
+    expect(await pingRedis(url)).toBe(false);
+  });
+
+  test("a remote address where nothing answers is an error, not a local start", async () => {
+    const conf = loadConfig({ KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_URL: "redis://192.0.2.1:6379" });
+    expect(ensureStack(conf, quiet)).rejects.toThrow(/not on this machine/);
+  });
+
+  test("a 3-broker KRaft cluster on one host elects a controller, replicates, and stops", async () => {
+    const root = mkdtempSync(join(tmpdir(), "btc-cluster-"));
+    const ports = [freePort(), freePort(), freePort()];
+    const cluster = await startKafka({ ports, dataDir: root, log: quiet, heap: "384m" });
+    try {
+      expect(cluster.brokers).toBe(ports.map((p) => `localhost:${p}`).join(","));
+      const { Kafka, logLevel } = await import("kafkajs");
+      const admin = new Kafka({ brokers: cluster.brokers.split(","), logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      const described = await admin.describeCluster();
+      expect(described.brokers.map((b) => b.nodeId).sort()).toEqual([1, 2, 3]);
+      await admin.createTopics({ topics: [{ topic: "replicated", numPartitions: 3, replicationFactor: 3 }], waitForLeaders: true });
+      const meta = await admin.fetchTopicMetadata({ topics: ["replicated"] });
+      for (const partition of meta.topics[0]?.partitions ?? []) expect(partition.replicas.length).toBe(3);
+      await admin.disconnect();
+    } finally {
+      await cluster.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+    for (const node of cluster.nodes) {
+      expect(alive(node.child.proc.pid)).toBe(false);
+      expect(await portAnswers("localhost", node.port)).toBe(false);
+    }
+  }, 120_000);
+
+  test("a missing redis-server is one line saying what to install", () => {
+    const proc = Bun.spawnSync([process.execPath, "src/infra/main.ts"], {
+      env: { ...process.env, PATH: "/nonexistent", REDIS_URL: `redis://localhost:${freePort()}` },
+      stderr: "pipe",
+    });
+    expect(proc.exitCode).toBe(1);
+    expect(proc.stderr.toString()).toMatch(/^redis: nothing answers.*\nredis-server not found: install it \(Debian: apt-get install redis-server\)/);
+  });
+});
