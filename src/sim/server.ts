@@ -25,6 +25,11 @@ export interface Simulator {
   sent(): string[];
   /** Resolves when the source is exhausted (`count` reached, or the recording sent `loop` times). */
   readonly finished: Promise<void>;
+  /** Stops taking from the source until `resume()` (tests settle the pipeline with it). */
+  pause(): void;
+  resume(): void;
+  /** Closes every subscribed connection, as the real feed does now and then. */
+  dropConnections(): void;
   stop(): Promise<void>;
 }
 
@@ -37,7 +42,15 @@ const PONG = JSON.stringify({ op: "pong" });
 /** At full speed, let the event loop breathe (accept, drain, ping) every this many frames. */
 const YIELD_EVERY = 256;
 
-export async function startSimulator(given: Partial<SimOptions> = {}, log: Logger = createLogger("sim", { LOG_LEVEL: "warn" })): Promise<Simulator> {
+/**
+ * `onDelivered` sees every frame handed to at least one subscribed client, malformed ones
+ * included (they carry no hash): tests compute their expected figures from exactly what was sent.
+ */
+export async function startSimulator(
+  given: Partial<SimOptions> = {},
+  log: Logger = createLogger("sim", { LOG_LEVEL: "warn" }),
+  onDelivered?: (frame: Frame) => void,
+): Promise<Simulator> {
   const options = resolveSimOptions(given);
   if (options.replay && !existsSync(options.replay)) throw new Error(`sim: --replay ${options.replay}: no such file`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
@@ -47,6 +60,7 @@ export async function startSimulator(given: Partial<SimOptions> = {}, log: Logge
   const subscribers = new Set<ServerWebSocket<Connection>>();
   const hashes: string[] = [];
   let stopped = false;
+  let paused = false;
   let wake = () => {};
   let finish = () => {};
   const finished = new Promise<void>((done) => (finish = done));
@@ -98,7 +112,9 @@ export async function startSimulator(given: Partial<SimOptions> = {}, log: Logge
         log.debug(`dropped a connection after ${ws.data.frames} frames`);
       }
     }
-    if (delivered && frame.hash) hashes.push(frame.hash);
+    if (!delivered) return;
+    if (frame.hash) hashes.push(frame.hash);
+    onDelivered?.(frame);
   };
 
   const pump = async () => {
@@ -106,7 +122,7 @@ export async function startSimulator(given: Partial<SimOptions> = {}, log: Logge
     let due = performance.now();
     let burst = 0;
     while (!stopped) {
-      if (!subscribers.size || [...subscribers].some((ws) => ws.data.blocked)) {
+      if (paused || !subscribers.size || [...subscribers].some((ws) => ws.data.blocked)) {
         await new Promise<void>((done) => (wake = done));
         due = Math.max(due, performance.now());
         continue;
@@ -144,6 +160,17 @@ export async function startSimulator(given: Partial<SimOptions> = {}, log: Logge
     seed,
     sent: () => hashes.slice(),
     finished,
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      wake();
+    },
+    dropConnections() {
+      for (const ws of subscribers) ws.close(1012, "simulated drop");
+      subscribers.clear();
+    },
     async stop() {
       stopped = true;
       wake();

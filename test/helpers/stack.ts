@@ -4,7 +4,7 @@
  * every role and helper started by a test finds them. The children run under pdeathsig: if the
  * test process dies, the kernel stops them.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type LocalKafka, startKafka } from "../../src/infra/kafka.ts";
@@ -36,6 +36,10 @@ export async function stopTestStack(): Promise<void> {
   const { kafka, redis, root } = stack;
   stack = undefined;
   await Promise.all([kafka.stop(), redis.stop()]);
+  // Keep the broker's log of the run (warnings and errors) for when a test failed.
+  const artifacts = join(import.meta.dir, "..", "artifacts");
+  mkdirSync(artifacts, { recursive: true });
+  for (const node of kafka.nodes) copyFileSync(node.logFile, join(artifacts, `kafka-${node.nodeId}.log`));
   rmSync(root, { recursive: true, force: true });
 }
 

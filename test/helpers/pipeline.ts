@@ -1,0 +1,194 @@
+/**
+ * The whole pipeline for end-to-end tests: the feed simulator in this process (so the test sees
+ * every frame it delivers), the producer and the consumers as real processes started from their
+ * entry points (so a test can SIGKILL them), and the API in this process (`createApp`, called
+ * through `app.handle`) with its clock pinned one minute ahead, so the minute being fed counts as
+ * complete.
+ *
+ * `settle()` pauses the feed, waits until the API's figures equal the independent computation
+ * (./expected.ts) over every frame delivered and every group has committed the end of the topic,
+ * then checks once more: a figure that moved after that would fail the test.
+ */
+import { expect } from "bun:test";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { Kafka } from "kafkajs";
+import { createApp } from "../../src/api/app.ts";
+import { KafkaProbe } from "../../src/api/health/kafka.ts";
+import { createApiRedis } from "../../src/api/redis.ts";
+import type { Config } from "../../src/config.ts";
+import { GROUPS, type GroupRole, groupId } from "../../src/kafka/client.ts";
+import { type Child, startChild } from "../../src/infra/process.ts";
+import { createLogger } from "../../src/log.ts";
+import type { Frame } from "../../src/sim/frames.ts";
+import type { SimOptions } from "../../src/sim/options.ts";
+import { type Simulator, startSimulator } from "../../src/sim/server.ts";
+import { type Expected, expectedFrom, top } from "./expected.ts";
+import { waitFor } from "./env.ts";
+
+export type Role = "producer" | "consumer-counts" | "consumer-addresses" | "consumer-transactions";
+
+const ROOT = join(import.meta.dir, "..", "..");
+const ARTIFACTS = join(ROOT, "test", "artifacts");
+const ROLES = Object.keys(GROUPS) as GroupRole[];
+
+export interface PipelineEnv {
+  config: Config;
+  env: Record<string, string>;
+  kafka: Kafka;
+}
+
+/** What the API serves, reduced to what the independent computation gives. */
+export interface Served {
+  minutes: Map<number, { count: number; value: number }>;
+  received: { address: string; total_value: number }[];
+  sent: { address: string; total_value: number }[];
+  latest: Expected["latest"];
+}
+
+export class Pipeline {
+  readonly frames: string[] = [];
+  /** Malformed frames delivered (they carry no hash). */
+  malformed = 0;
+  /** `x.time` of the newest transaction frame delivered (unix seconds). */
+  private newest = 0;
+  sim: Simulator | undefined;
+  private readonly children: Child[] = [];
+  private readonly apiRedis;
+  private readonly app;
+  private serial = 0;
+
+  constructor(
+    readonly env: PipelineEnv,
+    /** Names the role logs: test/artifacts/<tag>-<role>-<n>.log. */
+    private readonly tag: string,
+  ) {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const { config, kafka } = env;
+    this.apiRedis = createApiRedis(config.REDIS_URL);
+    const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
+    const log = createLogger("api", { ...config, LOG_LEVEL: "error" });
+    this.app = createApp({ config, redis: this.apiRedis, kafka: probe, log, now: () => this.clock(), cacheMs: 0 });
+  }
+
+  /** Starts (or replaces) the feed simulator; every frame it delivers is recorded. */
+  async feed(options: Partial<SimOptions>): Promise<Simulator> {
+    await this.sim?.stop();
+    const record = (frame: Frame) => {
+      if (!frame.hash) return void this.malformed++;
+      const text = String(frame.text);
+      this.frames.push(text);
+      this.newest = Math.max(this.newest, JSON.parse(text).x.time);
+    };
+    this.sim = await startSimulator({ port: 0, ...options }, undefined, record);
+    return this.sim;
+  }
+
+  /** Starts a role from its entry point, pointed at this pipeline's namespace and feed. */
+  spawn(role: Role, extra: Record<string, string> = {}): Child {
+    const n = ++this.serial;
+    const child = startChild(`${role}-${n}`, [process.execPath, join(ROOT, "src", "roles", `${role}.ts`)], {
+      cwd: ROOT,
+      logFile: join(ARTIFACTS, `${this.tag}-${role}-${n}.log`),
+      env: { ...this.env.env, LOG_LEVEL: "warn", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
+    });
+    this.children.push(child);
+    return child;
+  }
+
+  /** The producer and the three groups, counts as three processes. */
+  spawnAll(): void {
+    this.spawn("producer");
+    for (let i = 0; i < 3; i++) this.spawn("consumer-counts");
+    this.spawn("consumer-addresses");
+    this.spawn("consumer-transactions");
+  }
+
+  /** One minute after the newest frame's minute: that minute is the last complete one. */
+  clock(): number {
+    const newest = this.newest || Date.now() / 1000;
+    return (Math.floor(newest / 60) * 60 + 61) * 1000;
+  }
+
+  async get<T>(path: string): Promise<{ status: number; body: T }> {
+    const res = await this.app.handle(new Request(`http://localhost${path}`));
+    return { status: res.status, body: (await res.json()) as T };
+  }
+
+  async served(limit = 100): Promise<Served> {
+    const counts = await this.get<{ minutes: { start: string; count: number; value: number }[] }>("/transactions_count_per_minute/0");
+    const received = await this.get<{ addresses: Served["received"] }>(`/high_value_addr?side=received&limit=${limit}`);
+    const sent = await this.get<{ addresses: Served["sent"] }>(`/high_value_addr?side=sent&limit=${limit}`);
+    const latest = await this.get<{ transactions: (Expected["latest"][number] & { size: number })[] }>(`/show_transactions/?limit=${limit}`);
+    for (const r of [counts, received, sent, latest]) if (r.status !== 200) throw new Error(`the API answered ${r.status}: ${JSON.stringify(r.body)}`);
+    const minutes = new Map<number, { count: number; value: number }>();
+    for (const m of counts.body.minutes) if (m.count) minutes.set(Date.parse(m.start) / 1000, { count: m.count, value: m.value });
+    return {
+      minutes,
+      received: received.body.addresses,
+      sent: sent.body.addresses,
+      latest: latest.body.transactions.map(({ hash, time, value, fee, inputs, outputs }) => ({ hash, time, value, fee, inputs, outputs })),
+    };
+  }
+
+  /** What the API must serve for the frames delivered so far. */
+  expected(limit = 100): { expected: Expected; served: Omit<Served, "minutes"> & { minutes: Served["minutes"] } } {
+    const e = expectedFrom(this.frames);
+    // Every minute fed must be inside the hour the counts endpoint shows, or the test proves less than it says.
+    const lastComplete = this.clock() / 1000 - 61;
+    for (const minute of e.minutes.keys()) expect(minute).toBeGreaterThan(lastComplete - 60 * 60);
+    return { expected: e, served: { minutes: e.minutes, received: top(e.received, limit), sent: top(e.sent, limit), latest: e.latest.slice(0, limit) } };
+  }
+
+  /** Every group has committed the end of every partition. */
+  async drained(): Promise<boolean> {
+    const admin = this.env.kafka.admin();
+    await admin.connect();
+    try {
+      const end = (await admin.fetchTopicOffsets(this.env.config.TOPIC)).reduce((s, p) => s + Number(p.high), 0);
+      for (const role of ROLES) {
+        const [offsets] = await admin.fetchOffsets({ groupId: groupId(this.env.config, role), topics: [this.env.config.TOPIC] });
+        if ((offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0) < end) return false;
+      }
+      return true;
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /**
+   * Pauses the feed and waits until the API serves exactly the independent computation and the
+   * groups are drained; returns the transactions lost and counted twice (both must be 0).
+   */
+  async settle(timeoutMs = 120_000): Promise<{ transactions: number; lost: number; twice: number }> {
+    this.sim?.pause();
+    const want = this.expected();
+    await waitFor(
+      `the API to serve the figures of ${want.expected.count} transactions`,
+      async () => Bun.deepEquals(await this.served(), want.served) && (await this.drained()),
+      timeoutMs,
+    ).catch(() => undefined); // the assertions below say what differs
+    const served = await this.served();
+    let lost = 0;
+    let twice = 0;
+    for (const [minute, e] of want.expected.minutes) {
+      const got = served.minutes.get(minute)?.count ?? 0;
+      if (got < e.count) lost += e.count - got;
+      else twice += got - e.count;
+    }
+    for (const [minute, s] of served.minutes) if (!want.expected.minutes.has(minute)) twice += s.count;
+    expect({ lost, twice }).toEqual({ lost: 0, twice: 0 });
+    expect(served).toEqual(want.served);
+    this.sim?.resume();
+    return { transactions: want.expected.count, lost, twice };
+  }
+
+  async stop(): Promise<void> {
+    this.sim?.pause();
+    await Promise.all(this.children.map((c) => c.stop(10_000)));
+    await this.sim?.stop();
+    this.apiRedis.disconnect();
+  }
+}
+
+export { ROLES };
