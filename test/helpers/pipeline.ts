@@ -96,6 +96,11 @@ export class Pipeline {
     return child;
   }
 
+  /** A running process of `role` (the earliest started still alive). */
+  role(role: Role): Child | undefined {
+    return this.children.find((c) => c.name.startsWith(`${role}-`) && c.proc.exitCode === null && c.proc.signalCode === null);
+  }
+
   /** The producer and the three groups, counts as three processes. */
   spawnAll(): void {
     this.spawn("producer");
