@@ -26,6 +26,7 @@ import type { ApplyResult } from "../redis/scripts.ts";
 import { onShutdown } from "../shutdown.ts";
 import { checkTransaction, SCHEMA_VERSION, type Transaction } from "../transaction.ts";
 import type { GroupProcessor } from "./group.ts";
+import { readRebuildStatus } from "../rebuild/status.ts";
 import { toSec } from "./state.ts";
 
 export type Decoded = { ok: true; tx: Transaction } | { ok: false; reason: string };
@@ -101,6 +102,13 @@ export interface RunnerOptions {
   partitionsConsumedConcurrently?: number;
   /** Called when kafkajs gives up (a crash it will not restart from). */
   onFatal?: (err: Error) => void;
+  /**
+   * Leave the group while `bun run rebuild` rebuilds it, and join again when it is done (the
+   * roles do; the rebuild's own runner does not). Watched every `REBUILD_WATCH_MS`.
+   */
+  stepAsideForRebuild?: boolean;
+  /** Send poison records to the dead-letter topic (default). A rebuild replays records that were already dead-lettered once. */
+  deadLetters?: boolean;
 }
 
 export interface ConsumerRunner {
@@ -111,6 +119,9 @@ export interface ConsumerRunner {
   /** Finishes the batch in hand, commits, leaves the group, closes what it opened. */
   stop(): Promise<void>;
 }
+
+/** How often a role checks whether a rebuild wants its group. */
+export const REBUILD_WATCH_MS = 1_000;
 
 /** How long the group waits for a silent member before giving its partitions to the others. */
 export const SESSION_TIMEOUT_MS = 10_000;
@@ -144,6 +155,10 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   let stopFlushing: (() => Promise<void>) | undefined;
   let ticker: ReturnType<typeof setInterval> | undefined;
   let ticking = false;
+  let watcher: ReturnType<typeof setInterval> | undefined;
+  /** Out of the group while a rebuild replays it. */
+  let asideForRebuild = false;
+  let switching = false;
 
   const tick = async () => {
     if (!group.tick || ticking) return;
@@ -205,47 +220,77 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     await heartbeat();
   }
 
+  /** Joins the group and starts consuming; resolves once joined. */
+  async function consume(): Promise<void> {
+    consumer = kafka.consumer({
+      groupId: id,
+      maxBytesPerPartition: 4 * 1024 * 1024,
+      // A fetch waits at most 1 s for new records: stopping (which waits for the fetch in flight) stays quick.
+      maxWaitTimeInMs: 1_000,
+      // A process that died (kill -9, crash) loses its partitions after 10 s rather than kafkajs' 30 s.
+      sessionTimeout: SESSION_TIMEOUT_MS,
+      heartbeatInterval: SESSION_TIMEOUT_MS / 5,
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (!payload.restart) {
+        log.error(`${role}: the Kafka consumer crashed and will not restart`, { error: String(payload.error) });
+        options.onFatal?.(payload.error);
+      }
+    });
+    const joined = new Promise<void>((resolve) => consumer?.on(consumer.events.GROUP_JOIN, () => resolve()));
+    await consumer.connect();
+    // A new group starts at the oldest retained record: the log covers more than the window.
+    await consumer.subscribe({ topic: config.TOPIC, fromBeginning: true });
+    await consumer.run({
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? config.TOPIC_PARTITIONS,
+      eachBatch,
+    });
+    await joined;
+  }
+
+  /** Leaves the group while a rebuild wants it; joins again when the rebuild has moved on. */
+  async function watchRebuild(): Promise<void> {
+    if (switching) return;
+    switching = true;
+    try {
+      const rebuilding = (await readRebuildStatus(redis, config))?.group === id;
+      if (rebuilding && !asideForRebuild) {
+        log.info(`${role}: a rebuild of group ${id} runs; leaving the group until it is done`);
+        asideForRebuild = true;
+        await consumer?.disconnect();
+        consumer = undefined;
+      } else if (!rebuilding && asideForRebuild) {
+        log.info(`${role}: the rebuild of group ${id} is done; joining the group again`);
+        await consume();
+        asideForRebuild = false;
+      }
+    } catch (err) {
+      log.limited(`rebuild-watch:${role}`, "warn", `${role}: could not check for a rebuild, will retry`, { error: String(err) });
+    } finally {
+      switching = false;
+    }
+  }
+
   return {
     groupId: id,
     metrics,
     async start() {
       await ensureTopics(kafka, config, log);
       // Dead letters: one partition, no key; the partitioner is named only to keep kafkajs quiet about its v2 default.
-      producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-      await producer.connect();
-      consumer = kafka.consumer({
-        groupId: id,
-        maxBytesPerPartition: 4 * 1024 * 1024,
-        // A fetch waits at most 1 s for new records: stopping (which waits for the fetch in flight) stays quick.
-        maxWaitTimeInMs: 1_000,
-        // A process that died (kill -9, crash) loses its partitions after 10 s rather than kafkajs' 30 s.
-        sessionTimeout: SESSION_TIMEOUT_MS,
-        heartbeatInterval: SESSION_TIMEOUT_MS / 5,
-      });
-      consumer.on(consumer.events.CRASH, ({ payload }) => {
-        if (!payload.restart) {
-          log.error(`${role}: the Kafka consumer crashed and will not restart`, { error: String(payload.error) });
-          options.onFatal?.(payload.error);
-        }
-      });
-      const joined = new Promise<void>((resolve) => consumer?.on(consumer.events.GROUP_JOIN, () => resolve()));
-      await consumer.connect();
-      // A new group starts at the oldest retained record: the log covers more than the window.
-      await consumer.subscribe({ topic: config.TOPIC, fromBeginning: true });
+      if (options.deadLetters !== false) producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer?.connect();
       stopFlushing = metrics.startFlushing(redis, metricsKey(config));
       await tick();
       if (group.tick) ticker = setInterval(tick, group.tickEveryMs ?? 10_000);
-      await consumer.run({
-        autoCommit: true,
-        eachBatchAutoResolve: false,
-        partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? config.TOPIC_PARTITIONS,
-        eachBatch,
-      });
-      await joined;
+      await consume();
+      if (options.stepAsideForRebuild) watcher = setInterval(watchRebuild, REBUILD_WATCH_MS);
       log.info(`${role}: consuming ${config.TOPIC} as group ${id}`);
     },
     async stop() {
       if (ticker) clearInterval(ticker);
+      if (watcher) clearInterval(watcher);
       // kafkajs: stops fetching, waits for the batch in hand, commits resolved offsets, leaves the group.
       await consumer?.disconnect();
       await producer?.disconnect();
@@ -265,6 +310,7 @@ export async function runConsumerRole(config: Config, makeGroup: (config: Config
     group,
     log,
     onFatal: () => process.exit(1),
+    stepAsideForRebuild: true,
   });
   onShutdown(log, () => runner.stop());
   try {

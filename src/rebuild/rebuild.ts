@@ -1,7 +1,11 @@
 /**
  * Event-sourced rebuild: a group's Redis state recomputed from the Kafka log.
  *
- * Per chosen group (default all three), after checking that none of them has a running consumer:
+ * Per chosen group (default all three), one after the other:
+ *   0. write `{prefix}:rebuild` naming the group and wait until the group has no member: the
+ *      consumer roles watch that key and leave the group while it names theirs (runner.ts
+ *      `stepAsideForRebuild`); a consumer that does not (say, an old version) makes the
+ *      rebuild give up after `stepAsideTimeoutMs` without touching anything;
  *   1. capture the topic's high watermarks (the end of the replay);
  *   2. move the group's committed offsets back to the first record written inside the window
  *      the group needs (`LOOKBACK_MS`: 3 h for addresses and transactions, 24 h for counts,
@@ -9,9 +13,10 @@
  *      later (admin.fetchTopicOffsetsByTimestamp);
  *   3. delete the group's keys (dedupe sets and state: `groupKeyPatterns`) with SCAN + UNLINK;
  *   4. run the group's normal consumer runner in this process until its committed offsets
- *      reach the captured high watermarks, then stop it (commit, leave the group). Records
- *      written after the capture are applied when the consumers start again; the dedupe sets
- *      make that exactly-once.
+ *      reach the captured high watermarks, then stop it (commit, leave the group). Poison
+ *      records are skipped, not dead-lettered again. Records written after the capture are
+ *      applied by the consumers when they join again (when the key names another group or is
+ *      gone); the dedupe sets make that exactly-once.
  * While it runs, `{prefix}:rebuild` (status.ts) says which group and how far; /health shows it.
  */
 import Redis from "ioredis";
@@ -38,7 +43,7 @@ export const LOOKBACK_MS: Record<GroupRole, number> = {
 
 const GROUP_OF: Record<GroupRole, (config: Config) => GroupProcessor> = { counts: countsGroup, addresses: addressesGroup, transactions: transactionsGroup };
 
-/** A rebuild that must not start: a consumer of the group is running, or the topic is missing. */
+/** A rebuild that must not start: a consumer of the group did not step aside, or the topic is missing. */
 export class RebuildRefused extends Error {
   constructor(message: string) {
     super(message);
@@ -83,7 +88,15 @@ export interface RebuildOptions {
   progressEveryMs?: number;
   /** Stops the replay (the runner commits what it applied and leaves the group); the rebuild then rejects. */
   signal?: AbortSignal;
+  /** How long to wait for a group's consumers to leave it; default `STEP_ASIDE_TIMEOUT_MS`. */
+  stepAsideTimeoutMs?: number;
 }
+
+/**
+ * How long a rebuild waits for a group's consumers to step aside: they look every second, then
+ * finish the batch in hand, commit and leave.
+ */
+export const STEP_ASIDE_TIMEOUT_MS = 30_000;
 
 /** Members of each group; a group with members has a running consumer. */
 export async function activeMembers(admin: Admin, ids: string[]): Promise<Map<string, number>> {
@@ -91,16 +104,18 @@ export async function activeMembers(admin: Admin, ids: string[]): Promise<Map<st
   return new Map(groups.map((g) => [g.groupId, g.members.length]));
 }
 
-/** Refuses (throws RebuildRefused) when a group of `roles` has a member. */
-export async function assertStopped(admin: Admin, config: Config, roles: readonly GroupRole[]): Promise<void> {
-  const members = await activeMembers(
-    admin,
-    roles.map((r) => groupId(config, r)),
-  );
-  for (const role of roles) {
-    const id = groupId(config, role);
-    const n = members.get(id) ?? 0;
-    if (n > 0) throw new RebuildRefused(`stop the consumers of group ${id} first: it has ${n} member${n === 1 ? "" : "s"}`);
+/** Waits until the group has no member; throws RebuildRefused when members remain after `timeoutMs`. */
+export async function awaitStepAside(admin: Admin, id: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const n = (await activeMembers(admin, [id])).get(id) ?? 0;
+    if (n === 0) return;
+    if (Date.now() >= deadline || signal?.aborted) {
+      throw new RebuildRefused(
+        `the consumers of group ${id} did not step aside within ${Math.round(timeoutMs / 1000)} s (it has ${n} member${n === 1 ? "" : "s"}): stop them first`,
+      );
+    }
+    await sleep(250, signal);
   }
 }
 
@@ -160,8 +175,10 @@ async function rebuildGroup(role: GroupRole, admin: Admin, kafka: Kafka, redis: 
   const id = groupId(config, role);
   const topic = config.TOPIC;
   const started = now();
-  // The group may have gained a member since the first check; setOffsets also refuses then.
-  await assertStopped(admin, config, [role]);
+  const startedAt = new Date(started).toISOString();
+  // Asks the group's consumers to step aside (runner.ts watches this key), then waits for them.
+  await writeRebuildStatus(redis, config, { group: id, role, started_at: startedAt, replayed: 0, total: 0 });
+  await awaitStepAside(admin, id, options.stepAsideTimeoutMs ?? STEP_ASIDE_TIMEOUT_MS, signal);
 
   const ends = await admin.fetchTopicOffsets(topic);
   const high = new Map(ends.map((p) => [p.partition, Number(p.high)]));
@@ -171,7 +188,6 @@ async function rebuildGroup(role: GroupRole, admin: Admin, kafka: Kafka, redis: 
 
   await setOffsets(kafka, id, topic, [...start].map(([partition, offset]) => ({ partition, offset: String(offset) })));
 
-  const startedAt = new Date(started).toISOString();
   await writeRebuildStatus(redis, config, { group: id, role, started_at: startedAt, replayed: 0, total });
   const deletedKeys = await deleteKeys(redis, groupKeyPatterns(config, role));
   log.info(`rebuild ${role}: offsets of ${id} reset, ${deletedKeys} keys deleted, replaying ${total} records`);
@@ -204,6 +220,7 @@ async function rebuildGroup(role: GroupRole, admin: Admin, kafka: Kafka, redis: 
       log,
       kafka,
       now,
+      deadLetters: false,
       onFatal: (err) => {
         fatal = err;
       },
@@ -232,7 +249,7 @@ async function rebuildGroup(role: GroupRole, admin: Admin, kafka: Kafka, redis: 
   return { role, group: id, replayed, deletedKeys, ms: now() - started };
 }
 
-/** Rebuilds the chosen groups one after the other; rejects with RebuildRefused before touching anything when one has a running consumer. */
+/** Rebuilds the chosen groups one after the other; rejects with RebuildRefused when the topic is missing or a group's consumers do not step aside. */
 export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]> {
   const { config } = options;
   const roles = options.roles?.length ? [...new Set(options.roles)] : [...REBUILD_ROLES];
@@ -245,7 +262,6 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]>
   try {
     await admin.connect();
     if (!(await admin.listTopics()).includes(config.TOPIC)) throw new RebuildRefused(`topic ${config.TOPIC} does not exist: there is nothing to rebuild from`);
-    await assertStopped(admin, config, roles);
     for (const role of roles) {
       wrote = true;
       results.push(await rebuildGroup(role, admin, kafka, redis, options, log));

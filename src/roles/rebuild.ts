@@ -1,8 +1,8 @@
 /**
  * `bun run rebuild [--group counts|addresses|transactions]`: recomputes the Redis state of the
- * chosen consumer groups (default all three) from the Kafka log (src/rebuild/rebuild.ts). The
- * group's consumers must be stopped first. Exits 0 when done, 1 when refused or failed, 2 on a
- * bad argument.
+ * chosen consumer groups (default all three) from the Kafka log (src/rebuild/rebuild.ts), on a
+ * live pipeline: the group's consumer roles step aside while it runs. Exits 0 when done, 1 when
+ * refused or failed, 2 on a bad argument.
  */
 import { configOrExit } from "../config.ts";
 import type { GroupRole } from "../kafka/client.ts";
