@@ -189,7 +189,7 @@ describe("/health", () => {
   test("200 with Kafka lag per group when Redis and Kafka answer", async () => {
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic: config.TOPIC, numPartitions: 3 }], waitForLeaders: true });
+    await admin.createTopics({ topics: [{ topic: config.TOPIC, numPartitions: 3 }], waitForLeaders: true, timeout: 30_000 });
     const producer = kafka.producer();
     await producer.connect();
     await producer.send({ topic: config.TOPIC, messages: [0, 1, 2, 0].map((partition) => ({ partition, value: "x" })) });

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "../src/infra/process.ts";
@@ -106,7 +106,7 @@ const partitionOf = (tx: Transaction) => Math.floor(tx.time / 60) % 3;
 async function createTopic(kafka: Kafka, config: Config) {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
+  await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
   await admin.disconnect();
 }
 
@@ -328,12 +328,15 @@ describe("Redis away", () => {
 describe("roles as processes", () => {
   const env = env_();
   const root = join(import.meta.dir, "..");
+  // Logs go to files: a pipe nobody reads while the role runs would block it once full.
+  mkdirSync(join(root, "test", "artifacts"), { recursive: true });
+  let spawned = 0;
   const spawnRole = (role: GroupRole) =>
     Bun.spawn([process.execPath, join(root, "src", "roles", `consumer-${role}.ts`)], {
       cwd: root,
       env: { ...process.env, ...env.env, LOG_LEVEL: "error" },
       stdout: "ignore",
-      stderr: "pipe",
+      stderr: Bun.file(join(root, "test", "artifacts", `consumer-groups-${role}-${++spawned}.log`)),
     });
   const children: ReturnType<typeof spawnRole>[] = [];
   afterAll(() => {

@@ -10,7 +10,7 @@ const { kafka, config } = testEnv();
 test("idempotent gzip producer -> consumer group that commits offsets", async () => {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ topics: [{ topic: config.TOPIC, numPartitions: 3 }], waitForLeaders: true });
+  await admin.createTopics({ topics: [{ topic: config.TOPIC, numPartitions: 3 }], waitForLeaders: true, timeout: 30_000 });
 
   const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();

@@ -4,7 +4,8 @@
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { createServer, connect as netConnect, type Socket } from "node:net";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { IHeaders, Kafka } from "kafkajs";
 import { type Config, loadConfig } from "../src/config.ts";
 import { dlqTopic } from "../src/kafka/client.ts";
@@ -259,18 +260,21 @@ test("while Kafka is unreachable it holds up to PRODUCER_BUFFER_MAX, counts the 
 test("SIGTERM: the producer role flushes what it holds to Kafka and exits 0", async () => {
   const { config, env, kafka, redis } = envs.sigterm;
   const sim = await simulator({ rate: 500, seed: 11 });
-  const child = Bun.spawn(["bun", "src/roles/producer.ts"], {
+  // Its log goes to a file: a pipe nobody reads while it runs would block it once full.
+  const logFile = join(import.meta.dir, "artifacts", "producer-sigterm.log");
+  mkdirSync(dirname(logFile), { recursive: true });
+  const child = Bun.spawn([process.execPath, "src/roles/producer.ts"], {
     cwd: join(import.meta.dir, ".."),
     env: { ...process.env, ...env, FEED_URL: sim.url },
     stdout: "ignore",
-    stderr: "pipe",
+    stderr: Bun.file(logFile),
   });
   cleanup.push(() => child.kill("SIGKILL"));
   const key = metricsKey(config);
   await waitFor("the role publishing", async () => Number(await redis.hget(key, "producer_published_total")) > 100);
   child.kill("SIGTERM");
   const code = await child.exited;
-  if (code !== 0) console.error(await new Response(child.stderr).text());
+  if (code !== 0) console.error(await Bun.file(logFile).text());
   expect(code).toBe(0);
 
   const stored = await redis.hgetall(key);

@@ -49,7 +49,7 @@ afterAll(async () => {
 async function createTopic(kafka: Kafka, config: Config) {
   const admin = kafka.admin();
   await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
+  await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
   await admin.disconnect();
 }
 

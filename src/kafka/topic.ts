@@ -26,6 +26,8 @@ export async function ensureTopics(kafka: Kafka, config: TopicConfig, log: Logge
       await admin
         .createTopics({
           waitForLeaders: true,
+          // kafkajs waits 10 s for the leaders by default; a busy machine can take longer.
+          timeout: 30_000,
           topics: wanted.map((t) => ({
             ...t,
             replicationFactor: config.TOPIC_REPLICATION,
