@@ -84,7 +84,8 @@ export const errorHandler = (log: Logger) =>
     if (error instanceof ValidationError && error.type !== "response") return json(422, { error: "validation_failed", message: validationMessage(error) });
     const known = ELYSIA_CODES[String(code)];
     if (known) {
-      const { pathname } = new URL(request.url);
+      // Not always a URL: `CONNECT host:port` carries an authority.
+      const pathname = URL.canParse(request.url) ? new URL(request.url).pathname : request.url;
       const message =
         code === "NOT_FOUND"
           ? `no route ${request.method} ${pathname}; see /swagger for the routes this API serves`

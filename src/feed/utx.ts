@@ -39,11 +39,23 @@ const utx = TypeCompiler.Compile(Utx);
 
 export type FeedMessage = { kind: "tx"; tx: Transaction } | { kind: "control"; op: string } | { kind: "invalid"; reason: string };
 
+/**
+ * Strict: a binary frame that is not UTF-8 is refused, not patched with U+FFFD (which could make
+ * it look valid); a byte order mark is kept, so JSON.parse refuses it as it does in a text frame.
+ */
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
 /** Reads one frame of the feed received at `now` (unix ms). */
 export function readFeedMessage(raw: string | Buffer, now: number): FeedMessage {
+  let text: string;
+  try {
+    text = typeof raw === "string" ? raw : UTF8.decode(raw);
+  } catch {
+    return { kind: "invalid", reason: "not UTF-8" };
+  }
   let message: unknown;
   try {
-    message = JSON.parse(typeof raw === "string" ? raw : raw.toString("utf8"));
+    message = JSON.parse(text);
   } catch {
     return { kind: "invalid", reason: "not JSON" };
   }

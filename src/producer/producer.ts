@@ -12,7 +12,7 @@
  * `producer_last_message_at_ms` (arrival of the last data frame).
  */
 import Redis from "ioredis";
-import type { Kafka } from "kafkajs";
+import type { Kafka, Message } from "kafkajs";
 import type { Config } from "../config.ts";
 import { connectFeed, FEED_TIMING, type FeedTiming } from "../feed/client.ts";
 import { readFeedMessage } from "../feed/utx.ts";
@@ -21,7 +21,7 @@ import { deadLetterMessage } from "../kafka/dlq.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { metricsKey } from "../redis/keys.ts";
-import { PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
+import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
 
 /** How long a shutdown waits for Kafka to acknowledge what is held. */
 export const SHUTDOWN_FLUSH_MS = 10_000;
@@ -39,6 +39,18 @@ export interface Producer {
   readonly metrics: Metrics;
   /** Stops reading the feed, waits for Kafka to acknowledge what is held, flushes the metrics, disconnects. */
   stop(): Promise<void>;
+}
+
+/**
+ * The dead letter of a feed frame. A frame larger than a Kafka record can hold (a megabyte of
+ * junk) keeps its first `MAX_RECORD_BYTES` bytes and says so in a `raw_bytes` header (its full
+ * size): cut, but dead-lettered like any other, rather than dropped.
+ */
+export function feedDeadLetter(raw: string | Buffer, reason: string, now: number): Message {
+  const bytes = typeof raw === "string" ? Buffer.from(raw) : raw;
+  if (bytes.length <= MAX_RECORD_BYTES) return deadLetterMessage({ source: "feed", reason, raw }, now);
+  const letter = deadLetterMessage({ source: "feed", reason, raw: bytes.subarray(0, MAX_RECORD_BYTES) }, now);
+  return { ...letter, headers: { ...letter.headers, raw_bytes: String(bytes.length) } };
 }
 
 /** Starts ingesting at once; Kafka and Redis are connected (and retried) in the background. */
@@ -73,7 +85,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
         if (message.kind === "tx") return publisher.send(message.tx);
         metrics.inc("producer_invalid_total");
         log.limited("producer:invalid", "warn", `invalid feed message, dead-lettered: ${message.reason}`, { start: String(raw).slice(0, 120) });
-        publisher.deadLetter(deadLetterMessage({ source: "feed", reason: message.reason, raw }, now));
+        publisher.deadLetter(feedDeadLetter(raw, message.reason, now));
       },
       reconnected: () => metrics.inc("producer_reconnects_total"),
     },

@@ -102,11 +102,12 @@ export class Publisher {
 
   send(tx: Transaction): void {
     const value = JSON.stringify(tx);
-    this.enqueue({ message: { key: tx.hash, value }, bytes: value.length, time: tx.time }, `transaction ${tx.hash}`);
+    this.enqueue({ message: { key: tx.hash, value }, bytes: Buffer.byteLength(value), time: tx.time }, `transaction ${tx.hash}`);
   }
 
   deadLetter(message: Message): void {
-    this.enqueue({ message, bytes: message.value?.length ?? 0 }, "dead letter");
+    const { value } = message;
+    this.enqueue({ message, bytes: typeof value === "string" ? Buffer.byteLength(value) : (value?.length ?? 0) }, "dead letter");
   }
 
   /** Waits until everything queued is acknowledged, at most `timeoutMs`; returns how many are left (and reports them dropped). */

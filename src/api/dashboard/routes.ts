@@ -2,6 +2,10 @@
  * The live dashboard at GET /: a static page, a small script and a stylesheet from ./public,
  * and uPlot's two files from the installed package. No build step and nothing from a CDN; the
  * page reads the JSON endpoints and /stream. Hidden from the OpenAPI document.
+ *
+ * Files go out wrapped in a Response: Elysia answers a `Range` it cannot satisfy on a returned
+ * Bun.file with an empty 416, not a JSON error; wrapped, the Range is ignored (RFC 9110 14.2
+ * allows it) and the whole file is sent.
  */
 import { Elysia, t } from "elysia";
 import { dirname, join } from "node:path";
@@ -29,7 +33,7 @@ export const dashboardRoutes = () =>
       ({ set }) => {
         set.headers["content-type"] = "text/html; charset=utf-8";
         set.headers["cache-control"] = "no-cache";
-        return Bun.file(join(PUBLIC, "index.html"));
+        return new Response(Bun.file(join(PUBLIC, "index.html")));
       },
       { detail: HIDE },
     )
@@ -40,7 +44,7 @@ export const dashboardRoutes = () =>
         if (!file) throw new NotFoundError(`no dashboard asset ${params.file}`);
         set.headers["content-type"] = file[1];
         set.headers["cache-control"] = "no-cache";
-        return Bun.file(file[0]);
+        return new Response(Bun.file(file[0]));
       },
       { params: t.Object({ file: t.String() }), detail: HIDE },
     );
