@@ -215,6 +215,7 @@ describe("rebuild of a live pipeline", () => {
       await Bun.sleep(2_000);
       const figures = await p.settle();
       expect(figures.transactions).toBe(new Set(p.frames.map((f) => JSON.parse(f).x.hash)).size);
+      console.log(`rebuild while feeding: ${result?.replayed} records replayed; ${figures.transactions} transactions, lost ${figures.lost}, counted twice ${figures.twice}`);
       // The addresses consumer is back in its group.
       const admin = live.kafka.admin();
       await admin.connect();

@@ -50,7 +50,8 @@ export function startChild(name: string, cmd: string[], opts: { cwd?: string; lo
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
-      await proc.exited;
+      // Bounded even if the exit is never reported: stopping must not hang its caller.
+      await Promise.race([proc.exited, Bun.sleep(graceMs + 5_000)]);
       clearTimeout(timer);
     },
   };

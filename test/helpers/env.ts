@@ -77,3 +77,19 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${last}` : ""}`);
 }
+
+/** Runs a cleanup step, giving up with a line on stderr after `ms`: one hung step must not hang the run. */
+export async function bounded(what: string, work: () => Promise<unknown> | unknown, ms = 20_000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<void>((done) => {
+    timer = setTimeout(() => {
+      console.error(`cleanup: ${what} took over ${ms} ms; moving on`);
+      done();
+    }, ms);
+  });
+  try {
+    await Promise.race([Promise.resolve().then(work).catch((err) => console.error(`cleanup: ${what} failed: ${err}`)), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -10,7 +10,7 @@
  * then checks once more: a figure that moved after that would fail the test.
  */
 import { expect } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 import { createApp } from "../../src/api/app.ts";
@@ -24,7 +24,7 @@ import type { Frame } from "../../src/sim/frames.ts";
 import type { SimOptions } from "../../src/sim/options.ts";
 import { type Simulator, startSimulator } from "../../src/sim/server.ts";
 import { type Expected, expectedFrom, top } from "./expected.ts";
-import { waitFor } from "./env.ts";
+import { bounded, waitFor } from "./env.ts";
 
 export type Role = "producer" | "consumer-counts" | "consumer-addresses" | "consumer-transactions";
 
@@ -64,6 +64,8 @@ export class Pipeline {
     private readonly tag: string,
   ) {
     mkdirSync(ARTIFACTS, { recursive: true });
+    // The role logs of the previous run of this test go (startChild appends).
+    for (const f of readdirSync(ARTIFACTS)) if (f.startsWith(`${tag}-`) && f.endsWith(".log")) rmSync(join(ARTIFACTS, f));
     const { config, kafka } = env;
     this.apiRedis = createApiRedis(config.REDIS_URL);
     const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
@@ -167,6 +169,14 @@ export class Pipeline {
    */
   async settle(timeoutMs = 120_000): Promise<{ transactions: number; lost: number; twice: number }> {
     this.sim?.pause();
+    try {
+      return await this.compare(timeoutMs);
+    } finally {
+      this.sim?.resume();
+    }
+  }
+
+  private async compare(timeoutMs: number): Promise<{ transactions: number; lost: number; twice: number }> {
     const want = this.expected();
     await waitFor(
       `the API to serve the figures of ${want.expected.count} transactions`,
@@ -184,14 +194,13 @@ export class Pipeline {
     for (const [minute, s] of served.minutes) if (!want.expected.minutes.has(minute)) twice += s.count;
     expect({ lost, twice }).toEqual({ lost: 0, twice: 0 });
     expect(served).toEqual(want.served);
-    this.sim?.resume();
     return { transactions: want.expected.count, lost, twice };
   }
 
   async stop(): Promise<void> {
     this.sim?.pause();
-    await Promise.all(this.children.map((c) => c.stop(10_000)));
-    await this.sim?.stop();
+    await Promise.all(this.children.map((c) => bounded(`stopping ${c.name}`, () => c.stop(10_000))));
+    await bounded("stopping the simulator", () => this.sim?.stop(), 5_000);
     this.apiRedis.disconnect();
   }
 }
