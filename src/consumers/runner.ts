@@ -161,7 +161,8 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   let switching = false;
 
   const tick = async () => {
-    if (!group.tick || ticking) return;
+    // Aside for a rebuild: the group's keys are the rebuild's until it is done.
+    if (!group.tick || ticking || asideForRebuild) return;
     ticking = true;
     try {
       await group.tick(redis, toSec(now()));

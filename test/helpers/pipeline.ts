@@ -92,7 +92,7 @@ export class Pipeline {
     const child = startChild(`${role}-${n}`, [process.execPath, join(ROOT, "src", "roles", `${role}.ts`)], {
       cwd: ROOT,
       logFile: join(ARTIFACTS, `${this.tag}-${role}-${n}.log`),
-      env: { ...this.env.env, LOG_LEVEL: "warn", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
+      env: { ...this.env.env, LOG_LEVEL: "info", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
     });
     this.children.push(child);
     return child;
@@ -147,6 +147,25 @@ export class Pipeline {
     return { expected: e, served: { minutes: e.minutes, received: top(e.received, limit), sent: top(e.sent, limit), latest: e.latest.slice(0, limit) } };
   }
 
+  /** The groups' members and committed offsets, and which role processes are alive: printed when settling fails. */
+  async diagnose(): Promise<string> {
+    const admin = this.env.kafka.admin();
+    await admin.connect();
+    try {
+      const end = await admin.fetchTopicOffsets(this.env.config.TOPIC);
+      const lines = [`topic end ${JSON.stringify(end.map((p) => [p.partition, p.high]))}`];
+      const { groups } = await admin.describeGroups(ROLES.map((r) => groupId(this.env.config, r)));
+      for (const g of groups) {
+        const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [this.env.config.TOPIC] });
+        lines.push(`${g.groupId}: ${g.state}, ${g.members.length} members (${g.members.map((m) => m.clientId).join(", ")}), committed ${JSON.stringify(offsets?.partitions.map((p) => [p.partition, p.offset]))}`);
+      }
+      lines.push(`processes: ${this.children.map((c) => `${c.name} pid ${c.proc.pid} ${c.proc.exitCode ?? c.proc.signalCode ?? "running"}`).join(", ")}`);
+      return lines.join("\n  ");
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
   /** Every group has committed the end of every partition. */
   async drained(): Promise<boolean> {
     const admin = this.env.kafka.admin();
@@ -182,7 +201,7 @@ export class Pipeline {
       `the API to serve the figures of ${want.expected.count} transactions`,
       async () => Bun.deepEquals(await this.served(), want.served) && (await this.drained()),
       timeoutMs,
-    ).catch(() => undefined); // the assertions below say what differs
+    ).catch(async () => console.error(`settle: ${await this.diagnose()}`)); // the assertions below say what differs
     const served = await this.served();
     let lost = 0;
     let twice = 0;
