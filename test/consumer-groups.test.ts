@@ -254,7 +254,8 @@ describe("three groups, in-process", () => {
         letters.push({ value: message.value?.toString() ?? null, headers });
       },
     });
-    await waitFor("18 dead letters", () => letters.length >= 18);
+    // A first group join late in a full run can take a minute (see waitCommitted).
+    await waitFor("18 dead letters", () => letters.length >= 18, 150_000);
     await consumer.disconnect();
     expect(letters.length).toBe(18);
     for (const role of ROLES) {
@@ -268,7 +269,7 @@ describe("three groups, in-process", () => {
         expect(letter.headers.partition).toBe("0");
       });
     }
-  });
+  }, 180_000);
 
   test("the same records delivered twice (written again, and read again from the start) change nothing", async () => {
     await produce(env.kafka, env.config.TOPIC, valid.map(txMessage));
@@ -282,7 +283,7 @@ describe("three groups, in-process", () => {
       expect(m[`consumer_${ROLES[k]}_applied_total`] ?? 0).toBe(0);
       expect(m[`consumer_${ROLES[k]}_duplicates_total`]).toBe(2 * (valid.length - 20)); // all but the stale ones, twice
     });
-  });
+  }, 180_000);
 });
 
 // The Redis of this test is its own (the run's shared one must stay up for the other files: a
@@ -322,7 +323,7 @@ describe("Redis away", () => {
     await waitCommitted(env, ROLES);
     await Promise.all(runners.map((r) => r.stop()));
     await expectFigures(env, expected([...first, ...second], now()), now());
-  });
+  }, 180_000);
 });
 
 describe("roles as processes", () => {
