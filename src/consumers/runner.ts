@@ -129,9 +129,20 @@ export const SESSION_TIMEOUT_MS = 10_000;
 /** Backoff between attempts at a batch Redis did not acknowledge: 100 ms doubling to 5 s. */
 const backoffMs = (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 5_000);
 
+/**
+ * How long a Redis command may go unanswered before it fails and the connection is replaced.
+ * Under Bun a connection whose server went away has been seen to stay "open", its commands
+ * waiting for ever: the consumer hung, left its group and never came back.
+ */
+export const REDIS_COMMAND_TIMEOUT_MS = 10_000;
+
 /** A Redis client for a consumer: commands fail within a second or two while Redis is away (the batch is retried) instead of waiting in the offline queue. */
 export function createConsumerRedis(url: string, log: Logger): Redis {
-  const redis = new Redis(url, { maxRetriesPerRequest: 2, retryStrategy: (attempt) => Math.min(attempt * 200, 2_000) });
+  const redis = new Redis(url, {
+    maxRetriesPerRequest: 2,
+    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
   redis.on("error", (err: Error) => log.limited("redis:error", "warn", `redis: ${err.message}`));
   return defineScripts(redis);
 }
@@ -201,6 +212,10 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       if (result && deadSent) break;
       const error = applied.status === "rejected" ? applied.reason : sent.status === "rejected" ? sent.reason : undefined;
       metrics.inc(metric("retries_total"));
+      if (String(error).includes("Command timed out")) {
+        log.warn(`${role}: Redis did not answer within ${REDIS_COMMAND_TIMEOUT_MS} ms; replacing the connection`);
+        redis.disconnect(true);
+      }
       log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${applied.status === "rejected" ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
         partition: batch.partition,
         offset: batch.firstOffset(),

@@ -10,7 +10,7 @@
  * then checks once more: a figure that moved after that would fail the test.
  */
 import { expect } from "bun:test";
-import { mkdirSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 import { createApp } from "../../src/api/app.ts";
@@ -159,7 +159,20 @@ export class Pipeline {
         const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [this.env.config.TOPIC] });
         lines.push(`${g.groupId}: ${g.state}, ${g.members.length} members (${g.members.map((m) => m.clientId).join(", ")}), committed ${JSON.stringify(offsets?.partitions.map((p) => [p.partition, p.offset]))}`);
       }
-      lines.push(`processes: ${this.children.map((c) => `${c.name} pid ${c.proc.pid} ${c.proc.exitCode ?? c.proc.signalCode ?? "running"}`).join(", ")}`);
+      // CPU time over one second tells a busy-looping process from one waiting for ever.
+      const cpu = (pid: number) => {
+        try {
+          const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+          return Number(f[11]) + Number(f[12]);
+        } catch {
+          return Number.NaN;
+        }
+      };
+      const before = this.children.map((c) => cpu(c.proc.pid));
+      await Bun.sleep(1_000);
+      const state = (c: Child, i: number) =>
+        c.proc.exitCode ?? c.proc.signalCode ?? `running, ${cpu(c.proc.pid) - (before[i] ?? 0)} ticks of CPU in 1 s`;
+      lines.push(`processes: ${this.children.map((c, i) => `${c.name} pid ${c.proc.pid} ${state(c, i)}`).join("; ")}`);
       return lines.join("\n  ");
     } finally {
       await admin.disconnect();
