@@ -3,6 +3,7 @@
  * than `REDIS_TIMEOUT_MS` becomes a 503 `unavailable` rather than a hung request or a 500.
  */
 import Redis from "ioredis";
+import { watchConnection } from "../redis/watchdog.ts";
 import { UnavailableError } from "./errors.ts";
 
 /** How long one read may take before the API answers 503. */
@@ -21,6 +22,7 @@ export function createApiRedis(url: string): Redis {
   });
   // Errors surface per command (as 503); the connection-level event would only repeat them.
   redis.on("error", () => {});
+  watchConnection(redis, () => {});
   return redis;
 }
 

@@ -27,6 +27,7 @@ import { onShutdown } from "../shutdown.ts";
 import { checkTransaction, SCHEMA_VERSION, type Transaction } from "../transaction.ts";
 import type { GroupProcessor } from "./group.ts";
 import { readRebuildStatus } from "../rebuild/status.ts";
+import { WATCHDOG_TIMEOUT_MS, watchConnection } from "../redis/watchdog.ts";
 import { toSec } from "./state.ts";
 
 export type Decoded = { ok: true; tx: Transaction } | { ok: false; reason: string };
@@ -130,9 +131,9 @@ export const SESSION_TIMEOUT_MS = 10_000;
 const backoffMs = (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 5_000);
 
 /**
- * How long a Redis command may go unanswered before it fails and the connection is replaced.
- * Under Bun a connection whose server went away has been seen to stay "open", its commands
- * waiting for ever: the consumer hung, left its group and never came back.
+ * How long a Redis command may go unanswered before it fails (and its batch is retried). Script
+ * calls take milliseconds; this only ends a wait on a connection that will never answer, which
+ * the watchdog (src/redis/watchdog.ts) then replaces.
  */
 export const REDIS_COMMAND_TIMEOUT_MS = 10_000;
 
@@ -144,6 +145,7 @@ export function createConsumerRedis(url: string, log: Logger): Redis {
     retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
   });
   redis.on("error", (err: Error) => log.limited("redis:error", "warn", `redis: ${err.message}`));
+  watchConnection(redis, () => log.warn(`redis: no answer to PING within ${WATCHDOG_TIMEOUT_MS} ms; replacing the connection`));
   return defineScripts(redis);
 }
 
@@ -212,10 +214,6 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       if (result && deadSent) break;
       const error = applied.status === "rejected" ? applied.reason : sent.status === "rejected" ? sent.reason : undefined;
       metrics.inc(metric("retries_total"));
-      if (String(error).includes("Command timed out")) {
-        log.warn(`${role}: Redis did not answer within ${REDIS_COMMAND_TIMEOUT_MS} ms; replacing the connection`);
-        redis.disconnect(true);
-      }
       log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${applied.status === "rejected" ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
         partition: batch.partition,
         offset: batch.firstOffset(),
