@@ -21,6 +21,7 @@ import { deadLetterMessage } from "../kafka/dlq.ts";
 import type { Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
 import { metricsKey } from "../redis/keys.ts";
+import { watchConnection } from "../redis/watchdog.ts";
 import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
 
 /** How long a shutdown waits for Kafka to acknowledge what is held. */
@@ -70,6 +71,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
   // Fail fast while Redis is away (the metrics keep their deltas) instead of queueing commands.
   const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
   redis.on("error", (err) => log.limited("producer:redis", "warn", `Redis unavailable, metrics held: ${err.message}`));
+  watchConnection(redis, () => log.warn("Redis stopped answering; replacing the connection"));
   const stopFlushing = metrics.startFlushing(redis, metricsKey(config));
 
   const feed = connectFeed(
