@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import type { Subprocess } from "bun";
 import type Redis from "ioredis";
-import type { Kafka, Message } from "kafkajs";
+import type { Message } from "kafkajs";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -26,6 +26,7 @@ import { addrReceivedKey, addrSentKey, metricsKey } from "../src/redis/keys.ts";
 import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
 import type { Transaction } from "../src/transaction.ts";
 import { type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { committedTotal, createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 
 // Real brokers and consumer groups (Bun 1.3 applies the preload's default timeout to the first file only).
 setDefaultTimeout(60_000);
@@ -101,71 +102,13 @@ async function expectFigures(env: TestEnv, f: Figures, nowSec: number) {
   }
 }
 
-// ---- Kafka helpers ------------------------------------------------------------------------------
+// ---- Kafka helpers (./helpers/kafka.ts) ------------------------------------------------------------
 
-const partitionOf = (tx: Transaction) => Math.floor(tx.time / 60) % 3;
+/** Every group of `roles` has committed the end of the topic. A first group join late in a full run has taken 30-60 s. */
+const waitCommitted = (env: TestEnv, roles: GroupRole[], config = env.config, timeoutMs = 150_000) =>
+  kafkaWaitCommitted(env.kafka, env.config.TOPIC, roles.map((role) => groupId(config, role)), timeoutMs);
 
-async function createTopic(kafka: Kafka, config: Config) {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
-  await admin.disconnect();
-}
-
-/** Writes messages (partition set) with an idempotent producer; returns each message's offset. */
-async function produce(kafka: Kafka, topic: string, messages: (Message & { partition: number })[]): Promise<string[]> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  const offsets: string[] = new Array(messages.length);
-  for (const partition of [0, 1, 2]) {
-    const mine = messages.map((m, i) => [m, i] as const).filter(([m]) => m.partition === partition);
-    // Under the broker's 1 MB request limit.
-    for (let from = 0; from < mine.length; from += 500) {
-      const slice = mine.slice(from, from + 500);
-      const [meta] = await producer.send({ topic, acks: -1, messages: slice.map(([m]) => m) });
-      slice.forEach(([, i], k) => {
-        offsets[i] = String(BigInt(meta?.baseOffset ?? "0") + BigInt(k));
-      });
-    }
-  }
-  await producer.disconnect();
-  return offsets;
-}
-
-const txMessage = (tx: Transaction) => ({ key: tx.hash, value: JSON.stringify(tx), partition: partitionOf(tx) });
-
-/** Resolves when every group has committed the end of every partition. */
-// Late in a full run a first group join has taken 30-60 s (not yet explained; alone: ~2 s).
-async function waitCommitted(env: TestEnv, roles: GroupRole[], config = env.config, timeoutMs = 150_000) {
-  const admin = env.kafka.admin();
-  await admin.connect();
-  try {
-    const ends = await admin.fetchTopicOffsets(env.config.TOPIC);
-    const end = ends.reduce((s, p) => s + Number(p.high), 0);
-    await waitFor(
-      `groups ${roles.join(", ")} to commit ${end} records`,
-      async () => {
-        for (const role of roles) {
-          const [offsets] = await admin.fetchOffsets({ groupId: groupId(config, role), topics: [env.config.TOPIC] });
-          const committed = (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-          if (committed < end) return false;
-        }
-        return true;
-      },
-      timeoutMs,
-    );
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-async function committedTotal(env: TestEnv, role: GroupRole): Promise<number> {
-  const admin = env.kafka.admin();
-  await admin.connect();
-  const [offsets] = await admin.fetchOffsets({ groupId: groupId(env.config, role), topics: [env.config.TOPIC] });
-  await admin.disconnect();
-  return (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
-}
+const committed = (env: TestEnv, role: GroupRole) => committedTotal(env.kafka, env.config.TOPIC, groupId(env.config, role));
 
 const quiet = (config: Config) => createLogger("test", { ...config, LOG_LEVEL: "error" });
 
@@ -343,13 +286,13 @@ describe("Redis away", () => {
     running.push(...runners);
     await Promise.all(runners.map((r) => r.start()));
     await waitCommitted(env, ROLES);
-    const before = await committedTotal(env, "addresses");
+    const before = await committed(env, "addresses");
 
     await server.stop();
     try {
       await produce(env.kafka, env.config.TOPIC, second.map(txMessage));
       await waitFor("every group to retry", () => runners.every((r) => Object.entries(r.metrics.snapshot()).some(([k, v]) => k.endsWith("_retries_total") && v >= 2)));
-      for (const role of ROLES) expect(await committedTotal(env, role)).toBe(before);
+      for (const role of ROLES) expect(await committed(env, role)).toBe(before);
     } finally {
       await server.restart();
     }
@@ -390,7 +333,7 @@ describe("roles as processes", () => {
       }),
     );
     await Promise.all(first.map((c) => c.exited));
-    const partWay = await Promise.all(ROLES.map((role) => committedTotal(env, role)));
+    const partWay = await Promise.all(ROLES.map((role) => committed(env, role)));
     // Killed part-way: no group had committed everything.
     expect(partWay.every((n) => n < all.length)).toBe(true);
 

@@ -26,7 +26,7 @@ import { type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
 import { type Frame, MALFORMED_KINDS } from "../src/sim/frames.ts";
 import { startSimulator } from "../src/sim/server.ts";
-import { testEnv, waitFor } from "./helpers/env.ts";
+import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 
 // Per file: in Bun 1.3.14 the preload's default timeout reaches only the first file of a run.
 setDefaultTimeout(60_000);
@@ -34,15 +34,8 @@ setDefaultTimeout(60_000);
 const env = testEnv();
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
-/** A cleanup step that hangs must not hang the run. */
-const CLEANUP_STEP_MS = 15_000;
 afterEach(async () => {
-  for (const stop of cleanup.splice(0).reverse()) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((done) => (timer = setTimeout(done, CLEANUP_STEP_MS)));
-    await Promise.race([Promise.resolve(stop()).catch((err) => console.error(`fuzz cleanup: ${err}`)), late]);
-    clearTimeout(timer);
-  }
+  for (const stop of cleanup.splice(0).reverse()) await bounded("fuzz cleanup", stop, 15_000);
 });
 
 /** The figures of the summary line, filled by the tests that pass. */

@@ -15,7 +15,7 @@ import { freePort } from "../src/infra/process.ts";
 import { metricsKey } from "../src/redis/keys.ts";
 import { type Simulator, startSimulator } from "../src/sim/server.ts";
 import { decodeTransaction } from "../src/transaction.ts";
-import { type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { bounded, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 
 // test/setup.ts sets 60 s, but in Bun 1.3.14 a preload's default reaches only the first file of a
 // run (https://github.com/oven-sh/bun/issues/43787); per file it holds.
@@ -34,20 +34,9 @@ const FAST = {
 };
 
 const cleanup: (() => Promise<unknown> | unknown)[] = [];
-/** A cleanup step that hangs (a disconnect from a broker that is gone) must not hang the run. */
-const CLEANUP_STEP_MS = 15_000;
+// A cleanup step that hangs (a disconnect from a broker that is gone) must not hang the run.
 afterEach(async () => {
-  for (const stop of cleanup.splice(0).reverse()) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<void>((done) => {
-      timer = setTimeout(() => {
-        console.error(`producer test: a cleanup step took over ${CLEANUP_STEP_MS} ms; moving on`);
-        done();
-      }, CLEANUP_STEP_MS);
-    });
-    await Promise.race([stop(), late]);
-    clearTimeout(timer);
-  }
+  for (const stop of cleanup.splice(0).reverse()) await bounded("producer test cleanup", stop, 15_000);
 });
 
 async function simulator(options: Parameters<typeof startSimulator>[0]): Promise<Simulator> {

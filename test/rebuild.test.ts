@@ -6,7 +6,6 @@
  * simulator keeps feeding) is at the end.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Kafka, Message } from "kafkajs";
 import { join } from "node:path";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { HealthService } from "../src/api/health/service.ts";
@@ -24,8 +23,8 @@ import { type RebuildProgress, RebuildRefused, rebuild } from "../src/rebuild/re
 import { readRebuildStatus, writeRebuildStatus } from "../src/rebuild/status.ts";
 import { addrReceivedKey, addrSentKey, keyPrefix, rebuildStatusKey } from "../src/redis/keys.ts";
 import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses } from "../src/redis/read.ts";
-import type { Transaction } from "../src/transaction.ts";
-import { type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { type TestEnv, testEnv } from "./helpers/env.ts";
+import { createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(60_000);
@@ -44,43 +43,8 @@ afterAll(async () => {
   await Promise.all(running.map((r) => r.stop().catch(() => {})));
 });
 
-// ---- Kafka helpers (as in consumer-groups.test.ts) ----------------------------------------------
-
-async function createTopic(kafka: Kafka, config: Config) {
-  const admin = kafka.admin();
-  await admin.connect();
-  await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
-  await admin.disconnect();
-}
-
-async function produce(kafka: Kafka, topic: string, messages: (Message & { partition: number })[]) {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  for (const partition of [0, 1, 2]) {
-    const mine = messages.filter((m) => m.partition === partition);
-    for (let from = 0; from < mine.length; from += 500) await producer.send({ topic, acks: -1, messages: mine.slice(from, from + 500) });
-  }
-  await producer.disconnect();
-}
-
-const txMessage = (tx: Transaction) => ({ key: tx.hash, value: JSON.stringify(tx), partition: Math.floor(tx.time / 60) % 3 });
-
-async function waitCommitted(t: TestEnv, roles: GroupRole[]) {
-  const admin = t.kafka.admin();
-  await admin.connect();
-  try {
-    const end = (await admin.fetchTopicOffsets(t.config.TOPIC)).reduce((s, p) => s + Number(p.high), 0);
-    await waitFor(`groups ${roles.join(", ")} to commit ${end} records`, async () => {
-      for (const role of roles) {
-        const [offsets] = await admin.fetchOffsets({ groupId: groupId(t.config, role), topics: [t.config.TOPIC] });
-        if ((offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0) < end) return false;
-      }
-      return true;
-    }, 60_000);
-  } finally {
-    await admin.disconnect();
-  }
-}
+const waitCommitted = (t: TestEnv, roles: GroupRole[]) =>
+  kafkaWaitCommitted(t.kafka, t.config.TOPIC, roles.map((role) => groupId(t.config, role)), 60_000);
 
 async function startRunners(roles: GroupRole[]): Promise<ConsumerRunner[]> {
   const runners = roles.map((role) => createConsumerRunner({ config: env.config, group: GROUPS[role](env.config), log: quiet(env.config), kafka: env.kafka }));

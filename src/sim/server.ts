@@ -39,6 +39,8 @@ interface Connection {
 }
 
 const PONG = JSON.stringify({ op: "pong" });
+/** How a simulated drop closes a connection: 1012, "service restart", as a feed being redeployed would. */
+const DROP = [1012, "simulated drop"] as const;
 /** At full speed, let the event loop breathe (accept, drain, ping) every this many frames. */
 const YIELD_EVERY = 256;
 
@@ -108,7 +110,7 @@ export async function startSimulator(
       if (status === -1) ws.data.blocked = true;
       if (options.dropEvery && ++ws.data.frames % options.dropEvery === 0) {
         subscribers.delete(ws);
-        ws.close(1012, "simulated drop");
+        ws.close(...DROP);
         log.debug(`dropped a connection after ${ws.data.frames} frames`);
       }
     }
@@ -168,7 +170,7 @@ export async function startSimulator(
       wake();
     },
     dropConnections() {
-      for (const ws of subscribers) ws.close(1012, "simulated drop");
+      for (const ws of subscribers) ws.close(...DROP);
       subscribers.clear();
     },
     async stop() {

@@ -25,6 +25,7 @@ import type { SimOptions } from "../../src/sim/options.ts";
 import { type Simulator, startSimulator } from "../../src/sim/server.ts";
 import { type Expected, expectedFrom, top } from "./expected.ts";
 import { bounded, waitFor } from "./env.ts";
+import { caughtUp } from "./kafka.ts";
 
 export type Role = "producer" | "consumer-counts" | "consumer-addresses" | "consumer-transactions";
 
@@ -139,7 +140,7 @@ export class Pipeline {
   }
 
   /** What the API must serve for the frames delivered so far. */
-  expected(limit = 100): { expected: Expected; served: Omit<Served, "minutes"> & { minutes: Served["minutes"] } } {
+  expected(limit = 100): { expected: Expected; served: Served } {
     const e = expectedFrom(this.frames);
     // Every minute fed must be inside the hour the counts endpoint shows, or the test proves less than it says.
     const lastComplete = this.clock() / 1000 - 61;
@@ -180,19 +181,8 @@ export class Pipeline {
   }
 
   /** Every group has committed the end of every partition. */
-  async drained(): Promise<boolean> {
-    const admin = this.env.kafka.admin();
-    await admin.connect();
-    try {
-      const end = (await admin.fetchTopicOffsets(this.env.config.TOPIC)).reduce((s, p) => s + Number(p.high), 0);
-      for (const role of ROLES) {
-        const [offsets] = await admin.fetchOffsets({ groupId: groupId(this.env.config, role), topics: [this.env.config.TOPIC] });
-        if ((offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0) < end) return false;
-      }
-      return true;
-    } finally {
-      await admin.disconnect();
-    }
+  drained(): Promise<boolean> {
+    return caughtUp(this.env.kafka, this.env.config.TOPIC, ROLES.map((role) => groupId(this.env.config, role)));
   }
 
   /**

@@ -1,0 +1,72 @@
+/**
+ * Kafka helpers shared by the tests that write records directly and wait for the consumer
+ * groups: topic creation, an idempotent writer that says where each record went, and "has every
+ * group committed the end of the topic".
+ */
+import type { Kafka, Message } from "kafkajs";
+import type { Config } from "../../src/config.ts";
+import type { Transaction } from "../../src/transaction.ts";
+import { waitFor } from "./env.ts";
+
+export async function createTopic(kafka: Kafka, config: Pick<Config, "TOPIC">): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  await admin.createTopics({ waitForLeaders: true, timeout: 30_000, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
+  await admin.disconnect();
+}
+
+/** A transaction as the producer writes it: keyed by hash, partition minute(time) mod 3. */
+export const txMessage = (tx: Transaction) => ({ key: tx.hash, value: JSON.stringify(tx), partition: Math.floor(tx.time / 60) % 3 });
+
+/** Writes messages (partition set) with an idempotent producer; returns each message's offset. */
+export async function produce(kafka: Kafka, topic: string, messages: (Message & { partition: number })[]): Promise<string[]> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  const offsets: string[] = new Array(messages.length);
+  for (const partition of [0, 1, 2]) {
+    const mine = messages.map((m, i) => [m, i] as const).filter(([m]) => m.partition === partition);
+    // Under the broker's 1 MB request limit.
+    for (let from = 0; from < mine.length; from += 500) {
+      const slice = mine.slice(from, from + 500);
+      const [meta] = await producer.send({ topic, acks: -1, messages: slice.map(([m]) => m) });
+      slice.forEach(([, i], k) => {
+        offsets[i] = String(BigInt(meta?.baseOffset ?? "0") + BigInt(k));
+      });
+    }
+  }
+  await producer.disconnect();
+  return offsets;
+}
+
+/** Records the group has committed on `topic`, all partitions together. */
+export async function committedTotal(kafka: Kafka, topic: string, groupId: string): Promise<number> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return (offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Whether every group has committed the end of every partition of `topic`. */
+export async function caughtUp(kafka: Kafka, topic: string, groupIds: readonly string[]): Promise<boolean> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const end = (await admin.fetchTopicOffsets(topic)).reduce((s, p) => s + Number(p.high), 0);
+    for (const groupId of groupIds) {
+      const [offsets] = await admin.fetchOffsets({ groupId, topics: [topic] });
+      if ((offsets?.partitions ?? []).reduce((s, p) => s + Math.max(0, Number(p.offset)), 0) < end) return false;
+    }
+    return true;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Resolves when every group has committed the end of every partition of `topic`. */
+export async function waitCommitted(kafka: Kafka, topic: string, groupIds: readonly string[], timeoutMs: number): Promise<void> {
+  await waitFor(`groups ${groupIds.join(", ")} to commit the end of ${topic}`, () => caughtUp(kafka, topic, groupIds), timeoutMs);
+}
