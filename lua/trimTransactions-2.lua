@@ -1,27 +1,26 @@
 --[[
-  Group btc-transactions: drops stored transactions outside the window and beyond the cap
+  Group btc-transactions: drops stored transactions before the window start and beyond the cap
   without adding any; run on a timer so the store follows the window while the feed is idle.
 
-  KEYS[2] is a prefix: the minutes to drop are found in KEYS[1].
-    KEYS[1] minutes                 HASH minute (unix s) -> transactions stored
-    KEYS[2] list prefix  .. minute  LIST of bodies
+    KEYS[1] by time                  ZSET transaction hash -> event time (unix s)
+    KEYS[2] body prefix .. hash      STRING the transaction's JSON (a prefix)
 
-    ARGV[1] now, unix seconds
+    ARGV[1] now, unix seconds; "" for Redis's clock
     ARGV[2] window length, minutes
     ARGV[3] cap: most transactions stored
+    ARGV[4] most transactions dropped in this call
 
-  Returns {removed by the window, removed by the cap, stored}, or -2 when an argument is not a number.
+  Returns {removed by the window, removed by the cap, stored}, or -2 when a setting is not a
+  number.
 ]]
+--- @include "clock"
 --- @include "windowStart"
---- @include "trimTransactions"
+--- @include "trimStored"
 
-local minutesKey = KEYS[1]
-local listPrefix = KEYS[2]
-
-local now = tonumber(ARGV[1])
 local windowMinutes = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
-if not (now and windowMinutes and cap) then return -2 end
+local budget = tonumber(ARGV[4])
+if not (windowMinutes and cap and budget) then return -2 end
 
-local byWindow, byCap, stored = trimTransactions(minutesKey, listPrefix, windowStart(now, windowMinutes), cap)
+local byWindow, byCap, stored = trimStored(KEYS[1], KEYS[2], windowStart(clock(ARGV[1]), windowMinutes), cap, budget)
 return { byWindow, byCap, stored }

@@ -68,3 +68,24 @@ export function decodeTransaction(bytes: Buffer | string | null): { ok: true; tx
   }
   return checkTransaction(parsed);
 }
+
+/**
+ * A transaction as the API serves it and the transactions group stores it: the record without
+ * its version `v` and the producer's `received_at`, which are pipeline details.
+ */
+export const TransactionView = Type.Omit(Transaction, ["v", "received_at"], { title: "Transaction" });
+export type TransactionView = Static<typeof TransactionView>;
+
+/** The view of a record, properties in the contract's order. */
+export const toView = (tx: TransactionView): TransactionView => ({
+  hash: tx.hash,
+  time: tx.time,
+  size: tx.size,
+  inputs: tx.inputs,
+  outputs: tx.outputs,
+  value: tx.value,
+  fee: tx.fee,
+});
+
+/** The JSON text of a view: what Redis stores under the transaction's hash, and the API serves as is. */
+export const viewJson = (tx: TransactionView): string => JSON.stringify(toView(tx));

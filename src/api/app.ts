@@ -16,7 +16,6 @@ import { errorHandler } from "./errors.ts";
 import type { KafkaProbe } from "./health/kafka.ts";
 import { healthRoutes } from "./health/routes.ts";
 import { HealthService } from "./health/service.ts";
-import { readRebuildStatus } from "../rebuild/status.ts";
 import { HttpMetrics } from "./metrics/http.ts";
 import { metricsRoutes, requestTimer } from "./metrics/routes.ts";
 import { redisStore } from "./store-redis.ts";
@@ -59,7 +58,7 @@ export function createApp(deps: AppDeps) {
   const counts = new CountsService(store, now, cacheMs);
   const addresses = new AddressesService(store, now, cacheMs);
   const broadcaster = deps.broadcaster?.(store, now) ?? new Broadcaster(store, now);
-  const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now, () => readRebuildStatus(deps.redis, deps.config));
+  const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now);
 
   return new Elysia({ name: "api" })
     .use(requestTimer(http))

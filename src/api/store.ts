@@ -3,9 +3,19 @@
  * (store-redis.ts) implements it on the read functions of src/redis/read.ts (the consumers' key
  * layout, docs/redis-keys.md). Times are unix milliseconds, UTC; values satoshi.
  */
-import type { AddressTotal, Bucket, Side, StoredTransaction } from "../redis/read.ts";
+import type { GroupRole } from "../groups.ts";
+import type { AddressTotal, Bucket, Side } from "../redis/read.ts";
+import type { TransactionView } from "../transaction.ts";
 
-export type { AddressTotal, Bucket, Side, StoredTransaction };
+export type { AddressTotal, Bucket, Side };
+export type StoredTransaction = TransactionView;
+
+/** A group's projection as /health shows it. */
+export interface ProjectionState {
+  role: GroupRole;
+  state: "current" | "catching_up" | "empty";
+  records_to_replay: number;
+}
 
 export interface ApiStore {
   /** The newest `limit` stored transactions by `time` (within the window at `nowMs`), newest first. */
@@ -16,8 +26,12 @@ export interface ApiStore {
   minuteBuckets(fromMs: number, n: number): Promise<Bucket[]>;
   /** `n` consecutive hours from the hour starting at `fromMs`, oldest first; empty hours are zeros. */
   hourBuckets(fromMs: number, n: number): Promise<Bucket[]>;
-  /** The `limit` addresses with the highest total over the 3-hour window at `nowMs`, highest first. */
-  topAddresses(side: Side, limit: number, nowMs: number): Promise<AddressTotal[]>;
+  /** The `limit` addresses with the highest total over the 3-hour window, highest first. */
+  topAddresses(side: Side, limit: number): Promise<AddressTotal[]>;
+  /** Where a group's projection is: current, catching up with the log, or empty. */
+  projection(role: GroupRole): Promise<ProjectionState>;
+  /** Since when (unix ms) the counts projection holds every partition's records; 0 when since the log began, null when unknown. */
+  countsCoverFromMs(): Promise<number | null>;
   /** Pipeline counters and gauges (the metrics hash every role flushes into). */
   pipelineMetrics(): Promise<Record<string, string>>;
 }

@@ -1,49 +1,94 @@
 /**
  * What a consumer group does with a batch, apart from Kafka (runner.ts is the transport): a
- * group maps decoded transactions to script calls and sends them in one pipeline, one round trip
- * a batch; a large batch is cut into several calls of that pipeline (script argument counts and
- * Lua's unpack() limit), each atomic and idempotent on its own.
+ * group maps the valid transactions of one fetched stretch of a partition to script calls and
+ * sends them in one pipeline, one round trip a batch. A large batch is cut into several calls
+ * (script argument counts, and how long one call may block Redis), each atomic on its own and
+ * each covering its own stretch of offsets, so the group's position moves with every call's
+ * effects (lua/includes/checkPosition.lua).
  */
 import type Redis from "ioredis";
-import type { GroupRole } from "../kafka/client.ts";
-import type { ApplyResult } from "../redis/scripts.ts";
+import type { GroupRole } from "../groups.ts";
+import { type Applied, type ApplyResult, NO_POSITION, runAll, type ScriptCall, type Stretch } from "../redis/scripts.ts";
 import type { Transaction } from "../transaction.ts";
+
+/** A valid transaction and its offset in the partition. */
+export interface LogRecord {
+  tx: Transaction;
+  offset: string;
+}
 
 export interface GroupProcessor {
   readonly role: GroupRole;
-  /** Applies a batch (`nowSec`: the consumer's clock, unix seconds). Rejects when Redis did not acknowledge it. */
-  apply(redis: Redis, txs: readonly Transaction[], nowSec: number): Promise<ApplyResult>;
+  /**
+   * Applies the valid records of `stretch` (offsets [from, to) of one partition; records in offset
+   * order) when the group's position is `stretch.from`. Rejects when Redis did not answer.
+   */
+  apply(redis: Redis, records: readonly LogRecord[], stretch: Stretch): Promise<Applied<ApplyResult>>;
   /** Upkeep that must happen while the feed is idle too (window advance, trimming); idempotent. */
-  tick?(redis: Redis, nowSec: number): Promise<void>;
+  tick?(redis: Redis): Promise<void>;
   /** How often `tick` runs. */
   readonly tickEveryMs?: number;
 }
 
 /**
  * Most script arguments in one call. A script blocks Redis while it runs, so calls stay short
- * (an address call of ~270 transactions takes ~10 ms) for the API's reads in between; the calls
- * of a batch still go in one pipeline.
+ * (a few ms) for the API's reads in between; the calls of a batch still go in one pipeline.
  */
 export const MAX_ARGS_PER_CALL = 3_000;
 
-/** Cuts `items` into consecutive chunks of at most `maxArgs` arguments (`argsOf` each). */
-export function chunkByArgs<T>(items: readonly T[], argsOf: (item: T) => number, maxArgs = MAX_ARGS_PER_CALL): T[][] {
-  const chunks: T[][] = [];
-  let current: T[] = [];
+/**
+ * Cuts `records` into consecutive chunks of at most `maxArgs` arguments (`argsOf` each), each with
+ * the stretch of offsets it covers: the first starts at `stretch.from`, the last ends at
+ * `stretch.to`, and each other ends where the next begins (records the batch left out, such as
+ * dead letters, belong to the chunk before them). At least one chunk, empty when there are no
+ * records, so the position moves past a stretch of dead letters too.
+ */
+export function chunkStretch<T>(records: readonly T[], offsetOf: (r: T) => string, argsOf: (r: T) => number, stretch: Stretch, maxArgs = MAX_ARGS_PER_CALL): { records: T[]; stretch: Stretch }[] {
+  const chunks: T[][] = [[]];
   let args = 0;
-  for (const item of items) {
-    const n = argsOf(item);
+  for (const r of records) {
+    const n = argsOf(r);
+    let current = chunks[chunks.length - 1] as T[];
     if (current.length && args + n > maxArgs) {
-      chunks.push(current);
       current = [];
+      chunks.push(current);
       args = 0;
     }
-    current.push(item);
+    current.push(r);
     args += n;
   }
-  if (current.length) chunks.push(current);
-  return chunks;
+  if (stretch.field === "") return chunks.map((c) => ({ records: c, stretch: NO_POSITION }));
+  return chunks.map((c, i) => {
+    const next = chunks[i + 1]?.[0];
+    return {
+      records: c,
+      stretch: { field: stretch.field, from: i === 0 ? stretch.from : offsetOf(c[0] as T), to: next === undefined ? stretch.to : offsetOf(next) },
+    };
+  });
 }
 
-export const sumResults = (results: readonly ApplyResult[]): ApplyResult =>
-  results.reduce((a, r) => ({ applied: a.applied + r.applied, duplicates: a.duplicates + r.duplicates, stale: a.stale + r.stale }), { applied: 0, duplicates: 0, stale: 0 });
+/** Sends a batch's calls in one pipeline: applied when every call applied (figures summed), else the first refusal. */
+export async function applyAll<T extends ApplyResult>(redis: Redis, calls: ScriptCall<Applied<T>>[]): Promise<Applied<ApplyResult>> {
+  const replies = await runAll(redis, calls);
+  const total: ApplyResult = { applied: 0, duplicates: 0, stale: 0 };
+  for (const r of replies) {
+    if (r.status !== "applied") return r;
+    total.applied += r.applied;
+    total.duplicates += r.duplicates;
+    total.stale += r.stale;
+  }
+  return { status: "applied", ...total };
+}
+
+/** A group's apply built from its per-chunk script call. */
+export function chunkedApply<R>(
+  toRecord: (tx: Transaction) => R,
+  argsOf: (r: R) => number,
+  call: (stretch: Stretch, records: R[]) => ScriptCall<Applied<ApplyResult>>,
+): GroupProcessor["apply"] {
+  return (redis, records, stretch) => {
+    const mapped = records.map((r) => ({ r: toRecord(r.tx), offset: r.offset }));
+    const chunks = chunkStretch(mapped, (m) => m.offset, (m) => argsOf(m.r), stretch);
+    return applyAll(redis, chunks.map((c) => call(c.stretch, c.records.map((m) => m.r))));
+  };
+}

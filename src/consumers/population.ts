@@ -6,7 +6,7 @@
  * outputs without address (OP_RETURN, value 0) and a few inputs of unknown value.
  */
 import { SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../transaction.ts";
-import { type AddressKind, addressOf } from "./address-codec.ts";
+import { type AddressType as AddressKind, encodeAddress } from "../sim/address.ts";
 
 export interface PopulationOptions {
   seed?: number;
@@ -64,7 +64,7 @@ export function syntheticTransactions(n: number, options: PopulationOptions): Tr
       }
       const payload = new Uint8Array(kind === "p2tr" || kind === "p2wsh" ? 32 : 20);
       for (let i = 0; i < payload.length; i++) payload[i] = Math.floor(r() * 256);
-      a = addressOf(kind, payload);
+      a = encodeAddress(kind, payload).addr;
       pool.set(index, a);
     }
     return a;

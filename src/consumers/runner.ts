@@ -2,45 +2,48 @@
  * The consumer transport, shared by the three groups: a kafkajs consumer that, per batch,
  *   1. decodes every record; a poison record (not JSON, not a Transaction, unknown schema
  *      version, a time over an hour ahead) becomes a dead letter on `<TOPIC>.dlq` (source = the
- *      group id, the reason, the origin topic/partition/offset);
- *   2. hands the valid transactions to the group's `apply` once (one Redis round trip), in
- *      parallel with sending the batch's dead letters;
- *   3. only when both are acknowledged, resolves the batch's last offset; kafkajs commits it
- *      right after the batch.
- * A crash between 2 and 3 redelivers the batch: the scripts' dedupe makes the replay a no-op.
+ *      group id, the reason, the origin topic/partition/offset), sent first;
+ *   2. hands the valid transactions to the group's `apply` (one Redis round trip) with the
+ *      stretch of offsets the batch covers: the scripts apply it only when the group's position
+ *      in Redis is where the batch starts, and move the position with the effects, atomically;
+ *   3. resolves the batch's last offset; kafkajs commits it (for lag monitoring and tools).
+ *
+ * Redis's position is the truth, not Kafka's committed offset. When a script refuses a batch
+ * because the position differs (a redelivery, a rebalance, Redis restored from an older
+ * snapshot), the consumer seeks to Redis's position. When Redis has no position (a new or
+ * emptied Redis, a dropped projection), the consumer starts a replay: from the first record
+ * the projection can still hold (REPLAY_LOOKBACK_SECONDS), into the empty projection. A watch
+ * every `POSITION_WATCH_MS` does the same for an idle partition, so an emptied Redis heals with
+ * no new record and no command typed.
+ *
  * When Redis (or the dead-letter send) fails, the batch is retried with backoff, heartbeating,
  * until it succeeds, the group rebalances (kafkajs re-fetches) or the consumer stops; nothing is
  * committed meanwhile. `stop` finishes the batch in hand, commits, leaves the group.
  */
 import Redis from "ioredis";
-import { type Consumer, type EachBatchPayload, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
+import { type Admin, type Consumer, type EachBatchPayload, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
 import type { Config } from "../config.ts";
+import { REPLAY_LOOKBACK_SECONDS } from "../groups.ts";
 import { createKafka, dlqTopic, groupId } from "../kafka/client.ts";
 import { deadLetterMessage } from "../kafka/dlq.ts";
 import { ensureTopics } from "../kafka/topic.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { Metrics } from "../metrics.ts";
-import { metricsKey } from "../redis/keys.ts";
+import { type Clock, redisClock } from "../redis/clock.ts";
+import { metricsKey, positionField, positionKey } from "../redis/keys.ts";
 import { defineScripts } from "../redis/loader.ts";
-import type { ApplyResult } from "../redis/scripts.ts";
-import { onShutdown } from "../shutdown.ts";
-import { checkTransaction, SCHEMA_VERSION, type Transaction } from "../transaction.ts";
-import type { GroupProcessor } from "./group.ts";
-import { readRebuildStatus } from "../rebuild/status.ts";
+import { type Applied, type ApplyResult, run, startReplay } from "../redis/scripts.ts";
 import { WATCHDOG_TIMEOUT_MS, watchConnection } from "../redis/watchdog.ts";
-import { toSec } from "./state.ts";
+import { onShutdown } from "../shutdown.ts";
+import { checkTransaction, SCHEMA_VERSION } from "../transaction.ts";
+import { MAX_AHEAD_SECONDS } from "../window.ts";
+import type { GroupProcessor, LogRecord } from "./group.ts";
 
-export type Decoded = { ok: true; tx: Transaction } | { ok: false; reason: string };
-
-/**
- * How far ahead of the consumer's clock a transaction's time may be. The producer already counts
- * a transaction stamped more than 5 minutes ahead at its arrival time; a record further ahead
- * comes from a broken clock and would create keys that outlive everything else.
- */
-export const MAX_AHEAD_SECONDS = 3600;
+export type Decoded = ReturnType<typeof checkTransaction>;
+export { MAX_AHEAD_SECONDS };
 
 /** Reads one record value: JSON, then the schema version, then the Transaction schema, then its time. */
-export function decodeRecord(value: Buffer | null, nowSec = Date.now() / 1000): Decoded {
+export function decodeRecord(value: Buffer | null, nowSec: number): Decoded {
   if (value === null || value.length === 0) return { ok: false, reason: "empty record value" };
   let parsed: unknown;
   try {
@@ -54,7 +57,7 @@ export function decodeRecord(value: Buffer | null, nowSec = Date.now() / 1000): 
   const checked = checkTransaction(parsed);
   if (!checked.ok) return { ok: false, reason: `not a valid transaction: ${checked.reason}` };
   if (checked.tx.time > nowSec + MAX_AHEAD_SECONDS) {
-    return { ok: false, reason: `time ${checked.tx.time} is more than ${MAX_AHEAD_SECONDS} s ahead of this consumer's clock (${Math.floor(nowSec)})` };
+    return { ok: false, reason: `time ${checked.tx.time} is more than ${MAX_AHEAD_SECONDS} s ahead of Redis's clock (${Math.floor(nowSec)})` };
   }
   return checked;
 }
@@ -97,19 +100,10 @@ export interface RunnerOptions {
   /** Created from the config when absent (and then closed by `stop`). */
   kafka?: Kafka;
   redis?: Redis;
-  /** The consumer's clock, unix ms (tests move it). */
-  now?: () => number;
   /** Partitions whose batches are applied at the same time by this process. */
   partitionsConsumedConcurrently?: number;
   /** Called when kafkajs gives up (a crash it will not restart from). */
   onFatal?: (err: Error) => void;
-  /**
-   * Leave the group while `bun run rebuild` rebuilds it, and join again when it is done (the
-   * roles do; the rebuild's own runner does not). Watched every `REBUILD_WATCH_MS`.
-   */
-  stepAsideForRebuild?: boolean;
-  /** Send poison records to the dead-letter topic (default). A rebuild replays records that were already dead-lettered once. */
-  deadLetters?: boolean;
 }
 
 export interface ConsumerRunner {
@@ -121,8 +115,8 @@ export interface ConsumerRunner {
   stop(): Promise<void>;
 }
 
-/** How often a role checks whether a rebuild wants its group. */
-export const REBUILD_WATCH_MS = 1_000;
+/** How often a consumer checks that Redis still holds the positions of its partitions. */
+export const POSITION_WATCH_MS = 2_000;
 
 /** How long the group waits for a silent member before giving its partitions to the others. */
 export const SESSION_TIMEOUT_MS = 10_000;
@@ -149,19 +143,39 @@ export function createConsumerRedis(url: string, log: Logger): Redis {
   return defineScripts(redis);
 }
 
+/**
+ * Where a replay of `partition` into an empty projection starts: the first record written within
+ * the group's lookback, or the oldest the log still holds; and since when the projection then
+ * holds the partition's records (`covers_from_ms`: 0 when the log holds the partition from its
+ * first record; otherwise the lookback's start, or the retention's when the log is shorter).
+ */
+async function replayStart(admin: Admin, config: Config, role: GroupProcessor["role"], partition: number, nowMs: number) {
+  const lookbackMs = REPLAY_LOOKBACK_SECONDS[role] * 1000;
+  const [byTime, ends] = await Promise.all([admin.fetchTopicOffsetsByTimestamp(config.TOPIC, nowMs - lookbackMs), admin.fetchTopicOffsets(config.TOPIC)]);
+  const end = ends.find((p) => p.partition === partition);
+  const low = Number(end?.low ?? 0);
+  const high = Number(end?.high ?? 0);
+  const from = Math.max(low, Math.min(high, Number(byTime.find((p) => p.partition === partition)?.offset ?? high)));
+  const coversFromMs = from > low ? nowMs - lookbackMs : low === 0 ? 0 : nowMs - Math.min(lookbackMs, config.TOPIC_RETENTION_HOURS * 3_600_000);
+  return { from, high, coversFromMs };
+}
+
 export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   const { config, group } = options;
   const role = group.role;
   const id = groupId(config, role);
   const log = options.log ?? createLogger(`consumer-${role}`, config);
-  const now = options.now ?? Date.now;
   const ownRedis = !options.redis;
   const kafka = options.kafka ?? createKafka(config, `consumer-${role}-${process.pid}`, log);
   const redis = options.redis ?? createConsumerRedis(config.REDIS_URL, log);
   defineScripts(redis);
+  const clock: Clock = redisClock(redis);
   const metrics = new Metrics();
   const metric = (name: string) => `consumer_${role}_${name}`;
   const dlq = dlqTopic(config);
+  const topic = config.TOPIC;
+  const admin = kafka.admin();
+  let adminConnected: Promise<void> | undefined;
 
   let consumer: Consumer | undefined;
   let producer: Producer | undefined;
@@ -169,16 +183,19 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   let ticker: ReturnType<typeof setInterval> | undefined;
   let ticking = false;
   let watcher: ReturnType<typeof setInterval> | undefined;
-  /** Out of the group while a rebuild replays it. */
-  let asideForRebuild = false;
-  let switching = false;
+  let watching = false;
+  /** The partitions this process was assigned at its last join. */
+  let assigned: number[] = [];
+  /** Per partition, the position this process expects Redis to hold (the end of its last batch or seek). */
+  const expected = new Map<number, string>();
+  /** Per partition, offsets below which poison records were dead-lettered before (a replay skips them). */
+  const deadLetteredBelow = new Map<number, number>();
 
   const tick = async () => {
-    // Aside for a rebuild: the group's keys are the rebuild's until it is done.
-    if (!group.tick || ticking || asideForRebuild) return;
+    if (!group.tick || ticking) return;
     ticking = true;
     try {
-      await group.tick(redis, toSec(now()));
+      await group.tick(redis);
     } catch (err) {
       log.limited(`tick:${role}`, "warn", `${role}: upkeep failed, will retry`, { error: String(err) });
     } finally {
@@ -186,51 +203,113 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     }
   };
 
+  /**
+   * Brings the partition to the position Redis holds: seeks there, or, when Redis holds none,
+   * starts a replay into the empty projection and seeks to its start. `reached` is the offset
+   * this process had reached: poison records below it were dead-lettered already.
+   */
+  async function resync(partition: number, reached: number): Promise<void> {
+    const field = positionField(topic, partition);
+    deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached));
+    let position = await redis.hget(positionKey(config, role), field);
+    if (position === null) {
+      adminConnected ??= admin.connect();
+      await adminConnected;
+      const start = await replayStart(admin, config, role, partition, clock.now());
+      position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs));
+      metrics.inc(metric("replays_total"));
+      log.info(`${role}: Redis holds no position for partition ${partition}; replaying the log from offset ${position} (${Math.max(0, start.high - Number(position))} records)`);
+    } else {
+      log.info(`${role}: Redis holds position ${position} for partition ${partition} (this process was at ${reached}); resuming there`);
+    }
+    metrics.inc(metric("seeks_total"));
+    expected.set(partition, position);
+    consumer?.seek({ topic, partition, offset: position });
+  }
+
+  /** Checks that Redis still holds the positions of this process's partitions; resyncs those it does not. */
+  async function watchPositions(): Promise<void> {
+    if (watching || !assigned.length) return;
+    watching = true;
+    try {
+      const fields = assigned.map((p) => positionField(topic, p));
+      const stored = await redis.hmget(positionKey(config, role), ...fields);
+      for (const [i, partition] of assigned.entries()) {
+        const position = stored[i] ?? null;
+        const mine = expected.get(partition);
+        if (position === null || (mine !== undefined && position !== mine)) await resync(partition, Number(mine ?? 0));
+      }
+    } catch (err) {
+      log.limited(`watch:${role}`, "warn", `${role}: could not check the positions in Redis, will retry`, { error: String(err) });
+    } finally {
+      watching = false;
+    }
+  }
+
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const last = batch.messages[batch.messages.length - 1];
     if (!last) return;
-    const txs: Transaction[] = [];
+    const partition = batch.partition;
+    // The offset this fetch asked for (kafkajs keeps it on the batch): the position the stretch starts at.
+    const stretch = { field: positionField(batch.topic, partition), from: String((batch as unknown as { fetchedOffset: string }).fetchedOffset), to: String(Number(last.offset) + 1) };
+    const nowSec = clock.now() / 1000;
+    const sentBefore = deadLetteredBelow.get(partition) ?? 0;
+    const records: LogRecord[] = [];
     const dead: Message[] = [];
+    let skipped = 0;
     for (const m of batch.messages) {
-      const decoded = decodeRecord(m.value, now() / 1000);
-      if (decoded.ok) txs.push(decoded.tx);
+      const decoded = decodeRecord(m.value, nowSec);
+      if (decoded.ok) records.push({ tx: decoded.tx, offset: m.offset });
+      else if (Number(m.offset) < sentBefore) skipped++;
       else {
-        dead.push(deadLetterMessage({ source: id, reason: decoded.reason, raw: m.value, origin: { topic: batch.topic, partition: batch.partition, offset: m.offset } }));
-        log.limited(`dead:${role}`, "warn", `${role}: dead letter: ${decoded.reason}`, { partition: batch.partition, offset: m.offset });
+        dead.push(deadLetterMessage({ source: id, reason: decoded.reason, raw: m.value, origin: { topic: batch.topic, partition, offset: m.offset } }));
+        log.limited(`dead:${role}`, "warn", `${role}: dead letter: ${decoded.reason}`, { partition, offset: m.offset });
       }
     }
 
-    let result: ApplyResult | undefined = txs.length ? undefined : { applied: 0, duplicates: 0, stale: 0 };
+    // Dead letters first: once the position moves past them they are never read again.
     let deadSent = dead.length === 0;
+    let result: Applied<ApplyResult> | undefined;
     for (let attempt = 1; ; attempt++) {
       // Stopping or lost the partition: leave the batch unresolved, it will be redelivered.
       if (!isRunning() || isStale()) return;
-      const [applied, sent] = await Promise.allSettled([
-        result ? Promise.resolve(result) : group.apply(redis, txs, toSec(now())),
-        deadSent || !producer ? Promise.resolve() : sendDeadLetters(producer, dlq, dead),
-      ]);
-      if (applied.status === "fulfilled") result = applied.value;
-      if (sent.status === "fulfilled") deadSent = true;
-      if (result && deadSent) break;
-      const error = applied.status === "rejected" ? applied.reason : sent.status === "rejected" ? sent.reason : undefined;
-      metrics.inc(metric("retries_total"));
-      log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${applied.status === "rejected" ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
-        partition: batch.partition,
-        offset: batch.firstOffset(),
-        attempt,
-        error: String(error),
-      });
-      await Bun.sleep(backoffMs(attempt));
-      await heartbeat();
+      try {
+        if (!deadSent && producer) await sendDeadLetters(producer, dlq, dead);
+        deadSent = true;
+        result = await group.apply(redis, records, stretch);
+        break;
+      } catch (err) {
+        metrics.inc(metric("retries_total"));
+        log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${deadSent ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
+          partition,
+          offset: stretch.from,
+          attempt,
+          error: String(err),
+        });
+        await Bun.sleep(backoffMs(attempt));
+        await heartbeat();
+      }
     }
 
+    if (result.status !== "applied") {
+      // Redis holds another position, or none: go where it is (the batch is left unresolved).
+      try {
+        await resync(partition, Number(stretch.from));
+      } catch (err) {
+        log.limited(`resync:${role}`, "warn", `${role}: could not resume from Redis's position, will retry`, { partition, error: String(err) });
+        await Bun.sleep(backoffMs(2));
+      }
+      return;
+    }
+    expected.set(partition, stretch.to);
     resolveOffset(last.offset);
     metrics.inc(metric("applied_total"), result.applied);
     metrics.inc(metric("duplicates_total"), result.duplicates);
     metrics.inc(metric("stale_total"), result.stale);
     metrics.inc(metric("dead_letters_total"), dead.length);
+    metrics.inc(metric("replay_skipped_dead_letters_total"), skipped);
     metrics.inc(metric("batches_total"));
-    metrics.set(metric("last_batch_at_ms"), now());
+    metrics.set(metric("last_batch_at_ms"), clock.now());
     await heartbeat();
   }
 
@@ -251,10 +330,17 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
         options.onFatal?.(payload.error);
       }
     });
-    const joined = new Promise<void>((resolve) => consumer?.on(consumer.events.GROUP_JOIN, () => resolve()));
+    const joined = new Promise<void>((resolve) =>
+      consumer?.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+        assigned = payload.memberAssignment[topic] ?? [];
+        expected.clear();
+        resolve();
+      }),
+    );
     await consumer.connect();
-    // A new group starts at the oldest retained record: the log covers more than the window.
-    await consumer.subscribe({ topic: config.TOPIC, fromBeginning: true });
+    // Where to start is Redis's position (checked on every batch); a group Kafka has no offset
+    // for starts at the oldest retained record, and the first batch then finds Redis's position.
+    await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
       autoCommit: true,
       eachBatchAutoResolve: false,
@@ -264,50 +350,30 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     await joined;
   }
 
-  /** Leaves the group while a rebuild wants it; joins again when the rebuild has moved on. */
-  async function watchRebuild(): Promise<void> {
-    if (switching) return;
-    switching = true;
-    try {
-      const rebuilding = (await readRebuildStatus(redis, config))?.group === id;
-      if (rebuilding && !asideForRebuild) {
-        log.info(`${role}: a rebuild of group ${id} runs; leaving the group until it is done`);
-        asideForRebuild = true;
-        await consumer?.disconnect();
-        consumer = undefined;
-      } else if (!rebuilding && asideForRebuild) {
-        log.info(`${role}: the rebuild of group ${id} is done; joining the group again`);
-        await consume();
-        asideForRebuild = false;
-      }
-    } catch (err) {
-      log.limited(`rebuild-watch:${role}`, "warn", `${role}: could not check for a rebuild, will retry`, { error: String(err) });
-    } finally {
-      switching = false;
-    }
-  }
-
   return {
     groupId: id,
     metrics,
     async start() {
       await ensureTopics(kafka, config, log);
+      await clock.sync();
       // Dead letters: one partition, no key; the partitioner is named only to keep kafkajs quiet about its v2 default.
-      if (options.deadLetters !== false) producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
-      await producer?.connect();
+      producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner });
+      await producer.connect();
       stopFlushing = metrics.startFlushing(redis, metricsKey(config));
       await tick();
       if (group.tick) ticker = setInterval(tick, group.tickEveryMs ?? 10_000);
       await consume();
-      if (options.stepAsideForRebuild) watcher = setInterval(watchRebuild, REBUILD_WATCH_MS);
-      log.info(`${role}: consuming ${config.TOPIC} as group ${id}`);
+      watcher = setInterval(watchPositions, POSITION_WATCH_MS);
+      log.info(`${role}: consuming ${topic} as group ${id}`);
     },
     async stop() {
       if (ticker) clearInterval(ticker);
       if (watcher) clearInterval(watcher);
+      clock.stop();
       // kafkajs: stops fetching, waits for the batch in hand, commits resolved offsets, leaves the group.
       await consumer?.disconnect();
       await producer?.disconnect();
+      if (adminConnected) await admin.disconnect().catch(() => {});
       await stopFlushing?.();
       if (ownRedis) await redis.quit().catch(() => redis.disconnect());
       log.info(`${role}: stopped`, metrics.snapshot());
@@ -319,13 +385,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
 export async function runConsumerRole(config: Config, makeGroup: (config: Config) => GroupProcessor): Promise<void> {
   const group = makeGroup(config);
   const log = createLogger(`consumer-${group.role}`, config);
-  const runner = createConsumerRunner({
-    config,
-    group,
-    log,
-    onFatal: () => process.exit(1),
-    stepAsideForRebuild: true,
-  });
+  const runner = createConsumerRunner({ config, group, log, onFatal: () => process.exit(1) });
   onShutdown(log, () => runner.stop());
   try {
     await runner.start();

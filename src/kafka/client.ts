@@ -6,13 +6,9 @@ import { Kafka, logLevel as KafkaLevel, type LogEntry } from "kafkajs";
 import { brokerList, type Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 
-/** The three consumer groups of the contract, by role. */
-export const GROUPS = {
-  counts: "btc-minute-counts",
-  addresses: "btc-address-values",
-  transactions: "btc-transactions",
-} as const;
-export type GroupRole = keyof typeof GROUPS;
+import { GROUPS, type GroupRole } from "../groups.ts";
+
+export { GROUPS, type GroupRole };
 
 export const groupId = (config: Pick<Config, "GROUP_PREFIX">, role: GroupRole) => `${config.GROUP_PREFIX}${GROUPS[role]}`;
 

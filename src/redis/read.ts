@@ -1,23 +1,23 @@
 /**
- * Reads of the consumers' Redis state, for the API (and tests). Times in and out are unix
- * milliseconds, UTC; values are satoshi. Key layout: docs/redis-keys.md.
+ * Reads of the projections, for the API, rebuild and tests. Times in and out are unix
+ * milliseconds, UTC; values are satoshi. Key layout: docs/redis-keys.md. Reads never write: only
+ * the consumers move the windows.
  *
- *   latestTransactions   newest N stored transactions by time         2 round trips, O(N + one minute)
- *   transactionByHash    one stored transaction                       1 round trip (findTransaction-3.lua)
- *   minuteBuckets        count and value of n consecutive minutes     1 round trip, O(n)
- *   hourBuckets          count and value of n consecutive hours       1 round trip, O(n)
- *   topAddresses         top N addresses received / sent, 3 hours     1 round trip, O(log A + N)
+ *   latestTransactions   newest N stored transactions by time     2 round trips, O(log T + N)
+ *   transactionByHash    one stored transaction                   1 GET
+ *   minuteBuckets        count and value of n consecutive minutes 1 round trip, O(n)
+ *   hourBuckets          count and value of n consecutive hours   1 round trip, O(n)
+ *   topAddresses         top N addresses received / sent, 3 hours 1 round trip, O(log A + N)
+ *   groupProgress        a group's positions and its replay       1 round trip
  */
 import type Redis from "ioredis";
 import type { Config } from "../config.ts";
-import { BODY_TIME_FROM, decodeBody, type StoredTransaction } from "../consumers/body.ts";
-import { fingerprint, hourOf, minuteOf, seenBucket, toSec, windowStart } from "../consumers/state.ts";
-import { addrReceivedKey, addrSentKey, addrWindowKey, countsHourKey, countsMinuteKey, txListKey, txMinutesKey } from "./keys.ts";
-import { defineScripts } from "./loader.ts";
-import { advanceAddressWindow, findTransaction, queue, run } from "./scripts.ts";
+import type { GroupRole } from "../groups.ts";
+import type { TransactionView } from "../transaction.ts";
+import { hourOf, minuteOf, toSec, windowStart } from "../window.ts";
+import { addrTotalKey, addrWindowKey, countsHourKey, countsMinuteKey, positionKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
 
-export type { StoredTransaction } from "../consumers/body.ts";
-
+export type { Side };
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
 /** Transactions and their total value in one minute or one hour. */
@@ -29,67 +29,42 @@ export interface Bucket {
   value: number;
 }
 
-export type Side = "received" | "sent";
-
 export interface AddressTotal {
   address: string;
   total_value: number;
 }
 
 /**
- * The newest `limit` stored transactions by event time, newest first (ties by hash). With
- * `nowMs`, minutes already outside the window at that time are left out even before the
- * transactions group's timer trims them. Bodies are ordered on their fixed-offset time and hash
- * bytes, and only the page is decoded.
+ * The JSON texts of the newest `limit` stored transactions by event time, newest first (equal
+ * times in reverse hash order, as the sorted set reads backwards). With `nowMs`, transactions
+ * already before the window start are left out even before the group's timer trims them.
  */
-export async function latestTransactions(
-  redis: Redis,
-  config: Prefixed,
-  limit: number,
-  nowMs?: number,
-  /** How a body becomes a transaction; the API passes a memoizing one (src/api/decoded.ts). */
-  decode: (body: Buffer) => StoredTransaction = decodeBody,
-): Promise<StoredTransaction[]> {
+export async function latestTransactionsJson(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<string[]> {
   if (limit <= 0) return [];
-  const counts = await redis.hgetall(txMinutesKey(config));
-  const from = nowMs === undefined ? -Infinity : windowStart(toSec(nowMs));
-  const minutes = Object.entries(counts)
-    .map(([minute, count]) => [Number(minute), Number(count)] as const)
-    .filter(([minute, count]) => minute >= from && count > 0)
-    .sort((a, b) => b[0] - a[0]);
-  const wanted: number[] = [];
-  let total = 0;
-  for (const [minute, count] of minutes) {
-    if (total >= limit) break;
-    wanted.push(minute);
-    total += count;
-  }
-  if (!wanted.length) return [];
-  const pipeline = redis.pipeline();
-  for (const minute of wanted) pipeline.lrangeBuffer(txListKey(config, minute), 0, -1);
-  const replies = (await pipeline.exec()) ?? [];
-  const bodies: Buffer[] = [];
-  for (const [err, list] of replies) {
-    if (err) throw err;
-    bodies.push(...(list as Buffer[]));
-  }
-  // Order on the fixed-offset time and hash bytes; decode only the ones returned.
-  bodies.sort((a, b) => b.readUInt32BE(BODY_TIME_FROM - 1) - a.readUInt32BE(BODY_TIME_FROM - 1) || Buffer.compare(a.subarray(1, 33), b.subarray(1, 33)));
-  return bodies.slice(0, limit).map(decode);
+  const from = nowMs === undefined ? "-inf" : windowStart(toSec(nowMs));
+  const hashes = await redis.zrevrangebyscore(txByTimeKey(config), "+inf", from, "LIMIT", 0, limit);
+  if (!hashes.length) return [];
+  const bodies = await redis.mget(hashes.map((h) => txBodyKey(config, h)));
+  // A body can expire a moment before the timer trims its index entry.
+  return bodies.filter((b): b is string => b !== null);
+}
+
+/** The newest `limit` stored transactions, parsed. */
+export async function latestTransactions(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<TransactionView[]> {
+  return (await latestTransactionsJson(redis, config, limit, nowMs)).map((b) => JSON.parse(b) as TransactionView);
 }
 
 /** One stored transaction by hash (64 hex digits, any case), or null. */
-export async function transactionByHash(redis: Redis, config: Prefixed, hash: string): Promise<StoredTransaction | null> {
+export async function transactionByHash(redis: Redis, config: Prefixed, hash: string): Promise<TransactionView | null> {
   const h = hash.toLowerCase();
   if (!/^[0-9a-f]{64}$/.test(h)) return null;
-  const body = await run(redis, findTransaction(config, h, seenBucket(h), fingerprint(h)));
-  return body ? decodeBody(body) : null;
+  const body = await redis.get(txBodyKey(config, h));
+  return body === null ? null : (JSON.parse(body) as TransactionView);
 }
 
-/** How many transactions are stored (all minutes, before any trim the timer has not done yet). */
-export async function storedTransactionCount(redis: Redis, config: Prefixed): Promise<number> {
-  const counts = await redis.hvals(txMinutesKey(config));
-  return counts.reduce((sum, c) => sum + Number(c), 0);
+/** How many transactions are stored. */
+export function storedTransactionCount(redis: Redis, config: Prefixed): Promise<number> {
+  return redis.zcard(txByTimeKey(config));
 }
 
 async function buckets(redis: Redis, keys: string[], starts: number[]): Promise<Bucket[]> {
@@ -119,20 +94,12 @@ export function hourBuckets(redis: Redis, config: Prefixed, fromMs: number, n: n
 
 /**
  * The `limit` addresses with the highest total on `side` over the window, highest first (ties by
- * address, as Redis orders them). With `nowMs`, the window is first moved to that time in the
- * same round trip (advanceAddressWindow-6.lua, idempotent), so the answer is exact even when the
- * addresses group is idle or down. ZREVRANGE: O(log A + limit), A = addresses in the window.
+ * address, as Redis orders them). ZREVRANGE: O(log A + limit), A = addresses in the window. The
+ * window is as the addresses group last moved it (every few seconds, src/consumers/addresses.ts).
  */
-export async function topAddresses(redis: Redis, config: Prefixed, side: Side, limit: number, nowMs?: number): Promise<AddressTotal[]> {
+export async function topAddresses(redis: Redis, config: Prefixed, side: Side, limit: number): Promise<AddressTotal[]> {
   if (limit <= 0) return [];
-  defineScripts(redis);
-  const key = side === "received" ? addrReceivedKey(config) : addrSentKey(config);
-  const pipeline = redis.pipeline();
-  if (nowMs !== undefined) queue(pipeline, advanceAddressWindow(config, toSec(nowMs)));
-  pipeline.zrevrange(key, 0, limit - 1, "WITHSCORES");
-  const replies = (await pipeline.exec()) ?? [];
-  for (const [err] of replies) if (err) throw err;
-  const flat = (replies[replies.length - 1]?.[1] ?? []) as string[];
+  const flat = await redis.zrevrange(addrTotalKey(config, side), 0, limit - 1, "WITHSCORES");
   const out: AddressTotal[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ address: flat[i] as string, total_value: Number(flat[i + 1]) });
   return out;
@@ -142,4 +109,44 @@ export async function topAddresses(redis: Redis, config: Prefixed, side: Side, l
 export async function addressWindowStart(redis: Redis, config: Prefixed): Promise<number | null> {
   const start = await redis.get(addrWindowKey(config));
   return start === null ? null : Number(start) * 1000;
+}
+
+/** A group's projection: per partition, its position and the replay that started it. */
+export interface GroupProgress {
+  /** "<topic>:<partition>" -> next offset; empty when Redis holds no position (a replay starts). */
+  positions: Map<string, number>;
+  /** "<topic>:<partition>" -> the offset the projection's replay started at. */
+  replayFrom: Map<string, number>;
+  /** "<topic>:<partition>" -> the log's end when the projection's replay started. */
+  replayUntil: Map<string, number>;
+  /** "<topic>:<partition>" -> since when (unix ms) the projection holds that partition's records. */
+  coversFromMs: Map<string, number>;
+}
+
+export async function groupProgress(redis: Redis, config: Prefixed, role: GroupRole): Promise<GroupProgress> {
+  const [positions, replay] = (await redis.pipeline().hgetall(positionKey(config, role)).hgetall(replayKey(config, role)).exec()) ?? [];
+  if (positions?.[0]) throw positions[0];
+  if (replay?.[0]) throw replay[0];
+  const out: GroupProgress = { positions: new Map(), replayFrom: new Map(), replayUntil: new Map(), coversFromMs: new Map() };
+  for (const [field, offset] of Object.entries((positions?.[1] ?? {}) as Record<string, string>)) out.positions.set(field, Number(offset));
+  const into: Record<string, Map<string, number>> = { from: out.replayFrom, until: out.replayUntil, covers_from_ms: out.coversFromMs };
+  for (const [field, value] of Object.entries((replay?.[1] ?? {}) as Record<string, string>)) {
+    const at = field.lastIndexOf(":");
+    into[field.slice(at + 1)]?.set(field.slice(0, at), Number(value));
+  }
+  return out;
+}
+
+/** Records the group has still to replay: the sum over partitions of the replay's end less the position. */
+export function replayLeft(progress: GroupProgress): number {
+  let left = 0;
+  for (const [field, until] of progress.replayUntil) left += Math.max(0, until - (progress.positions.get(field) ?? 0));
+  return left;
+}
+
+/** Records the replay had to apply when it started: the sum over partitions of its end less its start. */
+export function replayTotal(progress: GroupProgress): number {
+  let total = 0;
+  for (const [field, until] of progress.replayUntil) total += Math.max(0, until - (progress.replayFrom.get(field) ?? until));
+  return total;
 }

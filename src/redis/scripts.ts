@@ -5,46 +5,54 @@
  * script's header comment, and how to read its reply. `run` sends one call; `runAll` sends many in
  * one pipeline (one round trip) and reads every reply. A negative integer reply is an error code,
  * turned into a `ScriptError` with the message from `SCRIPT_ERRORS`, the one table of them.
+ *
+ * "Now" is Redis's clock (lua/includes/clock.lua): the service never passes a time. Tests may
+ * pass `at` (unix seconds) to place a call at a chosen time.
  */
 import type Redis from "ioredis";
 import type { ChainableCommander } from "ioredis";
 import type { Config } from "../config.ts";
-import { putVarint, varintLength } from "../consumers/address-codec.ts";
+import { type TransactionView, viewJson } from "../transaction.ts";
 import {
-  ADVANCE_MAX_MINUTES,
   HOUR_BUCKET_KEEP_SECONDS,
+  MAX_AHEAD_SECONDS,
   MINUTE_BUCKET_KEEP_SECONDS,
   SEEN_MARGIN_SECONDS,
-  TX_LIST_KEEP_SECONDS,
+  WINDOW_BUDGET,
   WINDOW_MINUTES,
-} from "../consumers/state.ts";
+} from "../window.ts";
 import {
-  addrNamesPrefix,
-  addrReceivedKey,
-  addrSentKey,
-  addrSlicePrefix,
-  addrSlicesKey,
-  addrWindowKey,
+  addressKeys,
   countsHourPrefix,
   countsMinutePrefix,
-  seenPrefix,
-  txListPrefix,
-  txMinutesKey,
+  positionKey,
+  replayKey,
+  type StateRole,
+  seenKey,
+  txBodyPrefix,
+  txByTimeKey,
 } from "./keys.ts";
 import { defineScripts } from "./loader.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
-type Arg = string | number | Buffer;
+type Arg = string | number;
 
-export type ScriptName = "applyCounts" | "applyAddresses" | "advanceAddressWindow" | "applyTransactions" | "trimTransactions" | "findTransaction";
+export type ScriptName =
+  | "applyCounts"
+  | "applyAddresses"
+  | "advanceAddressWindow"
+  | "applyTransactions"
+  | "trimTransactions"
+  | "startReplay"
+  | "dropCounts"
+  | "dropAddresses"
+  | "dropTransactions";
 
 export interface ScriptCall<T> {
   readonly name: ScriptName;
   readonly keys: readonly string[];
   readonly args: readonly Arg[];
   readonly parse: (reply: unknown) => T;
-  /** Read bulk replies as Buffers (binary bodies) through ioredis' `<name>Buffer` variant. */
-  readonly buffer?: boolean;
 }
 
 /** Error codes the scripts return (negative integers), with what they mean. */
@@ -69,21 +77,21 @@ function checked<T>(call: ScriptCall<T>, reply: unknown): T {
   return call.parse(reply);
 }
 
-const commandName = (call: ScriptCall<unknown>) => (call.buffer ? `${call.name}Buffer` : call.name);
-
 const numbers = (reply: unknown) => (reply as (number | string)[]).map(Number);
+/** "" = Redis's clock. */
+const clockArg = (at: number | undefined): Arg => at ?? "";
 
 /** Sends one script call. */
 export async function run<T>(redis: Redis, call: ScriptCall<T>): Promise<T> {
   defineScripts(redis);
-  const fn = (redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)[commandName(call)];
+  const fn = (redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)[call.name];
   if (!fn) throw new Error(`script ${call.name} is not loaded (lua/${call.name}-<keys>.lua)`);
   return checked(call, await fn.call(redis, ...call.keys, ...call.args));
 }
 
 /** Adds a script call to a pipeline (its reply is read by `call.parse` after exec). */
 export function queue(pipeline: ChainableCommander, call: ScriptCall<unknown>): void {
-  const fn = (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[commandName(call)];
+  const fn = (pipeline as unknown as Record<string, (...a: Arg[]) => unknown>)[call.name];
   if (!fn) throw new Error(`script ${call.name} is not loaded on this client (call defineScripts first)`);
   fn.call(pipeline, ...call.keys, ...call.args);
 }
@@ -102,61 +110,77 @@ export async function runAll<T>(redis: Redis, calls: readonly ScriptCall<T>[]): 
   });
 }
 
-// ---- applying transactions (one call per chunk of a batch) ------------------------------------
+// ---- positions: where a group is in the log ----------------------------------------------------
 
-/** What one apply call did. */
+/**
+ * The stretch of one partition an apply call covers: it applies only when the group's position
+ * for `field` is `from`, and leaves it at `to` (lua/includes/checkPosition.lua).
+ */
+export interface Stretch {
+  /** "<topic>:<partition>" (keys.ts positionField); "" applies without a position (tests, benchmarks). */
+  field: string;
+  from: string;
+  to: string;
+}
+
+/** Applies without a log position: for tests and benchmarks that fill Redis directly. */
+export const NO_POSITION: Stretch = { field: "", from: "", to: "" };
+
+/** What an apply call did: applied (with the script's figures), or refused on the position. */
+export type Applied<T> = ({ status: "applied" } & T) | { status: "moved"; position: string } | { status: "unset" };
+
 export interface ApplyResult {
   applied: number;
   duplicates: number;
   stale: number;
 }
 
-/** Per transaction: event time, dedupe bucket and fingerprint (src/consumers/state.ts), value. */
-export interface CountsRecord {
-  time: number;
-  bucket: number;
-  fp: string;
-  value: number;
+function applied<T>(reply: unknown, figures: (n: number[]) => T): Applied<T> {
+  const [status, ...rest] = reply as [string, ...(string | number)[]];
+  if (status === "moved") return { status, position: String(rest[0]) };
+  if (status === "unset") return { status };
+  return { status: "applied", ...figures(rest.map(Number)) };
 }
 
-/** lua/applyCounts-3.lua */
-export function applyCounts(config: Prefixed, nowSec: number, records: readonly CountsRecord[]): ScriptCall<ApplyResult> {
-  const args: Arg[] = [nowSec, WINDOW_MINUTES, MINUTE_BUCKET_KEEP_SECONDS, HOUR_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS];
-  for (const r of records) args.push(r.time, r.bucket, r.fp, r.value);
+const stretchArgs = (s: Stretch): Arg[] => [s.field, s.from, s.to];
+
+/** lua/startReplay-2.lua: the position a partition without one starts from; another process's stands. */
+export function startReplay(config: Prefixed, role: StateRole, field: string, from: string, until: string, coversFromMs: number): ScriptCall<string> {
   return {
-    name: "applyCounts",
-    keys: [countsMinutePrefix(config), countsHourPrefix(config), seenPrefix(config, "counts")],
-    args,
-    parse: (reply) => {
-      const [applied = 0, duplicates = 0, stale = 0] = numbers(reply);
-      return { applied, duplicates, stale };
-    },
+    name: "startReplay",
+    keys: [positionKey(config, role), replayKey(config, role)],
+    args: [field, from, until, coversFromMs],
+    parse: (reply) => String((reply as string[])[1]),
   };
 }
 
-/** One transaction for applyAddresses: its dedupe fields and its slice records per side. */
-export interface AddressTxRecord {
+// ---- group btc-minute-counts -------------------------------------------------------------------
+
+/** lua/applyCounts-4.lua: per transaction, its hash, time and value. */
+export function applyCounts(
+  config: Prefixed,
+  stretch: Stretch,
+  records: readonly { hash: string; time: number; value: number }[],
+  at?: number,
+): ScriptCall<Applied<ApplyResult>> {
+  const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), MINUTE_BUCKET_KEEP_SECONDS, HOUR_BUCKET_KEEP_SECONDS];
+  for (const r of records) args.push(r.hash, r.time, r.value);
+  return {
+    name: "applyCounts",
+    keys: [countsMinutePrefix(config), countsHourPrefix(config), seenKey(config, "counts"), positionKey(config, "counts")],
+    args,
+    parse: (reply) => applied(reply, ([applied = 0, duplicates = 0, stale = 0]) => ({ applied, duplicates, stale })),
+  };
+}
+
+// ---- group btc-address-values ------------------------------------------------------------------
+
+/** One transaction for applyAddresses: per side, address -> satoshi. */
+export interface AddressRecord {
+  hash: string;
   time: number;
-  bucket: number;
-  fp: string;
-  /** Slice records of its outputs: per address, 8-byte fingerprint then varint value. */
-  received: Buffer;
-  /** Slice records of its inputs. */
-  sent: Buffer;
-}
-
-/** The batch's sum for one address on one side. */
-export interface AddressSum {
-  /** 8-byte address fingerprint (as in the slice records). */
-  fp: Buffer;
-  address: string;
-  total: number;
-}
-
-export interface AddressBatch {
-  txs: readonly AddressTxRecord[];
-  received: readonly AddressSum[];
-  sent: readonly AddressSum[];
+  received: ReadonlyMap<string, number>;
+  sent: ReadonlyMap<string, number>;
 }
 
 export interface AddressApplyResult extends ApplyResult {
@@ -164,75 +188,53 @@ export interface AddressApplyResult extends ApplyResult {
   windowStart: number;
 }
 
-/** The sums of one side as slice records (fingerprint, varint total), one per address, in order. */
-function sumRecords(sums: readonly AddressSum[]): Buffer {
-  let size = 0;
-  for (const e of sums) size += 8 + varintLength(e.total);
-  const out = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const e of sums) {
-    e.fp.copy(out, at);
-    at = putVarint(e.total, out, at + 8);
+const windowKeys = (config: Prefixed) => {
+  const k = addressKeys(config);
+  return [k.total("received"), k.total("sent"), k.minutes, k.window, k.minutePrefix("received"), k.minutePrefix("sent")];
+};
+
+/** Arguments one transaction takes in applyAddresses. */
+export const addressRecordArgs = (r: AddressRecord) => 4 + 2 * (r.received.size + r.sent.size);
+
+/** lua/applyAddresses-8.lua */
+export function applyAddresses(config: Prefixed, stretch: Stretch, records: readonly AddressRecord[], at?: number): ScriptCall<Applied<AddressApplyResult>> {
+  const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), WINDOW_MINUTES, SEEN_MARGIN_SECONDS, WINDOW_BUDGET];
+  for (const r of records) {
+    args.push(r.hash, r.time, r.received.size, r.sent.size);
+    for (const [address, value] of r.received) args.push(address, value);
+    for (const [address, value] of r.sent) args.push(address, value);
   }
-  return out;
-}
-
-const addressKeys = (config: Prefixed) => [
-  addrReceivedKey(config),
-  addrSentKey(config),
-  addrSlicesKey(config),
-  addrWindowKey(config),
-  addrSlicePrefix(config),
-  addrNamesPrefix(config),
-];
-
-/** lua/applyAddresses-7.lua */
-export function applyAddresses(config: Prefixed, nowSec: number, batch: AddressBatch, maxMinutes = ADVANCE_MAX_MINUTES): ScriptCall<AddressApplyResult> {
-  const args: Arg[] = [nowSec, WINDOW_MINUTES, SEEN_MARGIN_SECONDS, maxMinutes, batch.txs.length, batch.received.length, batch.sent.length];
-  for (const t of batch.txs) args.push(t.time, t.bucket, t.fp, t.received, t.sent);
-  for (const e of batch.received) args.push(e.address);
-  for (const e of batch.sent) args.push(e.address);
-  args.push(sumRecords(batch.received), sumRecords(batch.sent));
   return {
     name: "applyAddresses",
-    keys: [...addressKeys(config), seenPrefix(config, "addresses")],
+    keys: [...windowKeys(config), seenKey(config, "addresses"), positionKey(config, "addresses")],
     args,
-    parse: (reply) => {
-      const [applied = 0, duplicates = 0, stale = 0, windowStart = 0] = numbers(reply);
-      return { applied, duplicates, stale, windowStart };
-    },
+    parse: (reply) => applied(reply, ([applied = 0, duplicates = 0, stale = 0, windowStart = 0]) => ({ applied, duplicates, stale, windowStart })),
   };
 }
 
 export interface AdvanceResult {
   /** The window start (unix s). */
   windowStart: number;
-  /** Minutes subtracted by this call. */
+  /** Minute-set entries subtracted by this call. */
   subtracted: number;
-  /** Expired minutes still to subtract (call again). */
-  waiting: number;
+  /** Expired entries are still waiting (call again). */
+  waiting: boolean;
 }
 
 /** lua/advanceAddressWindow-6.lua */
-export function advanceAddressWindow(config: Prefixed, nowSec: number, maxMinutes = ADVANCE_MAX_MINUTES): ScriptCall<AdvanceResult> {
+export function advanceAddressWindow(config: Prefixed, at?: number, budget = WINDOW_BUDGET): ScriptCall<AdvanceResult> {
   return {
     name: "advanceAddressWindow",
-    keys: addressKeys(config),
-    args: [nowSec, WINDOW_MINUTES, maxMinutes],
+    keys: windowKeys(config),
+    args: [clockArg(at), WINDOW_MINUTES, budget],
     parse: (reply) => {
       const [windowStart = 0, subtracted = 0, waiting = 0] = numbers(reply);
-      return { windowStart, subtracted, waiting };
+      return { windowStart, subtracted, waiting: waiting === 1 };
     },
   };
 }
 
-/** Per transaction: event time, dedupe bucket, fingerprint, stored body (src/consumers/body.ts). */
-export interface TransactionRecord {
-  time: number;
-  bucket: number;
-  fp: string;
-  body: Buffer;
-}
+// ---- group btc-transactions --------------------------------------------------------------------
 
 export interface TrimResult {
   removedByWindow: number;
@@ -242,27 +244,34 @@ export interface TrimResult {
 
 export type TransactionsApplyResult = ApplyResult & TrimResult;
 
-/** lua/applyTransactions-3.lua */
-export function applyTransactions(config: Pick<Config, "REDIS_PREFIX" | "TX_CAP">, nowSec: number, records: readonly TransactionRecord[]): ScriptCall<TransactionsApplyResult> {
-  const args: Arg[] = [nowSec, WINDOW_MINUTES, config.TX_CAP, SEEN_MARGIN_SECONDS, TX_LIST_KEEP_SECONDS];
-  for (const r of records) args.push(r.time, r.bucket, r.fp, r.body);
+type TxConfig = Pick<Config, "REDIS_PREFIX" | "TX_CAP">;
+
+/** lua/applyTransactions-4.lua: each transaction stored as its API view's JSON. */
+export function applyTransactions(config: TxConfig, stretch: Stretch, records: readonly TransactionView[], at?: number): ScriptCall<Applied<TransactionsApplyResult>> {
+  const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), WINDOW_MINUTES, config.TX_CAP, SEEN_MARGIN_SECONDS, WINDOW_BUDGET];
+  for (const r of records) args.push(r.hash, r.time, viewJson(r));
   return {
     name: "applyTransactions",
-    keys: [txMinutesKey(config), txListPrefix(config), seenPrefix(config, "transactions")],
+    keys: [txByTimeKey(config), txBodyPrefix(config), seenKey(config, "transactions"), positionKey(config, "transactions")],
     args,
-    parse: (reply) => {
-      const [applied = 0, duplicates = 0, stale = 0, removedByWindow = 0, removedByCap = 0, stored = 0] = numbers(reply);
-      return { applied, duplicates, stale, removedByWindow, removedByCap, stored };
-    },
+    parse: (reply) =>
+      applied(reply, ([applied = 0, duplicates = 0, stale = 0, removedByWindow = 0, removedByCap = 0, stored = 0]) => ({
+        applied,
+        duplicates,
+        stale,
+        removedByWindow,
+        removedByCap,
+        stored,
+      })),
   };
 }
 
 /** lua/trimTransactions-2.lua */
-export function trimTransactions(config: Pick<Config, "REDIS_PREFIX" | "TX_CAP">, nowSec: number): ScriptCall<TrimResult> {
+export function trimTransactions(config: TxConfig, at?: number): ScriptCall<TrimResult> {
   return {
     name: "trimTransactions",
-    keys: [txMinutesKey(config), txListPrefix(config)],
-    args: [nowSec, WINDOW_MINUTES, config.TX_CAP],
+    keys: [txByTimeKey(config), txBodyPrefix(config)],
+    args: [clockArg(at), WINDOW_MINUTES, config.TX_CAP, WINDOW_BUDGET],
     parse: (reply) => {
       const [removedByWindow = 0, removedByCap = 0, stored = 0] = numbers(reply);
       return { removedByWindow, removedByCap, stored };
@@ -270,13 +279,23 @@ export function trimTransactions(config: Pick<Config, "REDIS_PREFIX" | "TX_CAP">
   };
 }
 
-/** lua/findTransaction-3.lua: the stored body of `hash` (64 hex digits), or null. */
-export function findTransaction(config: Prefixed, hash: string, bucket: number, fp: string): ScriptCall<Buffer | null> {
-  return {
-    name: "findTransaction",
-    keys: [txMinutesKey(config), txListPrefix(config), seenPrefix(config, "transactions")],
-    args: [Buffer.from(hash, "hex"), bucket, fp],
-    buffer: true,
-    parse: (reply) => (Buffer.isBuffer(reply) ? reply : null),
-  };
+// ---- dropping a projection (bun run rebuild) ---------------------------------------------------
+
+/** lua/drop<Group>-N.lua: deletes a group's whole projection, its position included, atomically; returns the keys deleted. */
+export function dropProjection(config: Prefixed, role: StateRole): ScriptCall<number> {
+  const own = [seenKey(config, role), positionKey(config, role), replayKey(config, role)];
+  const parse = (reply: unknown) => Number(reply);
+  switch (role) {
+    case "counts":
+      return {
+        name: "dropCounts",
+        keys: [countsMinutePrefix(config), countsHourPrefix(config), ...own],
+        args: ["", MINUTE_BUCKET_KEEP_SECONDS, HOUR_BUCKET_KEEP_SECONDS, 2 * MAX_AHEAD_SECONDS],
+        parse,
+      };
+    case "addresses":
+      return { name: "dropAddresses", keys: [...windowKeys(config), ...own], args: [], parse };
+    case "transactions":
+      return { name: "dropTransactions", keys: [txByTimeKey(config), txBodyPrefix(config), ...own], args: [], parse };
+  }
 }

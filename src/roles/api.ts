@@ -10,6 +10,7 @@ import { createApiRedis } from "../api/redis.ts";
 import { configOrExit } from "../config.ts";
 import { createKafka, GROUPS, type GroupRole, groupId } from "../kafka/client.ts";
 import { createLogger } from "../log.ts";
+import { redisClock } from "../redis/clock.ts";
 import { onShutdown } from "../shutdown.ts";
 
 const config = configOrExit();
@@ -23,11 +24,14 @@ const kafka = new KafkaProbe(
   (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
 );
 
-const app = createApp({ config, redis, kafka, log }).listen({ port: config.PORT, hostname: "0.0.0.0" });
+// "Now" is Redis's clock, the one the consumers' scripts use, whatever this host's clock says.
+const clock = redisClock(redis);
+const app = createApp({ config, redis, kafka, log, now: clock.now }).listen({ port: config.PORT, hostname: "0.0.0.0" });
 log.info(`listening on http://localhost:${config.PORT} (Swagger: http://localhost:${config.PORT}/swagger)`);
 
 onShutdown(log, async () => {
   await app.stop();
+  clock.stop();
   await kafka.close();
   redis.disconnect();
 });

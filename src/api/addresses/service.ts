@@ -19,7 +19,7 @@ export class AddressesService {
   top(side: Side, limit: number): Promise<Rendered<HighValueAddresses>> {
     return this.cache.get(
       `${side} ${limit}`,
-      async () => new Rendered({ window_seconds: WINDOW_SECONDS, side, addresses: await this.store.topAddresses(side, limit, this.now()) }),
+      async () => new Rendered({ window_seconds: WINDOW_SECONDS, side, addresses: await this.store.topAddresses(side, limit) }),
     );
   }
 }

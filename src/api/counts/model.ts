@@ -30,7 +30,11 @@ export const HourCount = t.Object(
     start: t.String({ format: "date-time", description: "start of the hour, ISO-8601 UTC" }),
     count: Type.Integer({ minimum: 0, description: "transactions whose event time falls in the hour" }),
     value: Type.Integer({ minimum: 0, description: "their total output value, satoshi" }),
-    complete: t.Boolean({ description: "false for the current hour, still being counted" }),
+    complete: t.Boolean({ description: "false for the current hour, still being counted, and for an hour that is not covered" }),
+    covered: t.Boolean({
+      description:
+        "false when Redis does not hold every transaction of the hour: the projection was replayed from a log that no longer reaches back to the hour's start (retention), so `count` is a lower bound",
+    }),
   },
   { title: "HourCount" },
 );

@@ -64,11 +64,12 @@ export class CountsService {
     const current = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
     const from = current - (HOURS_SHOWN - 1) * HOUR_MS;
     return this.hours.get(String(from), async () => {
-      const buckets = await this.store.hourBuckets(from, HOURS_SHOWN);
+      const [buckets, coverFrom] = await Promise.all([this.store.hourBuckets(from, HOURS_SHOWN), this.store.countsCoverFromMs()]);
       return new Rendered({
         hours: buckets.map((b, i) => {
           const start = from + i * HOUR_MS;
-          return { hour: `${hhmm(start).slice(0, 2)}:00`, start: new Date(start).toISOString(), count: b.count, value: b.value, complete: start < current };
+          const covered = coverFrom !== null && start >= coverFrom;
+          return { hour: `${hhmm(start).slice(0, 2)}:00`, start: new Date(start).toISOString(), count: b.count, value: b.value, complete: covered && start < current, covered };
         }),
       });
     });

@@ -10,16 +10,17 @@ export const GroupLag = t.Object({
   committed: t.Boolean({ description: "false while the group has committed nothing (its lag is then every record retained)" }),
 });
 
-export const Rebuilding = t.Object(
+export const Projection = t.Object(
   {
-    group: t.String({ description: "consumer group id being rebuilt" }),
     role: t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]),
-    started_at: t.String({ description: "when this group's rebuild started (ISO-8601)" }),
-    replayed: Type.Integer({ minimum: 0, description: "records replayed so far" }),
-    total: Type.Integer({ minimum: 0, description: "records to replay" }),
-    progress: Type.Number({ minimum: 0, maximum: 1, description: "replayed / total" }),
+    state: t.Union([t.Literal("current"), t.Literal("catching_up"), t.Literal("empty")], {
+      description:
+        "current: the group's position in Redis has reached the end of its last replay; catching_up: it is replaying the log into an emptied projection; " +
+        "empty: Redis holds no position for the group yet (its consumers start a replay within seconds)",
+    }),
+    records_to_replay: Type.Integer({ minimum: 0, description: "records the replay has still to apply (0 when current)" }),
   },
-  { description: "a `bun run rebuild` in progress" },
+  { description: "a group's projection in Redis" },
 );
 
 export const Health = t.Object(
@@ -44,7 +45,7 @@ export const Health = t.Object(
       age_seconds: Nullable(Type.Number(), "now minus that time"),
     }),
     producer_last_message_age_seconds: Nullable(Type.Number(), "seconds since a producer last received a feed message (producer_last_message_at_ms); null when unknown"),
-    rebuilding: Nullable(Rebuilding, "the group `bun run rebuild` is recomputing from the Kafka log and how far it is; null when no rebuild runs"),
+    projections: t.Array(Projection, { description: "each group's projection in Redis: current, or catching up with the log (after Redis lost data or `bun run rebuild`)" }),
   },
   { title: "Health" },
 );

@@ -5,8 +5,8 @@
  * how far behind each consumer group is.
  */
 import type Redis from "ioredis";
+import { ROLES } from "../../groups.ts";
 import type { ApiStore } from "../store.ts";
-import type { RebuildStatus } from "../../rebuild/status.ts";
 import type { Health } from "./model.ts";
 import type { KafkaProbe } from "./kafka.ts";
 
@@ -32,8 +32,6 @@ export class HealthService {
     private readonly kafka: KafkaProbe,
     private readonly newestTime: () => Promise<number | null>,
     private readonly now: () => number,
-    /** The rebuild in progress (src/rebuild/status.ts `readRebuildStatus`); without it `rebuilding` is always null. */
-    private readonly rebuildStatus?: () => Promise<RebuildStatus | null>,
   ) {}
 
   async check(): Promise<Health> {
@@ -41,15 +39,15 @@ export class HealthService {
     const now = this.now();
     let newest: number | null = null;
     let lastMessageAt: number | null = null;
-    let rebuilding: RebuildStatus | null = null;
+    let projections: Health["projections"] = [];
     if (redis.ok) {
-      const [time, metrics, rebuild] = await Promise.all([
+      const [time, metrics, progress] = await Promise.all([
         within(this.newestTime(), REDIS_PING_TIMEOUT_MS).catch(() => null),
         within(this.store.pipelineMetrics(), REDIS_PING_TIMEOUT_MS).catch(() => ({}) as Record<string, string>),
-        this.rebuildStatus ? within(this.rebuildStatus(), REDIS_PING_TIMEOUT_MS).catch(() => null) : null,
+        within(Promise.all(ROLES.map((role) => this.store.projection(role))), REDIS_PING_TIMEOUT_MS).catch(() => []),
       ]);
       newest = time;
-      rebuilding = rebuild;
+      projections = progress;
       const at = Number(metrics.producer_last_message_at_ms);
       lastMessageAt = Number.isFinite(at) && at > 0 ? at : null;
     }
@@ -63,7 +61,7 @@ export class HealthService {
       kafka,
       newest_transaction: { time: newest, age_seconds: newest === null ? null : Math.max(0, now / 1000 - newest) },
       producer_last_message_age_seconds: lastMessageAt === null ? null : Math.max(0, (now - lastMessageAt) / 1000),
-      rebuilding,
+      projections,
     };
   }
 

@@ -18,7 +18,8 @@
  *
  * No Elysia here: the routes (routes.ts) wrap `open()` in a Response.
  */
-import type { ApiStore, StoredTransaction } from "../store.ts";
+import type { ApiStore } from "../store.ts";
+import { toView } from "../../transaction.ts";
 
 export interface StreamOptions {
   /** Poll period while clients are connected, ms. */
@@ -54,7 +55,7 @@ const HEALTH_FIELDS = /last_message_at|reconnect|dropped|lag/;
 const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
 const hhmm = (ms: number) => `${pad(new Date(ms).getUTCHours())}:${pad(new Date(ms).getUTCMinutes())}`;
 
-const txView = (tx: StoredTransaction) => ({ hash: tx.hash, time: tx.time, size: tx.size, inputs: tx.inputs, outputs: tx.outputs, value: tx.value, fee: tx.fee });
+const txView = toView;
 
 interface Client {
   queue: string[];

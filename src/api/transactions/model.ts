@@ -1,14 +1,8 @@
 import { t } from "elysia";
-import { Transaction } from "../../transaction.ts";
+import { TransactionView } from "../../transaction.ts";
 import { Limit } from "../params.ts";
 
-/**
- * A transaction as the API shows it: the stored record (src/transaction.ts, the one schema the
- * producer and consumers validate) without its record version `v` and the producer's
- * `received_at`, which are pipeline details.
- */
-export const TransactionView = t.Omit(Transaction, ["v", "received_at"], { title: "Transaction" });
-export type TransactionView = typeof TransactionView.static;
+export { TransactionView };
 
 export const LatestTransactions = t.Object(
   { transactions: t.Array(TransactionView, { maxItems: 1000, description: "newest first by `time`" }) },

@@ -3,19 +3,12 @@
  */
 import { Rendered, TtlCache } from "../cache.ts";
 import { NotFoundError } from "../errors.ts";
-import type { ApiStore, StoredTransaction } from "../store.ts";
+import type { ApiStore } from "../store.ts";
+import { toView } from "../../transaction.ts";
 import type { LatestTransactions, TransactionView } from "./model.ts";
 
 /** The stored record without the pipeline's fields, properties in the contract's order. */
-export const view = (tx: StoredTransaction): TransactionView => ({
-  hash: tx.hash,
-  time: tx.time,
-  size: tx.size,
-  inputs: tx.inputs,
-  outputs: tx.outputs,
-  value: tx.value,
-  fee: tx.fee,
-});
+export const view = toView;
 
 export class TransactionsService {
   private readonly latestCache: TtlCache<Rendered<LatestTransactions>>;

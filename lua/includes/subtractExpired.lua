@@ -1,0 +1,31 @@
+--[[
+  Takes expired minutes out of the address window: for each minute before `start` in the index
+  (oldest first), subtracts what its sorted sets added to the 3-hour totals, removes totals that
+  reach 0, and deletes the minute's entries as it goes. At most `budget` entries per call, so a
+  flood minute never blocks Redis for long; the rest waits for the next call.
+  Returns entries subtracted and whether expired entries are still waiting.
+]]
+local function subtractExpired(totals, minutePrefixes, indexKey, start, budget)
+  local done = 0
+  while true do
+    local minute = redis.call("ZRANGEBYSCORE", indexKey, "-inf", "(" .. start, "LIMIT", 0, 1)[1]
+    if not minute then return done, false end
+    for side = 1, 2 do
+      local minuteKey = minutePrefixes[side] .. minute
+      local room = budget - done
+      if room <= 0 then return done, true end
+      local entries = redis.call("ZRANGE", minuteKey, 0, room - 1, "WITHSCORES")
+      for i = 1, #entries, 2 do
+        local address = entries[i]
+        if tonumber(redis.call("ZINCRBY", totals[side], -tonumber(entries[i + 1]), address)) <= 0 then
+          redis.call("ZREM", totals[side], address)
+        end
+      end
+      local n = #entries / 2
+      if n > 0 then redis.call("ZREMRANGEBYRANK", minuteKey, 0, n - 1) end
+      done = done + n
+      if n == room and redis.call("EXISTS", minuteKey) == 1 then return done, true end
+    end
+    redis.call("ZREM", indexKey, minute)
+  end
+end
