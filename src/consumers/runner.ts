@@ -275,7 +275,12 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       if (!isRunning() || isStale()) return;
       try {
         if (!deadSent && producer) await sendDeadLetters(producer, dlq, dead);
-        deadSent = true;
+        if (!deadSent) {
+          // Sent: whatever Redis answers next, this stretch's poison records are not sent again.
+          deadLetteredBelow.set(partition, Math.max(sentBefore, Number(stretch.to)));
+          metrics.inc(metric("dead_letters_total"), dead.length);
+          deadSent = true;
+        }
         result = await group.apply(redis, records, stretch);
         break;
       } catch (err) {
@@ -306,7 +311,6 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     metrics.inc(metric("applied_total"), result.applied);
     metrics.inc(metric("duplicates_total"), result.duplicates);
     metrics.inc(metric("stale_total"), result.stale);
-    metrics.inc(metric("dead_letters_total"), dead.length);
     metrics.inc(metric("replay_skipped_dead_letters_total"), skipped);
     metrics.inc(metric("batches_total"));
     metrics.set(metric("last_batch_at_ms"), clock.now());

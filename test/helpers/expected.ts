@@ -19,7 +19,7 @@ export interface Expected {
   minutes: Map<number, { count: number; value: number }>;
   received: Map<string, number>;
   sent: Map<string, number>;
-  /** Newest first; ties by hash, as the API orders them. */
+  /** Newest first; equal times in reverse hash order, as the API reads them (a sorted set read backwards). */
   latest: { hash: string; time: number; value: number; fee: number | null; inputs: RawUtx["inputs"]; outputs: RawUtx["outputs"] }[];
 }
 
@@ -59,7 +59,7 @@ export function expectedFrom(frames: Iterable<string>): Expected {
     for (const i of tx.inputs) if (i.address && i.value) add(e.sent, i.address, i.value);
   }
   e.latest = [...once.values()]
-    .sort((a, b) => b.time - a.time || (a.hash < b.hash ? -1 : 1))
+    .sort((a, b) => b.time - a.time || (a.hash < b.hash ? 1 : -1))
     .map((tx) => {
       const value = valueOf(tx);
       const spent = tx.inputs.some((i) => i.value === null) ? null : tx.inputs.reduce((s, i) => s + (i.value ?? 0), 0);
