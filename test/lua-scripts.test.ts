@@ -1,31 +1,62 @@
 /**
- * Each Lua script alone, through its typed wrapper, on the real Redis, with `now` passed in:
- * dedupe, stale records, window expiry at minute boundaries, trimming, the cap, error codes.
+ * Each Lua script alone, through its typed wrapper (src/redis/scripts.ts), on the real Redis, with
+ * "now" pinned by `at`: dedupe by hash, stale records, the position check, the address window
+ * (exact subtraction, bounded by a budget), trimming by window and cap, dropping a projection,
+ * starting a replay, error codes, and that every key and value written is text.
  */
-import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { addressBatch, addressEffect, addressesCalls, advanceWindow } from "../src/consumers/addresses.ts";
-import { decodeBody, encodeBody } from "../src/consumers/body.ts";
-import { countsCalls } from "../src/consumers/counts.ts";
-import { sumResults } from "../src/consumers/group.ts";
-import { SEEN_MARGIN_SECONDS, WINDOW_SECONDS, fingerprint, seenBucket, windowStart } from "../src/consumers/state.ts";
-import { transactionsCalls } from "../src/consumers/transactions.ts";
+import Redis from "ioredis";
+import type { Config } from "../src/config.ts";
+import { addressRecord } from "../src/consumers/addresses.ts";
+import { type GroupRole, ROLES } from "../src/groups.ts";
 import {
-  addrNamesPrefix,
-  addrReceivedKey,
-  addrSentKey,
-  addrSliceKey,
-  addrSlicesKey,
+  addressKeys,
+  addrMinuteKey,
+  addrTotalKey,
   addrWindowKey,
   countsHourKey,
   countsMinuteKey,
+  groupKeyPattern,
+  keyPrefix,
+  metricsKey,
+  positionField,
+  positionKey,
+  replayKey,
   seenKey,
-  txListKey,
-  txMinutesKey,
+  txBodyKey,
+  txByTimeKey,
 } from "../src/redis/keys.ts";
 import { latestTransactions, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
-import { advanceAddressWindow, applyAddresses, applyCounts, runAll, run, ScriptError, trimTransactions } from "../src/redis/scripts.ts";
-import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
+import {
+  type Applied,
+  type ApplyResult,
+  advanceAddressWindow,
+  applyAddresses,
+  applyCounts,
+  applyTransactions,
+  dropProjection,
+  NO_POSITION,
+  run,
+  runAll,
+  type ScriptCall,
+  ScriptError,
+  type ScriptName,
+  type Stretch,
+  startReplay,
+  trimTransactions,
+} from "../src/redis/scripts.ts";
+import { SCHEMA_VERSION, type Transaction, toView, viewJson } from "../src/transaction.ts";
+import {
+  HOUR_BUCKET_KEEP_SECONDS,
+  hourOf,
+  MINUTE_BUCKET_KEEP_SECONDS,
+  minuteOf,
+  SEEN_MARGIN_SECONDS,
+  WINDOW_SECONDS,
+  windowStart,
+} from "../src/window.ts";
+import { fill, moveWindow } from "./helpers/fill.ts";
 import { testEnv } from "./helpers/env.ts";
 
 // Bun 1.3 applies the preload's default timeout to the first test file only.
@@ -35,8 +66,9 @@ const { redis, config } = testEnv();
 
 /** A minute boundary well in the past, so nothing here depends on the clock. */
 const M0 = 1_700_000_040 - (1_700_000_040 % 60);
+const H0 = hourOf(M0);
 let serial = 0;
-const hex = (n: number) => createHash("sha256").update(String(n)).digest("hex");
+const hex = (n: number) => createHash("sha256").update(`lua-${n}`).digest("hex");
 
 function tx(time: number, outputs: [string | null, number][], inputs: [string | null, number | null][] = [], hash = hex(++serial)): Transaction {
   const value = outputs.reduce((s, [, v]) => s + v, 0);
@@ -53,10 +85,73 @@ function tx(time: number, outputs: [string | null, number][], inputs: [string | 
     received_at: time * 1000,
   };
 }
+/** The same transaction (same hash) stamped at another time. */
+const restamped = (t: Transaction, time: number): Transaction => ({ ...t, time, received_at: time * 1000 });
 
-/** A config with its own key namespace, so each test starts empty. */
+/** A config with its own key namespace, so each test starts empty (all deleted after the file). */
 let ns = 0;
-const fresh = (extra: Record<string, number> = {}) => ({ ...config, REDIS_PREFIX: `${config.REDIS_PREFIX}-${++ns}`, ...extra }) as typeof config;
+const namespaces: Config[] = [];
+const fresh = (extra: Partial<Config> = {}): Config => {
+  const c = { ...config, REDIS_PREFIX: `${config.REDIS_PREFIX}-${++ns}`, ...extra };
+  namespaces.push(c);
+  return c;
+};
+// Its own client: testEnv's afterAll (registered first, so run first) closes `redis`.
+afterAll(async () => {
+  const cleaner = new Redis(config.REDIS_URL);
+  try {
+    for (const c of namespaces) for (const key of await keysOf(`${keyPrefix(c)}*`, cleaner)) await cleaner.unlink(key);
+  } finally {
+    cleaner.disconnect();
+  }
+});
+
+// ---- the scripts, per group --------------------------------------------------------------------
+
+const countsCall = (c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION) =>
+  applyCounts(c, stretch, txs.map((t) => ({ hash: t.hash, time: t.time, value: t.value })), at);
+const addressesCall = (c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION) => applyAddresses(c, stretch, txs.map(addressRecord), at);
+const transactionsCall = (c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION) => applyTransactions(c, stretch, txs, at);
+const applyCall = (role: GroupRole, c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION): ScriptCall<Applied<ApplyResult>> =>
+  role === "counts" ? countsCall(c, txs, at, stretch) : role === "addresses" ? addressesCall(c, txs, at, stretch) : transactionsCall(c, txs, at, stretch);
+/** A call with its ARGV[n] (1-based, as in the script's header) replaced. */
+const withArg = <T>(call: ScriptCall<T>, n: number, value: string | number): ScriptCall<T> => ({ ...call, args: call.args.map((a, i) => (i === n - 1 ? value : a)) });
+
+// ---- reading Redis back ------------------------------------------------------------------------
+
+async function keysOf(pattern: string, client: Redis = redis): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  let cursor = "0";
+  do {
+    const [next, keys] = await client.scanBuffer(cursor, "MATCH", pattern, "COUNT", 1000);
+    out.push(...keys);
+    cursor = next.toString();
+  } while (cursor !== "0");
+  return out;
+}
+
+/** Every key matching `pattern`, with its type and its contents as raw bytes (strings, hash fields and values, sorted-set members and scores). */
+async function rawDump(pattern: string): Promise<{ key: Buffer; type: string; parts: Buffer[] }[]> {
+  const out: { key: Buffer; type: string; parts: Buffer[] }[] = [];
+  for (const key of await keysOf(pattern)) {
+    const type = await redis.type(key);
+    let parts: Buffer[];
+    if (type === "string") parts = [(await redis.callBuffer("GET", key)) as Buffer];
+    else if (type === "hash") parts = (await redis.callBuffer("HGETALL", key)) as Buffer[];
+    else if (type === "zset") parts = (await redis.callBuffer("ZRANGE", key, 0, -1, "WITHSCORES")) as Buffer[];
+    else throw new Error(`${key.toString()}: unexpected type ${type}`);
+    out.push({ key, type, parts });
+  }
+  return out;
+}
+
+/** The keys matching `pattern` and their contents, as text (for comparing states). */
+async function snapshot(pattern: string): Promise<Record<string, string[]>> {
+  const out: Record<string, string[]> = {};
+  for (const { key, type, parts } of await rawDump(pattern)) out[key.toString()] = [type, ...parts.map((p) => p.toString())];
+  return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+const namespace = (c: Config) => snapshot(`${keyPrefix(c)}*`);
 
 const scores = async (key: string) => {
   const flat = await redis.zrange(key, 0, -1, "WITHSCORES");
@@ -65,201 +160,521 @@ const scores = async (key: string) => {
   return out;
 };
 
-describe("applyCounts-3", () => {
-  test("counts and sums each transaction once in its minute and hour, with TTLs", async () => {
+/** Redis's clock, ms. */
+const redisMs = async () => {
+  const [sec, usec] = await redis.time();
+  return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+};
+/**
+ * Runs `call` and checks that it gave `key` a time to live of exactly `ttl` seconds: its expiry
+ * (PEXPIRETIME, absolute) lies between Redis's clock before the call plus `ttl` and after it plus
+ * `ttl`. No tolerance, and nothing depends on how long the call takes.
+ */
+async function expectTtls<T>(call: ScriptCall<T>, ttls: Record<string, number>): Promise<T> {
+  const before = await redisMs();
+  const result = await run(redis, call);
+  const after = await redisMs();
+  for (const [key, ttl] of Object.entries(ttls)) {
+    const at = Number(await redis.call("PEXPIRETIME", key));
+    expect(at).toBeGreaterThanOrEqual(before + ttl * 1000);
+    expect(at).toBeLessThanOrEqual(after + ttl * 1000);
+  }
+  return result;
+}
+
+async function expectScriptError(work: Promise<unknown>, script: ScriptName, code: number) {
+  const err = await work.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ScriptError);
+  expect((err as ScriptError).script).toBe(script);
+  expect((err as ScriptError).code).toBe(code);
+  expect((err as ScriptError).message).toBe(new ScriptError(script, code).message);
+}
+
+// ================================================================================================
+
+describe("applyCounts-4", () => {
+  test("counts and sums each transaction once in its minute and hour, with TTLs from the bucket's own time", async () => {
     const c = fresh();
     const now = M0 + 600;
     const a = tx(M0 + 5, [["A", 100]]);
     const b = tx(M0 + 59, [["B", 50], ["C", 7]]);
     const d = tx(M0 + 60, [["A", 1]]);
-    const first = sumResults(await runAll(redis, countsCalls(c, [a, b, d, a], now)));
-    expect(first).toEqual({ applied: 3, duplicates: 1, stale: 0 });
-    const again = sumResults(await runAll(redis, countsCalls(c, [b, d], now)));
-    expect(again).toEqual({ applied: 0, duplicates: 2, stale: 0 });
+    // a twice in one call: the second is a duplicate.
+    const first = await expectTtls(countsCall(c, [a, b, d, a], now), {
+      [countsMinuteKey(c, M0)]: M0 + MINUTE_BUCKET_KEEP_SECONDS - now,
+      [countsMinuteKey(c, M0 + 60)]: M0 + 60 + MINUTE_BUCKET_KEEP_SECONDS - now,
+      [countsHourKey(c, H0)]: H0 + HOUR_BUCKET_KEEP_SECONDS - now,
+    });
+    expect(first).toEqual({ status: "applied", applied: 3, duplicates: 1, stale: 0 });
+    expect(await run(redis, countsCall(c, [b, d], now))).toEqual({ status: "applied", applied: 0, duplicates: 2, stale: 0 });
     expect(await redis.hgetall(countsMinuteKey(c, M0))).toEqual({ count: "2", value: "157" });
     expect(await redis.hgetall(countsMinuteKey(c, M0 + 60))).toEqual({ count: "1", value: "1" });
-    const hour = M0 - (M0 % 3600);
-    expect(await redis.hgetall(countsHourKey(c, hour))).toEqual({ count: "3", value: "158" });
-    // TTLs follow the bucket's own time, not the time of the call.
-    const minuteTtl = await redis.ttl(countsMinuteKey(c, M0));
-    expect(Math.abs(minuteTtl - (M0 + WINDOW_SECONDS + 3600 - now))).toBeLessThanOrEqual(2);
-    const seenTtl = await redis.ttl(seenKey(c, "counts", M0, seenBucket(a.hash)));
-    expect(Math.abs(seenTtl - (M0 + WINDOW_SECONDS + SEEN_MARGIN_SECONDS - now))).toBeLessThanOrEqual(2);
-    // The dedupe set stays a compact intset.
-    expect(await redis.object("ENCODING", seenKey(c, "counts", M0, seenBucket(a.hash)))).toBe("intset");
+    expect(await redis.hgetall(countsHourKey(c, H0))).toEqual({ count: "3", value: "158" });
+    // The group remembers each hash with its event time.
+    expect(await scores(seenKey(c, "counts"))).toEqual({ [a.hash]: a.time, [b.hash]: b.time, [d.hash]: d.time });
   });
 
-  test("a transaction from before the window is stale and changes nothing", async () => {
+  test("a second delivery of a hash stamped in another minute (and hour) counts nothing", async () => {
     const c = fresh();
-    const now = M0 + WINDOW_SECONDS; // window starts at M0 + 60
-    const old = tx(M0 + 59, [["A", 100]]);
-    const edge = tx(M0 + 60, [["A", 100]]);
-    expect(sumResults(await runAll(redis, countsCalls(c, [old, edge], now)))).toEqual({ applied: 1, duplicates: 0, stale: 1 });
-    expect(await redis.exists(countsMinuteKey(c, M0))).toBe(0);
-    expect(await redis.hget(countsMinuteKey(c, M0 + 60), "count")).toBe("1");
+    const now = M0 + 3 * 3600;
+    const a = tx(M0 + 5, [["A", 100]]);
+    await run(redis, countsCall(c, [a], now));
+    const before = await namespace(c);
+    const later = restamped(a, M0 + 2 * 3600 + 125);
+    expect(await run(redis, countsCall(c, [later], now))).toEqual({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
+    expect(await redis.exists(countsMinuteKey(c, M0 + 2 * 3600 + 120), countsHourKey(c, hourOf(later.time)))).toBe(0);
+    expect(await namespace(c)).toEqual(before);
+  });
+
+  test("a transaction whose hour bucket has expired is stale; one whose minute bucket has expired counts in its hour only", async () => {
+    const c = fresh();
+    const now = H0 + HOUR_BUCKET_KEEP_SECONDS; // hour H0 has just expired
+    const expired = tx(H0 + 3599, [["A", 100]]);
+    const hourOnly = tx(H0 + 3600 + 30, [["A", 10]]); // its minute's bucket expired long ago
+    const recent = tx(now - 10, [["A", 1]]);
+    expect(await run(redis, countsCall(c, [expired, hourOnly, recent], now))).toEqual({ status: "applied", applied: 2, duplicates: 0, stale: 1 });
+    expect(await redis.exists(countsHourKey(c, H0), countsMinuteKey(c, H0 + 3540))).toBe(0);
+    expect(await redis.exists(countsMinuteKey(c, H0 + 3600))).toBe(0);
+    expect(await redis.hgetall(countsHourKey(c, H0 + 3600))).toEqual({ count: "1", value: "10" });
+    expect(await redis.hgetall(countsMinuteKey(c, now - 60))).toEqual({ count: "1", value: "1" });
+    expect(await redis.hgetall(countsHourKey(c, hourOf(now - 10)))).toEqual({ count: "1", value: "1" });
+    // The stale one is not remembered: it changes nothing, however often it comes.
+    expect(Object.keys(await scores(seenKey(c, "counts"))).sort()).toEqual([hourOnly.hash, recent.hash].sort());
   });
 
   test("values near 21 million BTC add up exactly", async () => {
     const c = fresh();
     const big = 2_100_000_000_000_000;
     const txs = Array.from({ length: 6 }, (_, i) => tx(M0 + i, [["A", big]]));
-    await runAll(redis, countsCalls(c, txs, M0 + 10));
+    await run(redis, countsCall(c, txs, M0 + 10));
     expect(await redis.hget(countsMinuteKey(c, M0), "value")).toBe(String(6n * BigInt(big)));
+    expect(await redis.hget(countsHourKey(c, H0), "value")).toBe(String(6n * BigInt(big)));
   });
 
-  test("malformed arguments come back as a coded error, and nothing is applied", async () => {
+  test("malformed arguments come back as a coded error, and nothing is written", async () => {
     const c = fresh();
-    const call = applyCounts(c, M0, [{ time: M0, bucket: 0, fp: "1", value: 5 }]);
-    await expect(run(redis, { ...call, args: call.args.slice(0, -1) })).rejects.toThrow(new ScriptError("applyCounts", -1));
-    await expect(run(redis, { ...call, args: [...call.args.slice(0, -1), "-5"] })).rejects.toThrow(/not a non-negative integer/);
-    await expect(run(redis, { ...call, args: ["soon", ...call.args.slice(1)] })).rejects.toThrow(/now or a setting is not a number/);
-    expect(await redis.exists(countsMinuteKey(c, M0))).toBe(0);
+    const call = countsCall(c, [tx(M0, [["A", 5]])], M0 + 10);
+    await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyCounts", -1);
+    await expectScriptError(run(redis, withArg(call, 5, "soon")), "applyCounts", -2); // minute bucket life
+    await expectScriptError(run(redis, withArg(call, 6, "")), "applyCounts", -2); // hour bucket life
+    await expectScriptError(run(redis, withArg(call, call.args.length, "-5")), "applyCounts", -3); // value
+    await expectScriptError(run(redis, withArg(call, call.args.length, "1.5")), "applyCounts", -3);
+    await expectScriptError(run(redis, withArg(call, call.args.length - 1, "yesterday")), "applyCounts", -3); // time
+    // runAll rejects with the error too, once every reply is in.
+    await expectScriptError(runAll(redis, [countsCall(c, [], M0), { ...call, args: call.args.slice(0, -1) }]), "applyCounts", -1);
+    expect(await namespace(c)).toEqual({});
   });
 });
 
-describe("applyAddresses-7 / advanceAddressWindow-6", () => {
-  test("adds received and sent per address, once; zero values, unknown values and null addresses count nothing", async () => {
+describe("applyAddresses-8 / advanceAddressWindow-6", () => {
+  test("adds received and sent per address and per minute, once; zero values, unknown values and null addresses count nothing", async () => {
     const c = fresh();
     const now = M0 + 120;
     const t1 = tx(M0 + 1, [["A", 100], ["B", 5], [null, 0], ["A", 1]], [["X", 300], ["Y", null]]);
     const t2 = tx(M0 + 61, [["B", 10], ["Z", 0]], [["X", 20]]);
-    const r = sumResults(await runAll(redis, addressesCalls(c, [t1, t2, t1], now)));
-    expect(r).toEqual({ applied: 2, duplicates: 1, stale: 0 });
-    expect(sumResults(await runAll(redis, addressesCalls(c, [t2], now)))).toEqual({ applied: 0, duplicates: 1, stale: 0 });
-    expect(await scores(addrReceivedKey(c))).toEqual({ A: 101, B: 15 });
-    expect(await scores(addrSentKey(c))).toEqual({ X: 320 });
+    expect(await run(redis, addressesCall(c, [t1, t2, t1], now))).toEqual({ status: "applied", applied: 2, duplicates: 1, stale: 0, windowStart: windowStart(now) });
+    expect(await run(redis, addressesCall(c, [t2], now))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: 101, B: 15 });
+    expect(await scores(addrTotalKey(c, "sent"))).toEqual({ X: 320 });
+    expect(await scores(addrMinuteKey(c, "received", M0))).toEqual({ A: 101, B: 5 });
+    expect(await scores(addrMinuteKey(c, "received", M0 + 60))).toEqual({ B: 10 });
+    expect(await scores(addrMinuteKey(c, "sent", M0))).toEqual({ X: 300 });
+    expect(await scores(addrMinuteKey(c, "sent", M0 + 60))).toEqual({ X: 20 });
+    expect(await redis.zrange(addressKeys(c).minutes, 0, -1)).toEqual([String(M0), String(M0 + 60)]);
+    expect(await redis.get(addrWindowKey(c))).toBe(String(windowStart(now)));
     expect(await topAddresses(redis, c, "received", 1)).toEqual([{ address: "A", total_value: 101 }]);
-    expect(await redis.zrange(addrSlicesKey(c), 0, -1)).toEqual([String(M0), String(M0 + 60)]);
+    expect(await scores(seenKey(c, "addresses"))).toEqual({ [t1.hash]: t1.time, [t2.hash]: t2.time });
   });
 
-  test("a minute leaves the window exactly 180 minutes after it started", async () => {
+  test("a second delivery of a hash stamped in another minute adds nothing, to no minute", async () => {
     const c = fresh();
-    await runAll(redis, addressesCalls(c, [tx(M0 + 30, [["A", 100]], [["S", 9]]), tx(M0 + 60, [["A", 5], ["B", 1]])], M0 + 61));
-    // At M0 + 179:59 the window is M0 .. M0+179: nothing leaves.
-    expect(await advanceWindow(redis, c, M0 + 179 * 60 + 59)).toBe(0);
-    expect(await scores(addrReceivedKey(c))).toEqual({ A: 105, B: 1 });
-    expect(await redis.get(addrWindowKey(c))).toBe(String(M0));
-    // At M0 + 180:00 minute M0 is out: A keeps what minute M0+1 gave it; S reaches 0 and goes.
-    expect(await advanceWindow(redis, c, M0 + 180 * 60)).toBe(1);
-    expect(await scores(addrReceivedKey(c))).toEqual({ A: 5, B: 1 });
-    expect(await scores(addrSentKey(c))).toEqual({});
-    expect(await redis.exists(addrSliceKey(c, M0))).toBe(0);
-    // Idempotent, and the window never moves back (another process with a slower clock).
-    expect(await advanceWindow(redis, c, M0 + 180 * 60)).toBe(0);
-    expect((await run(redis, advanceAddressWindow(c, M0 + 100))).windowStart).toBe(M0 + 60);
-    expect(await scores(addrReceivedKey(c))).toEqual({ A: 5, B: 1 });
-    // A transaction of a minute already out of the window does not enter it.
-    const late = sumResults(await runAll(redis, addressesCalls(c, [tx(M0 + 59, [["C", 7]])], M0 + 100)));
-    expect(late).toEqual({ applied: 0, duplicates: 0, stale: 1 });
-    // The last minute leaves: everything is gone, names included.
-    await advanceWindow(redis, c, M0 + 181 * 60);
-    expect(await redis.zcard(addrReceivedKey(c))).toBe(0);
-    expect(await redis.zcard(addrSlicesKey(c))).toBe(0);
-    const names = await redis.keys(`${addrNamesPrefix(c)}*`);
-    const left = names.length ? await Promise.all(names.map((k) => redis.hlen(k))) : [];
-    expect(left.reduce((a, b) => a + b, 0)).toBe(0);
+    const a = tx(M0 + 5, [["A", 100]], [["S", 150]]);
+    // Both calls at the same "now", so the window start stays put.
+    await run(redis, addressesCall(c, [a], M0 + 130));
+    const before = await namespace(c);
+    expect(await run(redis, addressesCall(c, [restamped(a, M0 + 125)], M0 + 130))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
+    expect(await redis.exists(addrMinuteKey(c, "received", M0 + 120), addrMinuteKey(c, "sent", M0 + 120))).toBe(0);
+    expect(await namespace(c)).toEqual(before);
   });
 
-  test("applying moves the window first; many expired minutes go a few per call", async () => {
-    const c = fresh();
-    const txs = Array.from({ length: 12 }, (_, i) => tx(M0 + 60 * i, [["A", 1]]));
-    await runAll(redis, addressesCalls(c, txs, M0 + 12 * 60));
-    expect((await scores(addrReceivedKey(c))).A).toBe(12);
-    // Twelve minutes expire at once; one bounded call takes 5 and says 7 are waiting.
-    const now = M0 + 12 * 60 + WINDOW_SECONDS;
-    const first = await run(redis, advanceAddressWindow(c, now, 5));
-    expect(first).toEqual({ windowStart: windowStart(now), subtracted: 5, waiting: 7 });
-    // An apply call on the way subtracts 5 more before adding.
-    const fresher = tx(now, [["A", 1000]]);
-    await run(redis, applyAddresses(c, now, addressBatch([addressEffect(fresher)]), 5));
-    expect((await scores(addrReceivedKey(c))).A).toBe(2 + 1000);
-    await advanceWindow(redis, c, now);
-    expect(await scores(addrReceivedKey(c))).toEqual({ A: 1000 });
-  });
-
-  test("sums of duplicates inside a batch are taken back out before adding", async () => {
+  test("duplicates inside one call count once: the hash seen before, and a hash twice in the call", async () => {
     const c = fresh();
     const t1 = tx(M0, [["A", 10], ["B", 1]], [["S", 11]]);
     const t2 = tx(M0 + 1, [["A", 5]], [["S", 6]]);
-    await runAll(redis, addressesCalls(c, [t1], M0 + 2));
+    await run(redis, addressesCall(c, [t1], M0 + 2));
     // One call with t1 again (a duplicate), t2 and t2 again: only t2 counts, once.
-    const result = await run(redis, applyAddresses(c, M0 + 2, addressBatch([t1, t2, t2].map(addressEffect))));
-    expect(result).toMatchObject({ applied: 1, duplicates: 2, stale: 0 });
-    expect(await scores(addrReceivedKey(c))).toEqual({ A: 15, B: 1 });
-    expect(await scores(addrSentKey(c))).toEqual({ S: 17 });
+    expect(await run(redis, addressesCall(c, [t1, t2, t2], M0 + 2))).toMatchObject({ status: "applied", applied: 1, duplicates: 2, stale: 0 });
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: 15, B: 1 });
+    expect(await scores(addrTotalKey(c, "sent"))).toEqual({ S: 17 });
+    expect(await scores(addrMinuteKey(c, "received", M0))).toEqual({ A: 15, B: 1 });
   });
 
-  test("malformed arguments come back as a coded error", async () => {
+  test("a minute leaves the window exactly 180 minutes after it started, subtracted exactly; totals reaching 0 go", async () => {
     const c = fresh();
-    const call = applyAddresses(c, M0, addressBatch([addressEffect(tx(M0, [["A", 1]]))]));
-    await expect(run(redis, { ...call, args: call.args.slice(0, -1) })).rejects.toThrow(new ScriptError("applyAddresses", -1));
-    expect(await redis.exists(addrReceivedKey(c))).toBe(0);
+    const big = 2_100_000_000_000_000; // sums stay exact below 2^53
+    await run(redis, addressesCall(c, [tx(M0 + 30, [["A", big]], [["S", 9]]), tx(M0 + 60, [["A", 5], ["B", 1]], [["T", 3]])], M0 + 61));
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: big + 5, B: 1 });
+    // At M0 + 179:59 the window is M0 .. M0+179: nothing leaves.
+    expect(await moveWindow(redis, c, M0 + 179 * 60 + 59)).toBe(0);
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: big + 5, B: 1 });
+    expect(await redis.get(addrWindowKey(c))).toBe(String(M0));
+    // At M0 + 180:00 minute M0 is out (one entry per side): A keeps exactly what minute M0+1 gave
+    // it; S reaches 0 and goes; minute M0's sets and its index entry go.
+    expect(await run(redis, advanceAddressWindow(c, M0 + 180 * 60))).toEqual({ windowStart: M0 + 60, subtracted: 2, waiting: false });
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: 5, B: 1 });
+    expect(await scores(addrTotalKey(c, "sent"))).toEqual({ T: 3 });
+    expect(await redis.exists(addrMinuteKey(c, "received", M0), addrMinuteKey(c, "sent", M0))).toBe(0);
+    expect(await redis.zrange(addressKeys(c).minutes, 0, -1)).toEqual([String(M0 + 60)]);
+    // Idempotent, and the window never moves back (another process with a slower clock).
+    expect(await moveWindow(redis, c, M0 + 180 * 60)).toBe(0);
+    expect(await run(redis, advanceAddressWindow(c, M0 + 100))).toEqual({ windowStart: M0 + 60, subtracted: 0, waiting: false });
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: 5, B: 1 });
+    // A transaction of a minute already out of the window does not enter it (the stored window
+    // start counts, not the caller's slower clock).
+    expect(await run(redis, addressesCall(c, [tx(M0 + 59, [["C", 7]])], M0 + 100))).toEqual({ status: "applied", applied: 0, duplicates: 0, stale: 1, windowStart: M0 + 60 });
+    // The last minute leaves: everything is gone but the window start.
+    expect(await moveWindow(redis, c, M0 + 181 * 60)).toBe(3);
+    expect(await redis.exists(addrTotalKey(c, "received"), addrTotalKey(c, "sent"), addressKeys(c).minutes)).toBe(0);
+    expect(await keysOf(`${addressKeys(c).minutePrefix("received")}*`)).toEqual([]);
+    expect(await keysOf(`${addressKeys(c).minutePrefix("sent")}*`)).toEqual([]);
+    expect(await redis.get(addrWindowKey(c))).toBe(String(M0 + 120));
+  });
+
+  test("subtraction is bounded by the budget; applying moves the window first", async () => {
+    const c = fresh();
+    const txs = Array.from({ length: 12 }, (_, i) => tx(M0 + 60 * i, [["A", 1]]));
+    await run(redis, addressesCall(c, txs, M0 + 12 * 60));
+    expect((await scores(addrTotalKey(c, "received"))).A).toBe(12);
+    // Twelve minutes expire at once; a call with a budget of 5 entries takes 5 and says more wait.
+    const now = M0 + 12 * 60 + WINDOW_SECONDS;
+    expect(await run(redis, advanceAddressWindow(c, now, 5))).toEqual({ windowStart: windowStart(now), subtracted: 5, waiting: true });
+    expect((await scores(addrTotalKey(c, "received"))).A).toBe(7);
+    expect(await redis.zcard(addressKeys(c).minutes)).toBeGreaterThanOrEqual(7);
+    // An apply call on the way subtracts up to its budget (ARGV[7], here 5) before adding.
+    const fresher = tx(now, [["A", 1000]]);
+    expect(await run(redis, withArg(addressesCall(c, [fresher], now), 7, 5))).toMatchObject({ status: "applied", applied: 1, windowStart: windowStart(now) });
+    expect((await scores(addrTotalKey(c, "received"))).A).toBe(2 + 1000);
+    // The rest, a bounded call at a time.
+    expect(await run(redis, advanceAddressWindow(c, now, 5))).toEqual({ windowStart: windowStart(now), subtracted: 2, waiting: false });
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: 1000 });
+    expect(await redis.zrange(addressKeys(c).minutes, 0, -1)).toEqual([String(minuteOf(now))]);
+  });
+
+  test("one large minute is subtracted a budget at a time, exactly", async () => {
+    const c = fresh();
+    const outputs: [string, number][] = Array.from({ length: 23 }, (_, i) => [`addr-${String(i).padStart(2, "0")}`, 1000 + i]);
+    await run(redis, addressesCall(c, [tx(M0, outputs), tx(M0 + 60, [["addr-00", 7]])], M0 + 61));
+    const now = M0 + WINDOW_SECONDS; // minute M0 is out, minute M0+1 stays
+    const first = await run(redis, advanceAddressWindow(c, now, 10));
+    expect(first).toEqual({ windowStart: M0 + 60, subtracted: 10, waiting: true });
+    // The 10 smallest went: addr-01..09 reached 0 and left; addr-00 keeps the 7 of minute M0+1.
+    expect(await redis.zcard(addrTotalKey(c, "received"))).toBe(13 + 1);
+    expect(await redis.zscore(addrTotalKey(c, "received"), "addr-00")).toBe("7");
+    expect(await run(redis, advanceAddressWindow(c, now, 10))).toEqual({ windowStart: M0 + 60, subtracted: 10, waiting: true });
+    expect(await run(redis, advanceAddressWindow(c, now, 10))).toEqual({ windowStart: M0 + 60, subtracted: 3, waiting: false });
+    expect(await scores(addrTotalKey(c, "received"))).toEqual({ "addr-00": 7 });
+    expect(await redis.exists(addrMinuteKey(c, "received", M0))).toBe(0);
+  });
+
+  test("malformed arguments come back as a coded error, and nothing is written", async () => {
+    const c = fresh();
+    const call = addressesCall(c, [tx(M0, [["A", 1], ["B", 2]], [["S", 4]])], M0);
+    // ARGV: now, field, from, to, window, margin, budget, then hash, time, R, S, pairs.
+    await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyAddresses", -1); // a pair cut short
+    await expectScriptError(run(redis, withArg(call, 10, 3)), "applyAddresses", -1); // R says 3 outputs, 2 given
+    await expectScriptError(run(redis, { ...call, args: [...call.args, "f".repeat(64), M0, 0] }), "applyAddresses", -1); // a record without S
+    await expectScriptError(run(redis, withArg(call, 5, "x")), "applyAddresses", -2); // window length
+    await expectScriptError(run(redis, withArg(call, 7, "")), "applyAddresses", -2); // budget
+    await expectScriptError(run(redis, withArg(call, 9, "-60")), "applyAddresses", -3); // time
+    await expectScriptError(run(redis, withArg(call, 10, "1.5")), "applyAddresses", -3); // R
+    await expectScriptError(run(redis, withArg(call, 13, "-2")), "applyAddresses", -3); // a value
+    await expectScriptError(run(redis, withArg(advanceAddressWindow(c, M0), 2, "x")), "advanceAddressWindow", -2);
+    await expectScriptError(run(redis, withArg(advanceAddressWindow(c, M0), 3, "x")), "advanceAddressWindow", -2);
+    expect(await namespace(c)).toEqual({});
   });
 });
 
-describe("applyTransactions-3 / trimTransactions-2 / findTransaction-3", () => {
-  test("stores each transaction once, compactly, readable by hash and newest first", async () => {
+describe("applyTransactions-4 / trimTransactions-2", () => {
+  test("stores each transaction once, as its API view's JSON, readable by hash and newest first", async () => {
     const c = fresh();
     const now = M0 + 200;
     const a = tx(M0 + 10, [["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", 1000], [null, 0]], [["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 1500], ["weird-address", null]]);
     const b = tx(M0 + 70, [["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", 5]], [["A", 7]]);
     const d = tx(M0 + 69, [["A", 1]]);
-    const r = sumResults(await runAll(redis, transactionsCalls(c, [a, b, d, b], now)));
-    expect(r).toEqual({ applied: 3, duplicates: 1, stale: 0 });
-    expect(sumResults(await runAll(redis, transactionsCalls(c, [a], now)))).toEqual({ applied: 0, duplicates: 1, stale: 0 });
-    const served = ({ v, received_at, ...rest }: Transaction) => rest;
+    const first = await expectTtls(transactionsCall(c, [a, b, d, b], now), {
+      [txBodyKey(c, a.hash)]: M0 + WINDOW_SECONDS + SEEN_MARGIN_SECONDS - now,
+      [txBodyKey(c, b.hash)]: M0 + 60 + WINDOW_SECONDS + SEEN_MARGIN_SECONDS - now,
+    });
+    expect(first).toEqual({ status: "applied", applied: 3, duplicates: 1, stale: 0, removedByWindow: 0, removedByCap: 0, stored: 3 });
+    expect(await run(redis, transactionsCall(c, [a], now))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0, stored: 3 });
+    const served = ({ v: _v, received_at: _r, ...rest }: Transaction) => rest;
     expect(await transactionByHash(redis, c, a.hash)).toEqual(served(a));
     expect(await transactionByHash(redis, c, b.hash.toUpperCase())).toEqual(served(b));
     expect(await transactionByHash(redis, c, hex(-1))).toBeNull();
     expect(await latestTransactions(redis, c, 2)).toEqual([served(b), served(d)]);
     expect((await latestTransactions(redis, c, 10)).map((t) => t.hash)).toEqual([b.hash, d.hash, a.hash]);
     expect(await storedTransactionCount(redis, c)).toBe(3);
-    expect(await redis.hgetall(txMinutesKey(c))).toEqual({ [String(M0)]: "1", [String(M0 + 60)]: "2" });
-    // The body is the compact encoding, and it round-trips.
-    const [body] = await redis.lrangeBuffer(txListKey(c, M0), 0, -1);
-    expect(body?.length).toBeLessThan(150);
-    expect(decodeBody(body as Buffer)).toEqual(served(a));
-    expect(encodeBody(a).equals(body as Buffer)).toBe(true);
-    // The dedupe set is the index by hash.
-    expect(await redis.sismember(seenKey(c, "transactions", M0, seenBucket(a.hash)), fingerprint(a.hash))).toBe(1);
+    // The body is the view's JSON, properties in the contract's order, as the API serves it.
+    expect(await redis.get(txBodyKey(c, a.hash))).toBe(viewJson(a));
+    expect(Object.keys(JSON.parse((await redis.get(txBodyKey(c, a.hash))) as string))).toEqual(["hash", "time", "size", "inputs", "outputs", "value", "fee"]);
+    expect(JSON.parse((await redis.get(txBodyKey(c, a.hash))) as string)).toEqual(toView(a));
+    expect(await scores(txByTimeKey(c))).toEqual({ [a.hash]: a.time, [b.hash]: b.time, [d.hash]: d.time });
+    expect(await scores(seenKey(c, "transactions"))).toEqual({ [a.hash]: a.time, [b.hash]: b.time, [d.hash]: d.time });
+  });
+
+  test("equal times read in reverse hash order", async () => {
+    // Changed by design: the index is a sorted set read backwards (ZREVRANGEBYSCORE), so
+    // transactions of the same second come newest-first in reverse hash order.
+    const c = fresh();
+    const same = [tx(M0 + 10, [["A", 1]]), tx(M0 + 10, [["A", 2]]), tx(M0 + 10, [["A", 3]])];
+    await run(redis, transactionsCall(c, [...same, tx(M0 + 5, [["A", 4]])], M0 + 60));
+    const hashes = (await latestTransactions(redis, c, 3)).map((t) => t.hash);
+    expect(hashes).toEqual(same.map((t) => t.hash).sort().reverse());
+  });
+
+  test("a second delivery of a hash stamped in another minute changes nothing", async () => {
+    const c = fresh();
+    const a = tx(M0 + 10, [["A", 1]]);
+    await run(redis, transactionsCall(c, [a], M0 + 140));
+    const before = await namespace(c);
+    expect(await run(redis, transactionsCall(c, [restamped(a, M0 + 130)], M0 + 140))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0, stored: 1 });
+    expect(await namespace(c)).toEqual(before);
+    expect((await transactionByHash(redis, c, a.hash))?.time).toBe(M0 + 10);
   });
 
   test("keeps exactly the window: a minute goes when it leaves it, on write and on the timer", async () => {
     const c = fresh();
     const early = tx(M0 + 30, [["A", 1]]);
     const later = tx(M0 + 90, [["A", 1]]);
-    await runAll(redis, transactionsCalls(c, [early, later], M0 + 100));
+    await run(redis, transactionsCall(c, [early, later], M0 + 100));
     expect(await run(redis, trimTransactions(c, M0 + 179 * 60 + 59))).toEqual({ removedByWindow: 0, removedByCap: 0, stored: 2 });
     expect(await run(redis, trimTransactions(c, M0 + 180 * 60))).toEqual({ removedByWindow: 1, removedByCap: 0, stored: 1 });
-    expect(await redis.exists(txListKey(c, M0))).toBe(0);
+    expect(await redis.exists(txBodyKey(c, early.hash))).toBe(0);
     expect(await transactionByHash(redis, c, early.hash)).toBeNull();
-    // On write: a later batch drops the next minute as the window passes it; stale ones are refused.
+    expect(await redis.zscore(txByTimeKey(c), early.hash)).toBeNull();
+    // On write: a later call drops the next minute as the window passes it; stale ones are refused.
     const now = M0 + 181 * 60;
-    const r = (await runAll(redis, transactionsCalls(c, [tx(now, [["B", 1]]), tx(M0 + 119, [["C", 1]])], now)))[0];
-    expect(r).toMatchObject({ applied: 1, stale: 1, removedByWindow: 1, stored: 1 });
+    const staleOne = tx(M0 + 119, [["C", 1]]);
+    const r = await run(redis, transactionsCall(c, [tx(now, [["B", 1]]), staleOne], now));
+    expect(r).toEqual({ status: "applied", applied: 1, duplicates: 0, stale: 1, removedByWindow: 1, removedByCap: 0, stored: 1 });
+    expect(await redis.exists(txBodyKey(c, later.hash), txBodyKey(c, staleOne.hash))).toBe(0);
     // latestTransactions with a time hides minutes already out, before any trim.
     expect(await latestTransactions(redis, c, 10, (now + WINDOW_SECONDS) * 1000)).toEqual([]);
   });
 
-  test("never stores more than the cap: oldest minutes go first, then the oldest of the minute cut into", async () => {
+  test("never stores more than the cap: the oldest by time go first", async () => {
     const c = fresh({ TX_CAP: 5 });
     const now = M0 + 600;
     const m0 = [15, 3, 40].map((s) => tx(M0 + s, [["A", s]]));
     const m1 = [20, 5, 50, 33].map((s) => tx(M0 + 60 + s, [["A", s]]));
-    const r1 = await runAll(redis, transactionsCalls(c, m0, now));
-    expect(r1[0]).toMatchObject({ applied: 3, removedByCap: 0, stored: 3 });
-    const r2 = await runAll(redis, transactionsCalls(c, m1, now));
-    expect(r2[0]).toMatchObject({ applied: 4, removedByCap: 2, stored: 5 });
+    expect(await run(redis, transactionsCall(c, m0, now))).toMatchObject({ applied: 3, removedByCap: 0, stored: 3 });
+    expect(await run(redis, transactionsCall(c, m1, now))).toMatchObject({ applied: 4, removedByCap: 2, stored: 5 });
     // Minute M0 kept its newest one (M0+40); minute M0+1 is whole.
-    const kept = (await latestTransactions(redis, c, 100)).map((t) => t.time - M0);
-    expect(kept).toEqual([110, 93, 80, 65, 40]);
+    expect((await latestTransactions(redis, c, 100)).map((t) => t.time - M0)).toEqual([110, 93, 80, 65, 40]);
     expect(await storedTransactionCount(redis, c)).toBe(5);
-    // A lower cap on the timer: the whole oldest minute goes, then the oldest of the next.
+    expect(await redis.exists(txBodyKey(c, (m0[0] as Transaction).hash), txBodyKey(c, (m0[1] as Transaction).hash))).toBe(0);
+    // A lower cap on the timer: the oldest go.
     const c3 = { ...c, TX_CAP: 3 };
     expect(await run(redis, trimTransactions(c3, now))).toEqual({ removedByWindow: 0, removedByCap: 2, stored: 3 });
     expect((await latestTransactions(redis, c, 100)).map((t) => t.time - M0)).toEqual([110, 93, 80]);
     // What the cap dropped is still remembered: delivered again, it is a duplicate, not stored anew.
-    expect(sumResults(await runAll(redis, transactionsCalls(c3, m0, now)))).toEqual({ applied: 0, duplicates: 3, stale: 0 });
+    expect(await run(redis, transactionsCall(c3, m0, now))).toMatchObject({ applied: 0, duplicates: 3, stale: 0, stored: 3 });
     expect(await transactionByHash(redis, c, (m0[1] as Transaction).hash)).toBeNull();
+  });
+
+  test("malformed arguments come back as a coded error, and nothing is written", async () => {
+    const c = fresh();
+    const call = transactionsCall(c, [tx(M0, [["A", 1]])], M0);
+    // ARGV: now, field, from, to, window, cap, margin, budget, then hash, time, body.
+    await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyTransactions", -1);
+    await expectScriptError(run(redis, withArg(call, 5, "x")), "applyTransactions", -2);
+    await expectScriptError(run(redis, withArg(call, 6, "")), "applyTransactions", -2);
+    await expectScriptError(run(redis, withArg(call, 10, "-1")), "applyTransactions", -3);
+    await expectScriptError(run(redis, withArg(call, 10, "12.5")), "applyTransactions", -3);
+    await expectScriptError(run(redis, withArg(trimTransactions(c, M0), 3, "many")), "trimTransactions", -2);
+    expect(await namespace(c)).toEqual({});
+  });
+});
+
+describe("the position check (lua/includes/checkPosition.lua)", () => {
+  for (const role of ROLES) {
+    test(`${role}: applies only at its position and moves it; "unset" without one, "moved" elsewhere; nothing written on refusal`, async () => {
+      const c = fresh();
+      const field = positionField("topic", 0);
+      const now = M0 + 600;
+      const a = tx(M0 + 10, [["A", 1]], [["S", 2]]);
+      const b = tx(M0 + 20, [["B", 3]], [["S", 4]]);
+      const stretch = (from: string, to: string, f = field): Stretch => ({ field: f, from, to });
+
+      // No position in Redis: refused, nothing written (not even the window or the seen set).
+      expect(await run(redis, applyCall(role, c, [a], now, stretch("0", "3")))).toEqual({ status: "unset" });
+      expect(await namespace(c)).toEqual({});
+
+      expect(await run(redis, startReplay(c, role, field, "0", "10", 1_234))).toBe("0");
+      expect(await redis.hgetall(positionKey(c, role))).toEqual({ [field]: "0" });
+      // At the position: applied, and the position is the stretch's end.
+      expect(await run(redis, applyCall(role, c, [a], now, stretch("0", "3")))).toMatchObject({ status: "applied", applied: 1 });
+      expect(await redis.hgetall(positionKey(c, role))).toEqual({ [field]: "3" });
+
+      // Elsewhere (a redelivery, or a stretch further on): "moved" with the stored position, nothing written.
+      const before = await namespace(c);
+      expect(await run(redis, applyCall(role, c, [b], now, stretch("0", "3")))).toEqual({ status: "moved", position: "3" });
+      expect(await run(redis, applyCall(role, c, [b], now, stretch("5", "8")))).toEqual({ status: "moved", position: "3" });
+      // Another partition without a position: "unset".
+      expect(await run(redis, applyCall(role, c, [b], now, stretch("0", "1", positionField("topic", 1))))).toEqual({ status: "unset" });
+      expect(await namespace(c)).toEqual(before);
+
+      // The next stretch, from where the last ended; an empty stretch (dead letters only) moves it too.
+      expect(await run(redis, applyCall(role, c, [b], now, stretch("3", "7")))).toMatchObject({ status: "applied", applied: 1 });
+      expect(await run(redis, applyCall(role, c, [], now, stretch("7", "9")))).toMatchObject({ status: "applied", applied: 0 });
+      expect(await redis.hgetall(positionKey(c, role))).toEqual({ [field]: "9" });
+      expect(Object.keys(await scores(seenKey(c, role))).sort()).toEqual([a.hash, b.hash].sort());
+      // Without a position (tests, benchmarks): applies and leaves the position alone.
+      expect(await run(redis, applyCall(role, c, [tx(M0 + 30, [["C", 5]])], now))).toMatchObject({ status: "applied", applied: 1 });
+      expect(await redis.hgetall(positionKey(c, role))).toEqual({ [field]: "9" });
+    });
+  }
+
+  test("several calls of one batch in a pipeline: each applies at the position the previous one left", async () => {
+    const c = fresh();
+    const field = positionField("topic", 2);
+    await run(redis, startReplay(c, "counts", field, "100", "110", 0));
+    const calls = [
+      countsCall(c, [tx(M0, [["A", 1]])], M0 + 60, { field, from: "100", to: "104" }),
+      countsCall(c, [tx(M0 + 1, [["A", 2]])], M0 + 60, { field, from: "104", to: "110" }),
+      countsCall(c, [tx(M0 + 2, [["A", 4]])], M0 + 60, { field, from: "104", to: "110" }), // a redelivery
+    ];
+    const replies = await runAll(redis, calls);
+    expect(replies.map((r) => r.status)).toEqual(["applied", "applied", "moved"]);
+    expect(replies[2]).toEqual({ status: "moved", position: "110" });
+    expect(await redis.hgetall(countsMinuteKey(c, M0))).toEqual({ count: "2", value: "3" });
+  });
+});
+
+describe("startReplay-2", () => {
+  test("sets the position and the replay only when the partition has no position; another process's stands", async () => {
+    const c = fresh();
+    const f0 = positionField("topic", 0);
+    const f1 = positionField("topic", 1);
+    const raw = (call: ScriptCall<string>) => run(redis, { ...call, parse: (reply: unknown) => reply });
+    expect(await raw(startReplay(c, "addresses", f0, "40", "90", 1_700_000_000_000))).toEqual(["started", "40"]);
+    expect(await redis.hgetall(positionKey(c, "addresses"))).toEqual({ [f0]: "40" });
+    const replay = { [`${f0}:from`]: "40", [`${f0}:until`]: "90", [`${f0}:covers_from_ms`]: "1700000000000" };
+    expect(await redis.hgetall(replayKey(c, "addresses"))).toEqual(replay);
+
+    // Another process comes second, with other figures: the first one's stand.
+    expect(await raw(startReplay(c, "addresses", f0, "0", "95", 5))).toEqual(["moved", "40"]);
+    expect(await run(redis, startReplay(c, "addresses", f0, "0", "95", 5))).toBe("40");
+    // After the group moved on, the moved position is what comes back.
+    await run(redis, addressesCall(c, [tx(M0, [["A", 1]])], M0 + 10, { field: f0, from: "40", to: "47" }));
+    expect(await run(redis, startReplay(c, "addresses", f0, "0", "95", 5))).toBe("47");
+    expect(await redis.hgetall(positionKey(c, "addresses"))).toEqual({ [f0]: "47" });
+    expect(await redis.hgetall(replayKey(c, "addresses"))).toEqual(replay);
+
+    // Another partition starts on its own; the other groups are untouched.
+    expect(await run(redis, startReplay(c, "addresses", f1, "7", "7", 0))).toBe("7");
+    expect(await redis.hgetall(positionKey(c, "addresses"))).toEqual({ [f0]: "47", [f1]: "7" });
+    expect(await redis.hgetall(replayKey(c, "addresses"))).toEqual({ ...replay, [`${f1}:from`]: "7", [`${f1}:until`]: "7", [`${f1}:covers_from_ms`]: "0" });
+    expect(await redis.exists(positionKey(c, "counts"), positionKey(c, "transactions"), replayKey(c, "counts"), replayKey(c, "transactions"))).toBe(0);
+  });
+});
+
+describe("dropping a projection (dropCounts-5, dropAddresses-9, dropTransactions-5)", () => {
+  test("deletes every key of the group, its position and replay included, and nothing of the other groups", async () => {
+    const c = fresh();
+    // On Redis's clock: dropCounts finds the buckets that can still exist from it.
+    const now = Math.floor((await redisMs()) / 1000);
+    const txs = [
+      tx(now - 30, [["A", 1]], [["S", 2]]),
+      tx(now - 95, [["B", 3]], [["S", 4]]),
+      tx(now - 2 * 3600, [["C", 5]]),
+      tx(now - 3 * 3600 - 600, [["D", 6]]), // before the 3-hour window: its hour only
+      tx(now - 20 * 3600, [["E", 7]]), // its hour only
+      tx(now + 1800, [["F", 8]]), // stamped ahead
+    ];
+    await fill(redis, c, txs);
+    await moveWindow(redis, c);
+    for (const role of ROLES) await run(redis, startReplay(c, role, positionField("topic", 0), "0", "6", 0));
+    await redis.hset(metricsKey(c), { producer_received_total: "6" });
+
+    const distinct = (xs: number[]) => new Set(xs).size;
+    const inWindow = txs.filter((t) => minuteOf(t.time) >= windowStart(now));
+    const expectedKeys: Record<GroupRole, number> = {
+      // The minute buckets not yet expired (the one 20 h back is not), every hour bucket, seen, position, replay.
+      counts: distinct(txs.map((t) => minuteOf(t.time)).filter((m) => m + MINUTE_BUCKET_KEEP_SECONDS > now)) + distinct(txs.map((t) => hourOf(t.time))) + 3,
+      // Both totals, the minutes index, the window, a received set per minute in the window, the 2 sent sets, seen, position, replay.
+      addresses: 4 + distinct(inWindow.map((t) => minuteOf(t.time))) + 2 + 3,
+      // The index, the 4 bodies in the window (the 2 older ones are stale), seen, position, replay.
+      transactions: 1 + 4 + 3,
+    };
+    for (const role of ROLES) expect((await keysOf(groupKeyPattern(c, role))).length).toBe(expectedKeys[role]);
+
+    for (const role of ROLES) {
+      const others = async () => {
+        const all = await namespace(c);
+        return Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith(groupKeyPattern(c, role).slice(0, -1))));
+      };
+      const before = await others();
+      expect(await run(redis, dropProjection(c, role))).toBe(expectedKeys[role]);
+      expect(await keysOf(groupKeyPattern(c, role))).toEqual([]);
+      expect(await others()).toEqual(before);
+      // Dropping an empty projection deletes nothing.
+      expect(await run(redis, dropProjection(c, role))).toBe(0);
+    }
+    expect(Object.keys(await namespace(c))).toEqual([metricsKey(c)]);
+  });
+
+  test("a malformed setting of dropCounts is a coded error, and nothing is deleted", async () => {
+    const c = fresh();
+    await fill(redis, c, [tx(Math.floor((await redisMs()) / 1000) - 10, [["A", 1]])], { roles: ["counts"] });
+    const before = await namespace(c);
+    await expectScriptError(run(redis, withArg(dropProjection(c, "counts"), 2, "x")), "dropCounts", -2);
+    expect(await namespace(c)).toEqual(before);
+  });
+});
+
+describe("every key and value is text", () => {
+  test("no key, string, hash field, member or score holds a non-printable byte", async () => {
+    const c = fresh({ TX_CAP: 50 });
+    const now = M0 + 3600;
+    const txs = [
+      tx(M0 + 1, [["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", 2_100_000_000_000_000], [null, 0]], [["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 2_100_000_000_001_000], ["x", null]]),
+      tx(M0 + 61, [["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", 5]], [["addr-é", 7]]),
+      tx(M0 + 3599, [["A", 1]], []),
+      tx(H0 - 5 * 3600, [["old", 1]]), // counts only
+    ];
+    for (const role of ROLES) await run(redis, startReplay(c, role, positionField("topic", 3), "0", "4", 1_700_000_000_000));
+    for (const role of ROLES) await run(redis, applyCall(role, c, txs, now, { field: positionField("topic", 3), from: "0", to: "4" }));
+    await fill(redis, c, [tx(M0 + 120, [["B", 9]], [["C", 10]])], { at: now });
+    await run(redis, advanceAddressWindow(c, now));
+    await run(redis, trimTransactions(c, now));
+
+    const dump = await rawDump(`${keyPrefix(c)}*`);
+    const types = new Set(dump.map((d) => d.type));
+    expect([...types].sort()).toEqual(["hash", "string", "zset"]);
+    expect(dump.length).toBeGreaterThan(15);
+    const utf8 = new TextDecoder("utf-8", { fatal: true });
+    const bad: string[] = [];
+    for (const { key, parts } of dump) {
+      for (const bytes of [key, ...parts]) {
+        let text: string;
+        try {
+          text = utf8.decode(bytes);
+        } catch {
+          bad.push(`${key.toString("hex")}: not UTF-8: ${bytes.toString("hex")}`);
+          continue;
+        }
+        if (/[\u0000-\u001f\u007f]/.test(text)) bad.push(`${key.toString()}: ${JSON.stringify(text)}`);
+      }
+    }
+    expect(bad).toEqual([]);
+    // Numbers are decimal text: counts, values, scores, positions, the window start.
+    // Hour H0 holds M0+1, M0+61 and M0+120 (M0+3599 is in the next hour).
+    expect(await redis.hgetall(countsHourKey(c, H0))).toEqual({ count: "3", value: String(2_100_000_000_000_000 + 5 + 9) });
+    expect(await redis.get(addrWindowKey(c))).toBe(String(windowStart(now)));
+    expect(await redis.hgetall(positionKey(c, "transactions"))).toEqual({ [positionField("topic", 3)]: "4" });
   });
 });
