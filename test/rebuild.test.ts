@@ -1,72 +1,53 @@
 /**
- * `bun run rebuild` against the real Kafka and Redis: after the namespace's Redis keys are
- * flushed, the rebuild brings back exactly the figures the consumers had computed; a second
- * rebuild changes nothing; it gives up when a consumer of the group does not step aside;
- * /health shows it. The rebuild of a live pipeline (consumer roles stepping aside while the
- * simulator keeps feeding) is at the end.
+ * `bun run rebuild` and self-healing against the real Kafka and Redis. The consumer roles run as
+ * processes all along: when the namespace's Redis keys are flushed they replay the log by
+ * themselves; a rebuild drops a group's projection in one call and they replay it; the figures,
+ * the hours beyond the 3-hour window included, come back exactly; /health shows a group
+ * catching up. The rebuild of a live pipeline (the simulator feeding) is at the end.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { HealthService } from "../src/api/health/service.ts";
 import { redisStore } from "../src/api/store-redis.ts";
-import type { Config } from "../src/config.ts";
-import { addressesGroup } from "../src/consumers/addresses.ts";
-import { countsGroup } from "../src/consumers/counts.ts";
-import type { GroupProcessor } from "../src/consumers/group.ts";
 import { syntheticTransactions } from "../src/consumers/population.ts";
-import { type ConsumerRunner, createConsumerRunner } from "../src/consumers/runner.ts";
-import { transactionsGroup } from "../src/consumers/transactions.ts";
-import { type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
-import { type RebuildProgress, RebuildRefused, rebuild } from "../src/rebuild/rebuild.ts";
-import { readRebuildStatus, writeRebuildStatus } from "../src/rebuild/status.ts";
-import { addrReceivedKey, addrSentKey, keyPrefix, rebuildStatusKey } from "../src/redis/keys.ts";
+import { type GroupRole, ROLES } from "../src/groups.ts";
+import { groupId } from "../src/kafka/client.ts";
+import { type RebuildProgress, rebuild } from "../src/rebuild/rebuild.ts";
+import { addrTotalKey, keyPrefix, positionKey, replayKey } from "../src/redis/keys.ts";
+import { defineScripts } from "../src/redis/loader.ts";
 import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses } from "../src/redis/read.ts";
-import { type TestEnv, testEnv } from "./helpers/env.ts";
+import { testEnv, waitFor } from "./helpers/env.ts";
 import { createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(60_000);
 
-const ROLES: GroupRole[] = ["counts", "addresses", "transactions"];
-const GROUPS: Record<GroupRole, (c: Config) => GroupProcessor> = { counts: countsGroup, addresses: addressesGroup, transactions: transactionsGroup };
 const env = testEnv();
-const quiet = (config: Config) => createLogger("test", { ...config, LOG_LEVEL: "error" });
+const redis = defineScripts(env.redis);
 const now = () => Math.floor(Date.now() / 1000);
 const start = now();
-
-const running: ConsumerRunner[] = [];
-const children: { kill(signal?: number | NodeJS.Signals): void }[] = [];
+const roles = new Pipeline(env, "rebuild");
 afterAll(async () => {
-  for (const c of children) c.kill("SIGKILL");
-  await Promise.all(running.map((r) => r.stop().catch(() => {})));
+  await roles.stop();
 });
 
-const waitCommitted = (t: TestEnv, roles: GroupRole[]) =>
-  kafkaWaitCommitted(t.kafka, t.config.TOPIC, roles.map((role) => groupId(t.config, role)), 60_000);
-
-async function startRunners(roles: GroupRole[]): Promise<ConsumerRunner[]> {
-  const runners = roles.map((role) => createConsumerRunner({ config: env.config, group: GROUPS[role](env.config), log: quiet(env.config), kafka: env.kafka }));
-  running.push(...runners);
-  await Promise.all(runners.map((r) => r.start()));
-  return runners;
-}
+const waitCommitted = () => kafkaWaitCommitted(env.kafka, env.config.TOPIC, ROLES.map((role) => groupId(env.config, role)), 120_000);
 
 // ---- the figures, as the API reads them ---------------------------------------------------------
 
 const minuteFrom = (Math.floor(start / 60) * 60 - 179 * 60) * 1000;
-const hourFrom = (Math.floor(start / 3600) * 3600 - 3 * 3600) * 1000;
+const hourFrom = (Math.floor(start / 3600) * 3600 - 6 * 3600) * 1000;
 
 async function figures() {
-  const { redis, config } = env;
+  const { config } = env;
   return {
     minutes: await minuteBuckets(redis, config, minuteFrom, 180),
-    hours: await hourBuckets(redis, config, hourFrom, 4),
+    hours: await hourBuckets(redis, config, hourFrom, 7),
     receivedTop: await topAddresses(redis, config, "received", 50),
     sentTop: await topAddresses(redis, config, "sent", 50),
-    received: await redis.zrange(addrReceivedKey(config), 0, -1, "WITHSCORES"),
-    sent: await redis.zrange(addrSentKey(config), 0, -1, "WITHSCORES"),
+    received: await redis.zrange(addrTotalKey(config, "received"), 0, -1, "WITHSCORES"),
+    sent: await redis.zrange(addrTotalKey(config, "sent"), 0, -1, "WITHSCORES"),
     stored: await storedTransactionCount(redis, config),
     latest: await latestTransactions(redis, config, 1000),
   };
@@ -75,62 +56,58 @@ async function figures() {
 async function flushNamespace() {
   let cursor = "0";
   do {
-    const [next, keys] = await env.redis.scan(cursor, "MATCH", `${keyPrefix(env.config)}*`, "COUNT", 5000);
-    if (keys.length) await env.redis.unlink(...keys);
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix(env.config)}*`, "COUNT", 5000);
+    if (keys.length) await redis.unlink(...keys);
     cursor = next;
   } while (cursor !== "0");
 }
+
+/** Waits until the figures equal `want` and stay so (every group level with the log). */
+const healed = (want: unknown, what: string) => waitFor(what, async () => Bun.deepEquals(await figures(), want), 60_000);
 
 // ---- the tests -----------------------------------------------------------------------------------
 
 describe("rebuild", () => {
   const txs = syntheticTransactions(3000, { seed: 61, addresses: 2000, fromSec: start - 170 * 60, toSec: start - 60 });
+  // Hours beyond the 3-hour window: only the hour buckets keep them.
+  const older = syntheticTransactions(200, { seed: 63, addresses: 300, fromSec: start - 6 * 3600, toSec: start - 4 * 3600 });
   const dupes = txs.filter((_, i) => i % 25 === 0);
+  const records = txs.length + older.length + dupes.length;
   let before: Awaited<ReturnType<typeof figures>>;
 
-  test("after the namespace's Redis keys are flushed, a rebuild brings back the same figures", async () => {
+  test("after the namespace's Redis keys are flushed, the running consumers replay the log and every figure comes back", async () => {
     await createTopic(env.kafka, env.config);
-    await produce(env.kafka, env.config.TOPIC, [...txs, ...dupes].map(txMessage));
-    const runners = await startRunners(ROLES);
-    await waitCommitted(env, ROLES);
-    await Promise.all(runners.map((r) => r.stop()));
+    await produce(env.kafka, env.config.TOPIC, [...txs, ...older, ...dupes].map(txMessage));
+    roles.spawn("consumer-counts");
+    roles.spawn("consumer-addresses");
+    roles.spawn("consumer-transactions");
+    await waitCommitted();
+    await waitFor("3000 stored", async () => (await storedTransactionCount(redis, env.config)) === 3000);
     before = await figures();
-    expect(before.stored).toBe(3000);
     expect(before.minutes.reduce((s, b) => s + b.count, 0)).toBe(3000);
+    expect(before.hours.reduce((s, b) => s + b.count, 0)).toBe(3200);
     expect(before.receivedTop.length).toBe(50);
 
     await flushNamespace();
-    expect((await figures()).stored).toBe(0);
+    await healed(before, "the consumers to replay the flushed projections");
+    expect(await figures()).toEqual(before);
+  }, 150_000);
+
+  test("rebuilding one group, then all, drops each projection in one call; the consumers replay it and the figures, hours included, are unchanged", async () => {
     const progress: RebuildProgress[] = [];
-    const results = await rebuild({ config: env.config, kafka: env.kafka, redis: env.redis, log: quiet(env.config), onProgress: (p) => progress.push(p) });
-    expect(results.map((r) => [r.role, r.replayed])).toEqual(ROLES.map((r) => [r, txs.length + dupes.length]));
-    for (const role of ROLES) expect(progress.filter((p) => p.role === role && p.done).map((p) => p.replayed)).toEqual([txs.length + dupes.length]);
-    expect(await figures()).toEqual(before);
-    // The status key is gone once the rebuild ended.
-    expect(await env.redis.exists(rebuildStatusKey(env.config))).toBe(0);
-  });
-
-  test("rebuilding again (one group, then all) changes nothing", async () => {
-    const [one] = await rebuild({ config: env.config, kafka: env.kafka, redis: env.redis, log: quiet(env.config), roles: ["addresses"] });
+    const [one] = await rebuild({ config: env.config, redis, partitions: env.config.TOPIC_PARTITIONS, roles: ["addresses"], onProgress: (p) => progress.push(p) });
     expect(one?.deletedKeys).toBeGreaterThan(0);
+    expect(one?.replaying).toBe(true);
+    expect(one?.replayed).toBe(records);
+    expect(progress.at(-1)).toMatchObject({ role: "addresses", done: true, replayed: records, total: records, started: 3 });
+    await healed(before, "the addresses group to replay");
+    const all = await rebuild({ config: env.config, redis, partitions: env.config.TOPIC_PARTITIONS });
+    expect(all.map((r) => [r.role, r.replayed])).toEqual(ROLES.map((r) => [r, records]));
+    await healed(before, "every group to replay");
     expect(await figures()).toEqual(before);
-    await rebuild({ config: env.config, kafka: env.kafka, redis: env.redis, log: quiet(env.config) });
-    expect(await figures()).toEqual(before);
-  });
+  }, 150_000);
 
-  test("gives up, touching nothing, when a consumer of the group does not step aside", async () => {
-    // An in-process runner without stepAsideForRebuild stands for a consumer that does not.
-    const [runner] = await startRunners(["counts"]);
-    const attempt = rebuild({ config: env.config, kafka: env.kafka, redis: env.redis, log: quiet(env.config), roles: ["counts"], stepAsideTimeoutMs: 2_000 });
-    await expect(attempt).rejects.toThrow(
-      new RebuildRefused(`the consumers of group ${groupId(env.config, "counts")} did not step aside within 2 s (it has 1 member): stop them first`),
-    );
-    expect(await env.redis.exists(rebuildStatusKey(env.config))).toBe(0);
-    await runner?.stop();
-    expect(await figures()).toEqual(before);
-  });
-
-  test("`bun run rebuild --group transactions` as a process rebuilds the group and prints its progress", async () => {
+  test("`bun run rebuild --group transactions` as a process drops the group and prints the replay until it is level", async () => {
     const root = join(import.meta.dir, "..");
     const child = Bun.spawn([process.execPath, join(root, "src", "roles", "rebuild.ts"), "--group", "transactions"], {
       cwd: root,
@@ -138,31 +115,35 @@ describe("rebuild", () => {
       stdout: "pipe",
       stderr: "pipe",
     });
-    children.push(child);
     const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
     expect(code).toBe(0);
-    expect(out).toContain(`rebuild transactions (${groupId(env.config, "transactions")}): 3,120 of 3,120 records (100%)`);
-    expect(await figures()).toEqual(before);
-  });
+    expect(out).toContain(`rebuild transactions (${groupId(env.config, "transactions")}): ${records.toLocaleString("en-US")} of ${records.toLocaleString("en-US")} records (100%), level with the log`);
+    await healed(before, "the transactions group to replay");
+  }, 90_000);
 
-  test("/health reports a rebuild in progress, and null otherwise", async () => {
+  test("/health says which groups are current or catching up (with the records to go)", async () => {
     const probe = new KafkaProbe(env.kafka.admin(), env.config.TOPIC, []);
-    const health = new HealthService(env.redis, redisStore(env.redis, env.config), probe, async () => null, Date.now, () => readRebuildStatus(env.redis, env.config));
+    const health = new HealthService(redis, redisStore(redis, env.config), probe, async () => null, Date.now);
+    const state = async (role: GroupRole) => (await health.check()).projections.find((p) => p.role === role);
     try {
-      expect((await health.check()).rebuilding).toBeNull();
-      await writeRebuildStatus(env.redis, env.config, { group: "g", role: "counts", started_at: "2026-01-01T00:00:00.000Z", replayed: 250, total: 1000 });
+      expect((await health.check()).projections.map((p) => p.state)).toEqual(["current", "current", "current"]);
+      // A replay half done, as the consumers record it (lua/startReplay-2.lua): partition 0 is 750 records short.
+      const field = `${env.config.TOPIC}:0`;
+      const position = Number(await redis.hget(positionKey(env.config, "counts"), field));
+      await redis.hset(replayKey(env.config, "counts"), `${field}:until`, position + 750);
+      expect(await state("counts")).toEqual({ role: "counts", state: "catching_up", records_to_replay: 750 });
       const body = await health.check();
       expect(body.status).toBe("ok");
-      expect(body.rebuilding).toEqual({ group: "g", role: "counts", started_at: "2026-01-01T00:00:00.000Z", replayed: 250, total: 1000, progress: 0.25 });
+      await redis.hset(replayKey(env.config, "counts"), `${field}:until`, position);
+      expect(await state("counts")).toEqual({ role: "counts", state: "current", records_to_replay: 0 });
     } finally {
-      await env.redis.unlink(rebuildStatusKey(env.config));
       await probe.close();
     }
   });
 });
 
 describe("rebuild of a live pipeline", () => {
-  test("one group rebuilt while the simulator keeps feeding: its consumers step aside and come back, and the figures equal the independent computation", async () => {
+  test("one group rebuilt while the simulator keeps feeding: its consumers replay by themselves, and the figures equal the independent computation", async () => {
     const live = testEnv();
     const p = new Pipeline(live, "rebuild-live");
     try {
@@ -171,7 +152,7 @@ describe("rebuild of a live pipeline", () => {
       await p.settle();
       const before = p.frames.length;
       const steps: RebuildProgress[] = [];
-      const [result] = await rebuild({ config: live.config, kafka: live.kafka, redis: live.redis, log: quiet(live.config), roles: ["addresses"], onProgress: (s) => steps.push(s) });
+      const [result] = await rebuild({ config: live.config, redis: defineScripts(live.redis), partitions: live.config.TOPIC_PARTITIONS, roles: ["addresses"], onProgress: (s) => steps.push(s) });
       // The feed went on during the rebuild, and the rebuild replayed what came before it.
       expect(p.frames.length).toBeGreaterThan(before);
       expect(result?.replayed).toBeGreaterThanOrEqual(before);
@@ -180,7 +161,7 @@ describe("rebuild of a live pipeline", () => {
       const figures = await p.settle();
       expect(figures.transactions).toBe(new Set(p.frames.map((f) => JSON.parse(f).x.hash)).size);
       console.log(`rebuild while feeding: ${result?.replayed} records replayed; ${figures.transactions} transactions, lost ${figures.lost}, counted twice ${figures.twice}`);
-      // The addresses consumer is back in its group.
+      // The addresses consumer never left its group.
       const admin = live.kafka.admin();
       await admin.connect();
       const [group] = (await admin.describeGroups([groupId(live.config, "addresses")])).groups;
