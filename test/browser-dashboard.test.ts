@@ -1,10 +1,11 @@
 /**
  * The dashboard at / in a real browser with the network off: Debian's chromium, driven by
  * playwright-core, against the real app on Bun.serve with the run-wide real Redis, seeded through
- * the consumers' own scripts. Every request to a host other than this machine is aborted and
- * recorded; the test asserts none was attempted, that the chart is drawn, that the tables show
- * what the JSON endpoints answer, and that a transaction seeded after the page loaded appears
- * through /stream. Screenshots (wide and 390 px) go to test/artifacts/ (gitignored).
+ * the consumer groups' own scripts (test/helpers/fill.ts). Every request to a host other than
+ * this machine is aborted and recorded; the test asserts none was attempted, that the chart is
+ * drawn, that the tables show what the JSON endpoints answer, and that a transaction seeded
+ * after the page loaded appears through /stream. Screenshots (wide and 390 px) go to
+ * test/artifacts/ (gitignored).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
@@ -13,16 +14,13 @@ import type { Browser, Page } from "playwright-core";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { createApiRedis } from "../src/api/redis.ts";
-import { addressesCalls } from "../src/consumers/addresses.ts";
-import { countsCalls } from "../src/consumers/counts.ts";
-import { transactionsCalls } from "../src/consumers/transactions.ts";
 import { freePort } from "../src/infra/process.ts";
 import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
 import { createLogger } from "../src/log.ts";
-import { runAll } from "../src/redis/scripts.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
 import { ARTIFACTS, launchOffline } from "./helpers/browser.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
+import { fill } from "./helpers/fill.ts";
 
 
 const { config, kafka, redis: seedRedis } = testEnv();
@@ -49,9 +47,9 @@ function tx(time: number, value: number): Transaction {
     received_at: time * 1000,
   };
 }
+/** What the three consumer groups would write for `txs`, on Redis's clock. */
 async function seed(txs: Transaction[]) {
-  const nowSec = Math.floor(Date.now() / 1000);
-  await runAll(seedRedis, [...countsCalls(config, txs, nowSec), ...addressesCalls(config, txs, nowSec), ...transactionsCalls(config, txs, nowSec)]);
+  await fill(seedRedis, config, txs);
 }
 
 beforeAll(async () => {

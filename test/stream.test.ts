@@ -10,14 +10,11 @@ import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { createApiRedis } from "../src/api/redis.ts";
 import { Broadcaster } from "../src/api/stream/service.ts";
-import { addressesCalls } from "../src/consumers/addresses.ts";
-import { countsCalls } from "../src/consumers/counts.ts";
-import { transactionsCalls } from "../src/consumers/transactions.ts";
 import { freePort } from "../src/infra/process.ts";
 import { createLogger } from "../src/log.ts";
-import { runAll } from "../src/redis/scripts.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
+import { fill } from "./helpers/fill.ts";
 
 const { config, kafka, redis } = testEnv();
 const QUEUE_MAX = 16;
@@ -61,9 +58,9 @@ function tx(time: number, value: number): Transaction {
     received_at: time * 1000,
   };
 }
+/** What the three consumer groups would write for `txs`, on Redis's clock. */
 async function seed(txs: Transaction[]) {
-  const nowSec = Math.floor(Date.now() / 1000);
-  await runAll(redis, [...countsCalls(config, txs, nowSec), ...addressesCalls(config, txs, nowSec), ...transactionsCalls(config, txs, nowSec)]);
+  await fill(redis, config, txs);
 }
 
 interface Event {
