@@ -15,7 +15,9 @@ import { freePort } from "../src/infra/process.ts";
 import { startRedis } from "../src/infra/redis.ts";
 import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
 import { createLogger } from "../src/log.ts";
-import { metricsKey } from "../src/redis/keys.ts";
+import { ROLES } from "../src/groups.ts";
+import { metricsKey, positionField } from "../src/redis/keys.ts";
+import { applyCounts, run, startReplay } from "../src/redis/scripts.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, env, kafka, redis: assertRedis } = testEnv();
@@ -215,7 +217,30 @@ describe("/health", () => {
     expect(lag).toEqual({ counts: [3, true], addresses: [4, false], transactions: [4, false] });
     expect(body.producer_last_message_age_seconds).toBeGreaterThanOrEqual(5);
     expect(body.producer_last_message_age_seconds).toBeLessThan(60);
+    // No group has a position in this namespace's Redis yet.
+    expect(body.projections).toEqual(ROLES.map((role) => ({ role, state: "empty", records_to_replay: 0 })));
   }, 30_000); // the broker's first group coordinator lookup (creating __consumer_offsets) takes seconds; the preload's default timeout reaches only the first file
+
+  test("each group's projection: empty without a position, catching up while its replay has records left, then current", async () => {
+    const projections = async () => (await (await get("/health")).json()).projections;
+    const p0 = positionField(config.TOPIC, 0);
+    const p1 = positionField(config.TOPIC, 1);
+    // counts replays two partitions: 10 + 5 records; transactions' replay started at the log's end.
+    await run(assertRedis, startReplay(config, "counts", p0, "0", "10", 0));
+    await run(assertRedis, startReplay(config, "counts", p1, "20", "25", 0));
+    await run(assertRedis, startReplay(config, "transactions", p0, "7", "7", 0));
+    expect(await projections()).toEqual([
+      { role: "counts", state: "catching_up", records_to_replay: 15 },
+      { role: "addresses", state: "empty", records_to_replay: 0 },
+      { role: "transactions", state: "current", records_to_replay: 0 },
+    ]);
+    // The group applies a stretch of partition 0 (its position moves with it): 4 + 5 left.
+    await run(assertRedis, applyCounts(config, { field: p0, from: "0", to: "6" }, []));
+    expect((await projections())[0]).toEqual({ role: "counts", state: "catching_up", records_to_replay: 9 });
+    await run(assertRedis, applyCounts(config, { field: p0, from: "6", to: "12" }, []));
+    await run(assertRedis, applyCounts(config, { field: p1, from: "20", to: "25" }, []));
+    expect((await projections())[0]).toEqual({ role: "counts", state: "current", records_to_replay: 0 });
+  });
 
   test("503 with the reason when Redis stops answering", async () => {
     const port = freePort();
