@@ -23,7 +23,7 @@ import { type LocalKafka, startKafka } from "../src/infra/kafka.ts";
 import { freePort } from "../src/infra/process.ts";
 import { type LocalRedis, startRedis } from "../src/infra/redis.ts";
 import { metricsKey } from "../src/redis/keys.ts";
-import { bounded } from "./helpers/env.ts";
+import { bounded, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(180_000);
@@ -72,7 +72,8 @@ async function exact(fault: string) {
 
 describe("faults during ingestion", () => {
   test("baseline: the running pipeline serves exact figures", async () => {
-    await feedFor(3_000);
+    // The feed starts before the roles have joined: wait for frames rather than for a time.
+    await waitFor("100 frames delivered", () => p.frames.length > 100, 60_000);
     await exact("baseline");
     expect(p.frames.length).toBeGreaterThan(100);
   });

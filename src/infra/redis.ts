@@ -12,8 +12,10 @@ export interface LocalRedis {
   readonly port: number;
   readonly dataDir: string;
   stop(): Promise<void>;
-  /** Starts it again on the same port and data folder (after `stop`); for fault tests. */
+  /** Starts it again on the same port and data folder (after `stop` or `kill`); for fault tests. */
   restart(): Promise<void>;
+  /** SIGKILL: gone at once, nothing saved (what a crash does); for fault tests. */
+  kill(): Promise<void>;
 }
 
 export interface StartRedisOptions {
@@ -60,5 +62,9 @@ export async function startRedis(opts: StartRedisOptions): Promise<LocalRedis> {
     dataDir,
     stop: () => child.stop(),
     restart: launch,
+    kill: async () => {
+      child.proc.kill("SIGKILL");
+      await child.proc.exited;
+    },
   };
 }

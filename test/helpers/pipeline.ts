@@ -87,10 +87,10 @@ export class Pipeline {
     return this.sim;
   }
 
-  /** Starts a role from its entry point, pointed at this pipeline's namespace and feed. */
-  spawn(role: Role, extra: Record<string, string> = {}): Child {
+  /** Starts a role from its entry point, pointed at this pipeline's namespace and feed (`bunArgs` go before the entry point, e.g. a --preload). */
+  spawn(role: Role, extra: Record<string, string> = {}, bunArgs: string[] = []): Child {
     const n = ++this.serial;
-    const child = startChild(`${role}-${n}`, [process.execPath, join(ROOT, "src", "roles", `${role}.ts`)], {
+    const child = startChild(`${role}-${n}`, [process.execPath, ...bunArgs, join(ROOT, "src", "roles", `${role}.ts`)], {
       cwd: ROOT,
       logFile: join(ARTIFACTS, `${this.tag}-${role}-${n}.log`),
       env: { ...this.env.env, LOG_LEVEL: "info", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
@@ -217,6 +217,11 @@ export class Pipeline {
     expect({ lost, twice }).toEqual({ lost: 0, twice: 0 });
     expect(served).toEqual(want.served);
     return { transactions: want.expected.count, lost, twice };
+  }
+
+  /** Stops every role process (each finishes its batch and commits); the feed and the API stay. */
+  async stopRoles(): Promise<void> {
+    await Promise.all(this.children.map((c) => bounded(`stopping ${c.name}`, () => c.stop(10_000))));
   }
 
   async stop(): Promise<void> {
