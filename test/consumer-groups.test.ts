@@ -362,3 +362,37 @@ describe("roles as processes", () => {
     expect(groups.groups.map((g) => g.state)).toEqual(["Empty", "Empty", "Empty"]);
   }, 180_000);
 });
+
+describe("one hash, two times", () => {
+  const env = env_();
+
+  test("a transaction delivered twice stamped in two different minutes (a rewritten future time) counts once in every group", async () => {
+    await createTopic(env.kafka, env.config);
+    const start = now();
+    const [tx] = syntheticTransactions(1, { seed: 41, addresses: 10, fromSec: start - 600, toSec: start - 540 });
+    if (!tx) throw new Error("no transaction");
+    // The same hash a minute later: on another partition (minute partitioning), so even another consumer.
+    const later = { ...tx, time: tx.time + 60 };
+    const others = syntheticTransactions(50, { seed: 42, addresses: 100, fromSec: start - 900, toSec: start - 300 });
+    await produce(env.kafka, env.config.TOPIC, [tx, ...others, later].map(txMessage));
+    await runRolesUntilCommitted(env);
+    // Counted once, at the time of the delivery applied first (offsets of one partition are in
+    // order, across partitions either may be first): the figures are those of `tx` or of `later`.
+    const f1 = expected([tx, ...others], now());
+    const f2 = expected([later, ...others], now());
+    const minutes = (await minuteBuckets(env.redis, env.config, (start - 3600) * 1000, 61)).reduce((s, b) => s + b.count, 0);
+    expect(minutes).toBe(51);
+    expect(await storedTransactionCount(env.redis, env.config)).toBe(51);
+    expect(await rolling(env.redis, addrTotalKey(env.config, "received"))).toEqual(f1.received);
+    expect(await rolling(env.redis, addrTotalKey(env.config, "sent"))).toEqual(f1.sent);
+    const stored = await transactionByHash(env.redis, env.config, tx.hash);
+    expect([tx.time, later.time]).toContain(stored?.time as number);
+    try {
+      await expectFigures(env, f1, now());
+    } catch {
+      await expectFigures(env, f2, now());
+    }
+    const m = await counters(env);
+    for (const role of ROLES) expect({ role, applied: m[`consumer_${role}_applied_total`], duplicates: m[`consumer_${role}_duplicates_total`] }).toEqual({ role, applied: 51, duplicates: 1 });
+  }, 180_000);
+});
