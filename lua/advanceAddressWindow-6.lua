@@ -21,9 +21,10 @@
 --- @include "clock"
 --- @include "moveAddressWindow"
 
+local now = clock(ARGV[1])
 local windowMinutes = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
-if not (windowMinutes and budget) then return -2 end
+if not (now and windowMinutes and budget) then return -2 end
 
-local start, subtracted, waiting = moveAddressWindow({ KEYS[1], KEYS[2] }, { KEYS[5], KEYS[6] }, KEYS[3], KEYS[4], clock(ARGV[1]), windowMinutes, budget)
+local start, subtracted, waiting = moveAddressWindow({ KEYS[1], KEYS[2] }, { KEYS[5], KEYS[6] }, KEYS[3], KEYS[4], now, windowMinutes, budget)
 return { start, subtracted, waiting and 1 or 0 }

@@ -55,7 +55,8 @@ local seenMargin = tonumber(ARGV[6])
 local budget = tonumber(ARGV[7])
 local FIRST = 8
 
-if not (windowMinutes and seenMargin and budget) then return -2 end
+local now = clock(ARGV[1])
+if not (now and windowMinutes and seenMargin and budget) then return -2 end
 -- Where each transaction starts, checked whole before anything is written.
 local starts = {}
 local i = FIRST
@@ -72,7 +73,6 @@ while i <= #ARGV do
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
-local now = clock(ARGV[1])
 
 local start = moveAddressWindow(totals, minutePrefixes, indexKey, windowKey, now, windowMinutes, budget)
 

@@ -45,14 +45,14 @@ local minuteKeep = tonumber(ARGV[5])
 local hourKeep = tonumber(ARGV[6])
 local FIRST, FIELDS = 7, 3
 
-if not (minuteKeep and hourKeep) then return -2 end
+local now = clock(ARGV[1])
+if not (now and minuteKeep and hourKeep) then return -2 end
 if (#ARGV - FIRST + 1) % FIELDS ~= 0 then return -1 end
 for i = FIRST, #ARGV, FIELDS do
   if not (isCount(ARGV[i + 1]) and isCount(ARGV[i + 2])) then return -3 end
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
-local now = clock(ARGV[1])
 
 -- In-time transactions are dedupe candidates; the others are stale.
 local hashes, times, at = {}, {}, {}

@@ -49,14 +49,14 @@ local margin = tonumber(ARGV[7])
 local budget = tonumber(ARGV[8])
 local FIRST, FIELDS = 9, 3
 
-if not (windowMinutes and cap and margin and budget) then return -2 end
+local now = clock(ARGV[1])
+if not (now and windowMinutes and cap and margin and budget) then return -2 end
 if (#ARGV - FIRST + 1) % FIELDS ~= 0 then return -1 end
 for i = FIRST, #ARGV, FIELDS do
   if not isCount(ARGV[i + 1]) then return -3 end
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
-local now = clock(ARGV[1])
 local start = windowStart(now, windowMinutes)
 
 local hashes, times, at = {}, {}, {}

@@ -19,9 +19,9 @@
 --- @include "clock"
 --- @include "unlinkAll"
 
-local minuteKeep, hourKeep, ahead = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if not (minuteKeep and hourKeep and ahead) then return -2 end
 local now = clock(ARGV[1])
+local minuteKeep, hourKeep, ahead = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+if not (now and minuteKeep and hourKeep and ahead) then return -2 end
 
 local function starts(step, keep)
   local out = {}

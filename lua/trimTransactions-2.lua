@@ -17,10 +17,11 @@
 --- @include "windowStart"
 --- @include "trimStored"
 
+local now = clock(ARGV[1])
 local windowMinutes = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local budget = tonumber(ARGV[4])
-if not (windowMinutes and cap and budget) then return -2 end
+if not (now and windowMinutes and cap and budget) then return -2 end
 
-local byWindow, byCap, stored = trimStored(KEYS[1], KEYS[2], windowStart(clock(ARGV[1]), windowMinutes), cap, budget)
+local byWindow, byCap, stored = trimStored(KEYS[1], KEYS[2], windowStart(now, windowMinutes), cap, budget)
 return { byWindow, byCap, stored }

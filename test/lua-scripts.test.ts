@@ -258,6 +258,7 @@ describe("applyCounts-4", () => {
     const c = fresh();
     const call = countsCall(c, [tx(M0, [["A", 5]])], M0 + 10);
     await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyCounts", -1);
+    await expectScriptError(run(redis, withArg(call, 1, "soon")), "applyCounts", -2); // now: a number, or "" for Redis's clock
     await expectScriptError(run(redis, withArg(call, 5, "soon")), "applyCounts", -2); // minute bucket life
     await expectScriptError(run(redis, withArg(call, 6, "")), "applyCounts", -2); // hour bucket life
     await expectScriptError(run(redis, withArg(call, call.args.length, "-5")), "applyCounts", -3); // value
@@ -391,6 +392,8 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
     await expectScriptError(run(redis, withArg(call, 9, "-60")), "applyAddresses", -3); // time
     await expectScriptError(run(redis, withArg(call, 10, "1.5")), "applyAddresses", -3); // R
     await expectScriptError(run(redis, withArg(call, 13, "-2")), "applyAddresses", -3); // a value
+    await expectScriptError(run(redis, withArg(call, 1, "x")), "applyAddresses", -2); // now
+    await expectScriptError(run(redis, withArg(advanceAddressWindow(c, M0), 1, "x")), "advanceAddressWindow", -2); // now
     await expectScriptError(run(redis, withArg(advanceAddressWindow(c, M0), 2, "x")), "advanceAddressWindow", -2);
     await expectScriptError(run(redis, withArg(advanceAddressWindow(c, M0), 3, "x")), "advanceAddressWindow", -2);
     expect(await namespace(c)).toEqual({});
@@ -490,6 +493,7 @@ describe("applyTransactions-4 / trimTransactions-2", () => {
     const call = transactionsCall(c, [tx(M0, [["A", 1]])], M0);
     // ARGV: now, field, from, to, window, cap, margin, budget, then hash, time, body.
     await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyTransactions", -1);
+    await expectScriptError(run(redis, withArg(call, 1, "x")), "applyTransactions", -2); // now
     await expectScriptError(run(redis, withArg(call, 5, "x")), "applyTransactions", -2);
     await expectScriptError(run(redis, withArg(call, 6, "")), "applyTransactions", -2);
     await expectScriptError(run(redis, withArg(call, 10, "-1")), "applyTransactions", -3);

@@ -1,10 +1,9 @@
 --[[
-  "Now" for every script, in unix seconds: Redis's own clock (TIME), so every process agrees on
-  the window whatever its own clock says. `given` overrides it when it is a number: only tests
-  pass one, to place a call at a chosen time; the service always passes "".
+  "Now" for every script, in unix seconds: Redis's own clock (TIME) when `given` is "", so every
+  process agrees on the window whatever its own clock says. Only tests pass a number, to place a
+  call at a chosen time; anything else returns nil (the script answers -2).
 ]]
 local function clock(given)
-  local t = tonumber(given)
-  if t then return t end
-  return tonumber(redis.call("TIME")[1])
+  if given == "" then return tonumber(redis.call("TIME")[1]) end
+  return tonumber(given)
 end
