@@ -1,7 +1,8 @@
 /**
  * The REST API under load: 100,000 stored transactions and ~250,000 addresses in the 3-hour
- * window (seeded through the consumers' own Lua scripts), the API in its own process on
- * Bun.serve (src/roles/api.ts itself), and autocannon (a node process) as the load generator.
+ * window (seeded through the consumers' own Lua scripts, by test/helpers/fill.ts), the API in its
+ * own process on Bun.serve (src/roles/api.ts itself), and autocannon (a node process) as the load
+ * generator.
  *
  *   api_p99_ms_<endpoint>           p99 latency at a fixed 2,000 requests/s for 10 s after a warm-up,
  *                                   the worse of 2 runs (goal ≤ 5 ms; the note gives both and the load average)
@@ -19,15 +20,12 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { createApiRedis } from "../src/api/redis.ts";
 import { loadConfig } from "../src/config.ts";
-import { addressesCalls } from "../src/consumers/addresses.ts";
-import { countsCalls } from "../src/consumers/counts.ts";
 import { syntheticTransactions } from "../src/consumers/population.ts";
-import { windowStart } from "../src/consumers/state.ts";
-import { transactionsCalls } from "../src/consumers/transactions.ts";
 import { diesWithParent, freePort } from "../src/infra/process.ts";
-import { addrReceivedKey, addrSentKey, keyPrefix } from "../src/redis/keys.ts";
+import { addrTotalKey, keyPrefix } from "../src/redis/keys.ts";
 import { storedTransactionCount } from "../src/redis/read.ts";
-import { runAll } from "../src/redis/scripts.ts";
+import { windowStart } from "../src/window.ts";
+import { fill } from "../test/helpers/fill.ts";
 import type { Bench, Figure } from "./index.ts";
 
 const TRANSACTIONS = 100_000;
@@ -205,11 +203,10 @@ async function seed(redis: ReturnType<typeof createApiRedis>, config: ReturnType
   const txs = syntheticTransactions(TRANSACTIONS, { addresses: ADDRESS_POOL, fromSec: windowStart(nowSec) + 5 * 60, toSec: nowSec, seed: 42 });
   const t0 = performance.now();
   for (let i = 0; i < txs.length; i += SEED_CHUNK) {
-    const chunk = txs.slice(i, i + SEED_CHUNK);
-    await runAll(redis, [...countsCalls(config, chunk, nowSec), ...addressesCalls(config, chunk, nowSec), ...transactionsCalls(config, chunk, nowSec)]);
+    await fill(redis, config, txs.slice(i, i + SEED_CHUNK), { at: nowSec });
   }
   const stored = await storedTransactionCount(redis, config);
-  const [received, sent] = await Promise.all([redis.zcard(addrReceivedKey(config)), redis.zcard(addrSentKey(config))]);
+  const [received, sent] = await Promise.all([redis.zcard(addrTotalKey(config, "received")), redis.zcard(addrTotalKey(config, "sent"))]);
   const distinct = new Set<string>();
   for (const t of txs) for (const e of [...t.inputs, ...t.outputs]) if (e.address) distinct.add(e.address);
   console.error(`bench api: seeded ${stored} transactions, ${distinct.size} distinct addresses (${received} received, ${sent} sent) in ${Math.round(performance.now() - t0)} ms`);

@@ -1,0 +1,127 @@
+/**
+ * `bun run bench replay`: how fast a group replays the log into an empty Redis, as after Redis
+ * lost its data or `bun run rebuild` dropped a projection (src/consumers/runner.ts `resync`: a
+ * group finding no position in Redis replays the log from the first record within its lookback).
+ *
+ *   replay_tx_per_s   N synthetic transactions are written to a fresh topic first; then the three
+ *                     groups start, one process each (`bun run consumer:<role>`), against a Redis
+ *                     namespace with no key at all. Per group, the replay time runs from its first
+ *                     replay start in Redis (lua/startReplay-2.lua; after process start and group
+ *                     join) until its position is at the end of the log on every partition
+ *                     (groupProgress: a position per partition, replayLeft 0, the positions
+ *                     summing to the log's end). The figure is N / the slowest group's time; the
+ *                     note gives every group's, and the wall time from process start.
+ */
+import Redis from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import { loadConfig } from "../src/config.ts";
+import { syntheticTransactions } from "../src/consumers/population.ts";
+import { type GroupRole, ROLES } from "../src/groups.ts";
+import { keyPrefix, seenKey } from "../src/redis/keys.ts";
+import { groupProgress, replayLeft, replayTotal, storedTransactionCount } from "../src/redis/read.ts";
+import { dropNamespace } from "../test/helpers/env.ts";
+import { describeSlow, resetSlowLog, slowCalls, startConsumerProcesses, writeTransactions } from "./consumers.bench.ts";
+import type { Bench, Figure } from "./index.ts";
+
+const N = Number(process.env.BENCH_REPLAY_TX ?? 50_000);
+const PARTITIONS = 3;
+const TIMEOUT_MS = 600_000;
+
+interface GroupReplay {
+  /** When the group's first replay start showed in Redis (unix ms). */
+  started?: number;
+  /** When its positions reached the end of the log on every partition (unix ms). */
+  done?: number;
+  /** Records the replay had to apply (replayTotal). */
+  total?: number;
+}
+
+const bench: Bench = {
+  name: "replay",
+  async run(): Promise<Record<string, Figure>> {
+    const id = Math.random().toString(36).slice(2, 8);
+    const env = {
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
+      REDIS_URL: process.env.REDIS_URL ?? "",
+      TOPIC: `bench-replay-${id}`,
+      GROUP_PREFIX: `bench-replay-${id}-`,
+      REDIS_PREFIX: `bench-replay-${id}`,
+      LOG_LEVEL: "warn",
+    };
+    const config = loadConfig(env);
+    const kafka = new Kafka({ clientId: "bench-replay", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
+    const redis = new Redis(config.REDIS_URL);
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.TOPIC, numPartitions: PARTITIONS }] });
+      const now = Math.floor(Date.now() / 1000);
+      console.error(`bench replay: generating ${N} transactions ...`);
+      // The consumers bench's population scaled down: a pool 1.5 times the transactions.
+      const txs = syntheticTransactions(N, { seed: 2025, addresses: Math.round(N * 1.5), fromSec: now - 175 * 60, toSec: now });
+      console.error("bench replay: writing them to Kafka ...");
+      await writeTransactions(kafka, config.TOPIC, txs);
+      const ends = await admin.fetchTopicOffsets(config.TOPIC);
+      const end = ends.reduce((s, p) => s + Number(p.high), 0);
+      if (end !== N) throw new Error(`bench replay: the topic holds ${end} records, expected ${N}`);
+
+      const [, empty] = await redis.scan("0", "MATCH", `${keyPrefix(config)}*`, "COUNT", 1000);
+      if (empty.length) throw new Error(`bench replay: the namespace is not empty (${empty[0]})`);
+
+      await resetSlowLog(redis);
+      const t0 = Date.now();
+      const processes = startConsumerProcesses(env);
+      const replays: Record<GroupRole, GroupReplay> = { counts: {}, addresses: {}, transactions: {} };
+      try {
+        while (ROLES.some((r) => replays[r].done === undefined)) {
+          if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`bench replay: not at the end of the log after ${TIMEOUT_MS} ms: ${JSON.stringify(replays)}`);
+          const progress = await Promise.all(ROLES.map((r) => groupProgress(redis, config, r)));
+          const at = Date.now();
+          ROLES.forEach((role, i) => {
+            const p = progress[i];
+            const r = replays[role];
+            if (!p || r.done !== undefined) return;
+            if (r.started === undefined && p.replayUntil.size > 0) r.started = at;
+            const positions = [...p.positions.values()].reduce((s, o) => s + o, 0);
+            if (p.positions.size === PARTITIONS && replayLeft(p) === 0 && positions >= end) {
+              r.done = at;
+              r.total = replayTotal(p);
+            }
+          });
+          await Bun.sleep(50);
+        }
+      } finally {
+        await processes.stop();
+      }
+      const slow = await slowCalls(redis);
+
+      // The replay rebuilt every projection: each group applied each transaction once.
+      const seen = await Promise.all(ROLES.map((r) => redis.zcard(seenKey(config, r))));
+      const stored = await storedTransactionCount(redis, config);
+      if (seen.some((n) => n !== N) || stored !== N) throw new Error(`bench replay: groups remember ${seen.join("/")} hashes, ${stored} stored; expected ${N}`);
+
+      const seconds = (r: GroupReplay) => ((r.done ?? 0) - (r.started ?? t0)) / 1000;
+      const slowest = ROLES.reduce((a, b) => (seconds(replays[b]) > seconds(replays[a]) ? b : a));
+      const wall = (Math.max(...ROLES.map((r) => replays[r].done ?? 0)) - t0) / 1000;
+      const per = ROLES.map((r) => `${r} ${Math.round(N / seconds(replays[r])).toLocaleString("en-US")} tx/s (${seconds(replays[r]).toFixed(1)} s)`).join(", ");
+      console.error(`bench replay: ${N} records replayed: ${per}; ${wall.toFixed(1)} s from process start; totals ${ROLES.map((r) => replays[r].total).join("/")}`);
+      console.error(`bench replay: slow log: ${describeSlow(slow, 20)}`);
+      return {
+        replay_tx_per_s: {
+          value: Math.round(N / seconds(replays[slowest])),
+          unit: "tx/s",
+          note:
+            `slowest group (${slowest}); ${N} records in Kafka, 3 partitions, one process per group, empty Redis; ` +
+            `from the group's replay start to its positions at the log's end: ${per}; ` +
+            `${wall.toFixed(1)} s from process start to the last group done; slow log: ${describeSlow(slow)}`,
+        },
+      };
+    } finally {
+      await admin.disconnect();
+      await dropNamespace(kafka, redis, config);
+      redis.disconnect();
+    }
+  },
+};
+
+export default bench;
