@@ -203,18 +203,33 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     }
   };
 
+  const connectAdmin = async () => {
+    adminConnected ??= admin.connect().catch((err) => {
+      adminConnected = undefined;
+      throw err;
+    });
+    await adminConnected;
+  };
+
+  /** The group's committed offset for the partition (Kafka's), 0 when none. */
+  async function committedOffset(partition: number): Promise<number> {
+    await connectAdmin();
+    const [offsets] = await admin.fetchOffsets({ groupId: id, topics: [topic] });
+    return Math.max(0, Number(offsets?.partitions.find((p) => p.partition === partition)?.offset ?? 0));
+  }
+
   /**
    * Brings the partition to the position Redis holds: seeks there, or, when Redis holds none,
    * starts a replay into the empty projection and seeks to its start. `reached` is the offset
-   * this process had reached: poison records below it were dead-lettered already.
+   * this process had reached (Kafka's committed offset when it has not read the partition since
+   * it was assigned): poison records below it were dead-lettered already.
    */
-  async function resync(partition: number, reached: number): Promise<void> {
+  async function resync(partition: number, reached?: number): Promise<void> {
     const field = positionField(topic, partition);
-    deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached));
+    deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached ?? (await committedOffset(partition))));
     let position = await redis.hget(positionKey(config, role), field);
     if (position === null) {
-      adminConnected ??= admin.connect();
-      await adminConnected;
+      await connectAdmin();
       const start = await replayStart(admin, config, role, partition, clock.now());
       position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs));
       metrics.inc(metric("replays_total"));
@@ -227,7 +242,12 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     consumer?.seek({ topic, partition, offset: position });
   }
 
-  /** Checks that Redis still holds the positions of this process's partitions; resyncs those it does not. */
+  /**
+   * Checks that Redis holds, for each partition of this process, the position this process is
+   * at, and resyncs those where it does not: a partition just assigned (resume from Redis's
+   * position, whatever Kafka's committed offset says), a position gone (a replay starts) or
+   * another one (a restored snapshot).
+   */
   async function watchPositions(): Promise<void> {
     if (watching || !assigned.length) return;
     watching = true;
@@ -237,7 +257,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       for (const [i, partition] of assigned.entries()) {
         const position = stored[i] ?? null;
         const mine = expected.get(partition);
-        if (position === null || (mine !== undefined && position !== mine)) await resync(partition, Number(mine ?? 0));
+        if (position === null || position !== mine) await resync(partition, mine === undefined ? undefined : Number(mine));
       }
     } catch (err) {
       log.limited(`watch:${role}`, "warn", `${role}: could not check the positions in Redis, will retry`, { error: String(err) });
@@ -321,7 +341,8 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   async function consume(): Promise<void> {
     consumer = kafka.consumer({
       groupId: id,
-      maxBytesPerPartition: 4 * 1024 * 1024,
+      // About 1,500 records: one batch is a pipeline of a few script calls, well inside the session timeout.
+      maxBytesPerPartition: 1024 * 1024,
       // A fetch waits at most 1 s for new records: stopping (which waits for the fetch in flight) stays quick.
       maxWaitTimeInMs: 1_000,
       // A process that died (kill -9, crash) loses its partitions after 10 s rather than kafkajs' 30 s.
@@ -338,6 +359,8 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       consumer?.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         assigned = payload.memberAssignment[topic] ?? [];
         expected.clear();
+        // Resume every partition from the position Redis holds.
+        void watchPositions();
         resolve();
       }),
     );
