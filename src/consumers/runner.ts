@@ -287,7 +287,21 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       }
     }
 
-    // Dead letters first: once the position moves past them they are never read again.
+    // Dead letters first: once the position moves past them they are never read again. But only
+    // for a stretch Redis will take: one it refuses is read again from elsewhere (a replay), and
+    // its dead letters would go twice.
+    if (dead.length) {
+      try {
+        if ((await redis.hget(positionKey(config, role), stretch.field)) !== stretch.from) {
+          await resync(partition, Number(stretch.from));
+          return;
+        }
+      } catch (err) {
+        log.limited(`resync:${role}`, "warn", `${role}: could not read the position in Redis, will retry`, { partition, error: String(err) });
+        await Bun.sleep(backoffMs(2));
+        return;
+      }
+    }
     let deadSent = dead.length === 0;
     let result: Applied<ApplyResult> | undefined;
     for (let attempt = 1; ; attempt++) {
