@@ -396,3 +396,44 @@ describe("one hash, two times", () => {
     for (const role of ROLES) expect({ role, applied: m[`consumer_${role}_applied_total`], duplicates: m[`consumer_${role}_duplicates_total`] }).toEqual({ role, applied: 51, duplicates: 1 });
   }, 180_000);
 });
+
+describe("a record a script refuses", () => {
+  const env = env_();
+
+  test("is a dead letter with the script's reason, and its partition goes on", async () => {
+    await createTopic(env.kafka, env.config);
+    const start = now();
+    const txs = syntheticTransactions(300, { seed: 51, addresses: 200, fromSec: start - 600, toSec: start - 60 });
+    const bad = txs[100] as Transaction;
+    // The schema and the scripts agree on what a valid transaction is, so a refusal is made here:
+    // the real applyCounts-4.lua refuses a negative value (-3), as it would a record a future
+    // schema let through.
+    const counts = countsGroup(env.config);
+    const refusing: GroupProcessor = {
+      ...counts,
+      apply: (redis, records, stretch) => counts.apply(redis, records.map((r) => (r.tx.hash === bad.hash ? { ...r, tx: { ...r.tx, value: -5 } } : r)), stretch),
+    };
+    const messages = txs.map((tx) => ({ ...txMessage(tx), partition: 0 }));
+    const offsets = await produce(env.kafka, env.config.TOPIC, messages);
+    const runner = createConsumerRunner({ config: env.config, group: refusing, log: quiet(env.config), kafka: env.kafka });
+    running.push(runner);
+    await runner.start();
+    await waitCommitted(env, ["counts"]);
+    await runner.stop();
+    // Every other transaction counted; the refused one not.
+    const counted = (await minuteBuckets(env.redis, env.config, (start - 3600) * 1000, 61)).reduce((s, b) => s + b.count, 0);
+    expect(counted).toBe(txs.length - 1);
+    expect(runner.metrics.snapshot()).toMatchObject({ consumer_counts_script_refusals_total: 1, consumer_counts_dead_letters_total: 1 });
+    // Its dead letter says which script refused it and why, and where it came from.
+    const consumer = env.kafka.consumer({ groupId: `${env.config.GROUP_PREFIX}dlq-reader`, maxWaitTimeInMs: 200 });
+    const letters: Record<string, string>[] = [];
+    await consumer.connect();
+    await consumer.subscribe({ topic: dlqTopic(env.config), fromBeginning: true });
+    await consumer.run({ eachMessage: async ({ message }) => void letters.push(Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]))) });
+    await waitFor("the dead letter", () => letters.length >= 1, 60_000);
+    await consumer.disconnect();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({ source: groupId(env.config, "counts"), offset: offsets[100], partition: "0" });
+    expect(letters[0]?.reason).toMatch(/^refused by applyCounts: a time, count or value is not a non-negative integer \(code -3\)$/);
+  }, 180_000);
+});

@@ -32,7 +32,7 @@ import { Metrics } from "../metrics.ts";
 import { type Clock, redisClock } from "../redis/clock.ts";
 import { metricsKey, positionField, positionKey } from "../redis/keys.ts";
 import { defineScripts } from "../redis/loader.ts";
-import { type Applied, type ApplyResult, run, startReplay } from "../redis/scripts.ts";
+import { type Applied, type ApplyResult, run, ScriptError, type Stretch, startReplay } from "../redis/scripts.ts";
 import { WATCHDOG_TIMEOUT_MS, watchConnection } from "../redis/watchdog.ts";
 import { onShutdown } from "../shutdown.ts";
 import { checkTransaction, SCHEMA_VERSION } from "../transaction.ts";
@@ -266,6 +266,45 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     }
   }
 
+  /**
+   * The group's apply, except that a record a script refuses (ScriptError: its input is not what
+   * the script accepts) does not block the partition: the batch is then applied record by
+   * record, and each refused record is dead-lettered with the script's reason before the
+   * position moves past it. Transport errors (connection, timeout, LOADING, BUSY) are thrown:
+   * the caller retries them.
+   */
+  async function applyRefusing(records: readonly LogRecord[], stretch: Stretch, origin: string, partition: number): Promise<Applied<ApplyResult>> {
+    try {
+      return await group.apply(redis, records, stretch);
+    } catch (err) {
+      if (!(err instanceof ScriptError)) throw err;
+    }
+    const total: ApplyResult = { applied: 0, duplicates: 0, stale: 0 };
+    let from = stretch.from;
+    for (const [i, record] of records.entries()) {
+      const part = { field: stretch.field, from, to: records[i + 1]?.offset ?? stretch.to };
+      let result: Applied<ApplyResult>;
+      try {
+        result = await group.apply(redis, [record], part);
+      } catch (err) {
+        if (!(err instanceof ScriptError)) throw err;
+        const reason = `refused by ${err.message}`;
+        if (producer) await sendDeadLetters(producer, dlq, [deadLetterMessage({ source: id, reason, raw: Buffer.from(JSON.stringify(record.tx)), origin: { topic: origin, partition, offset: record.offset } })]);
+        metrics.inc(metric("dead_letters_total"));
+        metrics.inc(metric("script_refusals_total"));
+        log.limited(`refused:${role}`, "warn", `${role}: dead letter: ${reason}`, { partition, offset: record.offset });
+        // Past the refused record, with nothing applied.
+        result = await group.apply(redis, [], part);
+      }
+      if (result.status !== "applied") return result;
+      total.applied += result.applied;
+      total.duplicates += result.duplicates;
+      total.stale += result.stale;
+      from = part.to;
+    }
+    return { status: "applied", ...total };
+  }
+
   async function eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const last = batch.messages[batch.messages.length - 1];
     if (!last) return;
@@ -315,7 +354,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
           metrics.inc(metric("dead_letters_total"), dead.length);
           deadSent = true;
         }
-        result = await group.apply(redis, records, stretch);
+        result = await applyRefusing(records, stretch, batch.topic, partition);
         break;
       } catch (err) {
         metrics.inc(metric("retries_total"));
