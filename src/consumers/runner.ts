@@ -32,6 +32,7 @@ import { Metrics } from "../metrics.ts";
 import { type Clock, redisClock } from "../redis/clock.ts";
 import { metricsKey, positionField, positionKey } from "../redis/keys.ts";
 import { defineScripts } from "../redis/loader.ts";
+import { checkRedis, RedisRequirementError } from "../redis/requirements.ts";
 import { type Applied, type ApplyResult, run, ScriptError, type Stretch, startReplay } from "../redis/scripts.ts";
 import { WATCHDOG_TIMEOUT_MS, watchConnection } from "../redis/watchdog.ts";
 import { onShutdown } from "../shutdown.ts";
@@ -434,6 +435,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     groupId: id,
     metrics,
     async start() {
+      await checkRedis(redis);
       await ensureTopics(kafka, config, log);
       await clock.sync();
       // Dead letters: one partition, no key; the partitioner is named only to keep kafkajs quiet about its v2 default.
@@ -470,6 +472,10 @@ export async function runConsumerRole(config: Config, makeGroup: (config: Config
   try {
     await runner.start();
   } catch (err) {
+    if (err instanceof RedisRequirementError) {
+      console.error(err.message);
+      process.exit(2);
+    }
     log.error(`${group.role}: could not start`, { error: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }

@@ -33,7 +33,8 @@ export async function ensureStack(config: Pick<Config, "KAFKA_BROKERS" | "REDIS_
     if (!(await pingRedis(config.REDIS_URL))) {
       if (!isLocalHost(redisUrl.hostname)) throw new Error(`redis: nothing answers at ${config.REDIS_URL}, and it is not on this machine`);
       log(`redis: nothing answers at ${config.REDIS_URL}; starting redis-server on port ${redisPort}`);
-      started.redis = await startRedis({ port: redisPort });
+      // It keeps its data (AOF, under .cache/redis-data/<port>), as Kafka keeps its log.
+      started.redis = await startRedis({ port: redisPort, persist: true });
     } else {
       log(`redis: using ${config.REDIS_URL}`);
     }

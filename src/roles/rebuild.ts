@@ -11,6 +11,7 @@ import { createKafka } from "../kafka/client.ts";
 import { createLogger } from "../log.ts";
 import { defineScripts } from "../redis/loader.ts";
 import { rebuild } from "../rebuild/rebuild.ts";
+import { checkRedis, RedisRequirementError } from "../redis/requirements.ts";
 
 function parseRoles(args: string[]): GroupRole[] {
   const roles: GroupRole[] = [];
@@ -42,6 +43,7 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const redis = defineScripts(new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 }));
 const admin = createKafka(config, `rebuild-${process.pid}`, log).admin();
 try {
+  await checkRedis(redis);
   await admin.connect();
   const topics = await admin.listTopics();
   const partitions = topics.includes(config.TOPIC) ? (await admin.fetchTopicOffsets(config.TOPIC)).length : 0;
@@ -65,6 +67,6 @@ try {
   redis.disconnect();
   process.exit(0);
 } catch (err) {
-  console.error(`rebuild failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  console.error(err instanceof RedisRequirementError ? err.message : `rebuild failed: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(err instanceof RedisRequirementError ? 2 : 1);
 }
