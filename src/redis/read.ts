@@ -15,7 +15,7 @@ import type { Config } from "../config.ts";
 import type { GroupRole } from "../groups.ts";
 import type { TransactionView } from "../transaction.ts";
 import { hourOf, minuteOf, toSec, windowStart } from "../window.ts";
-import { addrTotalKey, addrWindowKey, countsHourKey, countsMinuteKey, positionKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
+import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
 
 export type { Side };
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
@@ -35,23 +35,18 @@ export interface AddressTotal {
 }
 
 /**
- * The JSON texts of the newest `limit` stored transactions by event time, newest first (equal
- * times in reverse hash order, as the sorted set reads backwards). With `nowMs`, transactions
- * already before the window start are left out even before the group's timer trims them.
+ * The newest `limit` stored transactions by event time, newest first (equal times in reverse
+ * hash order, as the sorted set reads backwards). With `nowMs`, transactions already before the
+ * window start are left out even before the group's timer trims them.
  */
-export async function latestTransactionsJson(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<string[]> {
+export async function latestTransactions(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<TransactionView[]> {
   if (limit <= 0) return [];
   const from = nowMs === undefined ? "-inf" : windowStart(toSec(nowMs));
   const hashes = await redis.zrevrangebyscore(txByTimeKey(config), "+inf", from, "LIMIT", 0, limit);
   if (!hashes.length) return [];
   const bodies = await redis.mget(hashes.map((h) => txBodyKey(config, h)));
   // A body can expire a moment before the timer trims its index entry.
-  return bodies.filter((b): b is string => b !== null);
-}
-
-/** The newest `limit` stored transactions, parsed. */
-export async function latestTransactions(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<TransactionView[]> {
-  return (await latestTransactionsJson(redis, config, limit, nowMs)).map((b) => JSON.parse(b) as TransactionView);
+  return bodies.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as TransactionView);
 }
 
 /** One stored transaction by hash (64 hex digits, any case), or null. */
@@ -103,12 +98,6 @@ export async function topAddresses(redis: Redis, config: Prefixed, side: Side, l
   const out: AddressTotal[] = [];
   for (let i = 0; i + 1 < flat.length; i += 2) out.push({ address: flat[i] as string, total_value: Number(flat[i + 1]) });
   return out;
-}
-
-/** The first minute of the address window as last moved (unix ms), or null before the group ran. */
-export async function addressWindowStart(redis: Redis, config: Prefixed): Promise<number | null> {
-  const start = await redis.get(addrWindowKey(config));
-  return start === null ? null : Number(start) * 1000;
 }
 
 /** A group's projection: per partition, its position and the replay that started it. */
