@@ -1,10 +1,11 @@
 /**
  * compose.yaml cannot run here (no Docker engine); this checks what it promises: the same Kafka
  * version as the local stack, Redis, one service per role with the environment the roles read,
- * health checks, and start-up order.
+ * health checks, start-up order, and that it opens no door but the API's port (Kafka on the
+ * compose network only, Redis behind a password that has no default).
  */
 import { describe, expect, test } from "bun:test";
-import { EnvSchema } from "../src/config.ts";
+import { EnvSchema, loadConfig } from "../src/config.ts";
 import { KAFKA_VERSION } from "../src/infra/kafka.ts";
 import pkg from "../package.json";
 
@@ -17,10 +18,17 @@ interface Service {
   healthcheck?: { test: string[] };
   deploy?: { replicas?: number };
   profiles?: string[];
+  ports?: unknown[];
+  expose?: unknown[];
+  network_mode?: string;
 }
-const compose = Bun.YAML.parse(await Bun.file(`${import.meta.dir}/../compose.yaml`).text()) as { services: Record<string, Service> };
+const composeText = await Bun.file(`${import.meta.dir}/../compose.yaml`).text();
+const compose = Bun.YAML.parse(composeText) as { services: Record<string, Service> };
 const services = compose.services;
 const dockerfile = await Bun.file(`${import.meta.dir}/../Dockerfile`).text();
+
+/** How compose.yaml writes the Redis password: required, no default. */
+const REDIS_PASSWORD = "${REDIS_PASSWORD:?set REDIS_PASSWORD (e.g. in .env)}";
 
 /** Role services: those that run `bun run <script>`. */
 const roles = Object.entries(services).filter(([, s]) => s.command?.[0] === "bun" && s.command[1] === "run");
@@ -36,7 +44,7 @@ describe("compose.yaml", () => {
   test("runs Redis with persistence and a health check", () => {
     expect(services.redis?.image).toMatch(/^redis:7/);
     expect(services.redis?.command?.join(" ")).toContain("--appendonly yes");
-    expect(services.redis?.healthcheck?.test).toContain("ping");
+    expect(services.redis?.healthcheck?.test.join(" ")).toContain("redis-cli ping");
   });
 
   test("has one service per role script of package.json", () => {
@@ -55,7 +63,10 @@ describe("compose.yaml", () => {
       const env = service.environment ?? {};
       for (const variable of Object.keys(env)) expect(known).toContain(variable);
       expect(env.KAFKA_BROKERS).toBe("kafka:19092");
-      expect(env.REDIS_URL).toBe("redis://redis:6379");
+      expect(env.REDIS_URL).toBe(`redis://:${REDIS_PASSWORD}@redis:6379`);
+      // Once compose substitutes a (hex) password, the configuration takes it and the URL carries it.
+      const url = loadConfig({ REDIS_URL: String(env.REDIS_URL).replace(REDIS_PASSWORD, "0f1e2d3c") }).REDIS_URL;
+      expect(new URL(url).password).toBe("0f1e2d3c");
     }
   });
 
@@ -76,5 +87,48 @@ describe("compose.yaml", () => {
   test("the API publishes its port and has a health check", () => {
     expect(services.api?.environment?.PORT).toBe(3000);
     expect(services.api?.healthcheck?.test.join(" ")).toContain("/health");
+  });
+
+  test("publishes only the API's port", () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect(service.network_mode).toBeUndefined(); // network_mode: host would publish everything
+      if (name !== "api") expect({ name, ports: service.ports }).toEqual({ name, ports: undefined });
+    }
+    expect(services.api?.ports).toEqual(["3000:3000"]);
+  });
+
+  test("Kafka listens and advertises on the compose network only", () => {
+    const env = services.kafka?.environment ?? {};
+    const listeners = String(env.KAFKA_LISTENERS).split(",");
+    const advertised = String(env.KAFKA_ADVERTISED_LISTENERS).split(",");
+    const names = (list: string[]) => list.map((l) => l.split("://")[0]).sort();
+    expect(names(listeners)).toEqual(["CONTROLLER", "INTERNAL"]);
+    // Every advertised address is the service's name on the compose network, never the host.
+    expect(advertised).toEqual(["INTERNAL://kafka:19092"]);
+    expect(String(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).split(",").map((m) => m.split(":")[0]).sort()).toEqual(["CONTROLLER", "INTERNAL"]);
+    expect(composeText).not.toContain("EXTERNAL");
+    expect(composeText).not.toMatch(/localhost:9092/);
+  });
+
+  test("Redis requires a password that has no default, and its health check authenticates", () => {
+    // Every use of REDIS_PASSWORD is a required-variable interpolation: compose refuses to start
+    // without it, rather than substituting "" (which would start Redis with no password).
+    const uses = composeText.match(/\$\{REDIS_PASSWORD[^}]*\}/g) ?? [];
+    expect(uses.length).toBeGreaterThanOrEqual(3);
+    for (const use of uses) expect(use).toBe(REDIS_PASSWORD);
+    const redis = services.redis as Service;
+    const command = redis.command ?? [];
+    expect(command[0]).toBe("redis-server"); // the image's entrypoint then drops root for the redis user
+    expect(command[command.indexOf("--requirepass") + 1]).toBe(REDIS_PASSWORD);
+    expect(command).not.toContain("--protected-mode");
+    // redis-cli authenticates with REDISCLI_AUTH; it exits 0 on NOAUTH, so the check greps the answer.
+    expect(redis.environment?.REDISCLI_AUTH).toBe(REDIS_PASSWORD);
+    expect(redis.healthcheck?.test[0]).toBe("CMD-SHELL");
+    expect(redis.healthcheck?.test[1]).toMatch(/redis-cli ping \| grep -qx PONG/);
+  });
+
+  test("keeps .env (the password) out of the image's build context", async () => {
+    const ignored = (await Bun.file(`${import.meta.dir}/../.dockerignore`).text()).split("\n").map((l) => l.trim());
+    expect(ignored).toContain(".env");
   });
 });
