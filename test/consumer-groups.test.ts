@@ -20,6 +20,7 @@ import type { GroupProcessor } from "../src/consumers/group.ts";
 import { syntheticTransactions } from "../src/consumers/population.ts";
 import { type ConsumerRunner, createConsumerRunner } from "../src/consumers/runner.ts";
 import { transactionsGroup } from "../src/consumers/transactions.ts";
+import { ROLES } from "../src/groups.ts";
 import { dlqTopic, type GroupRole, groupId } from "../src/kafka/client.ts";
 import { createLogger } from "../src/log.ts";
 import { addrTotalKey, metricsKey } from "../src/redis/keys.ts";
@@ -32,7 +33,6 @@ import { committedTotal, createTopic, waitCommitted as kafkaWaitCommitted, produ
 // Real brokers and consumer groups (Bun 1.3 applies the preload's default timeout to the first file only).
 setDefaultTimeout(60_000);
 
-const ROLES: GroupRole[] = ["counts", "addresses", "transactions"];
 const GROUPS: Record<GroupRole, (c: Config) => GroupProcessor> = { counts: countsGroup, addresses: addressesGroup, transactions: transactionsGroup };
 
 // ---- the independent computation ----------------------------------------------------------------

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { freePort } from "../src/infra/process.ts";
 import { type LocalRedis, startRedis } from "../src/infra/redis.ts";
+import { ROLES } from "../src/groups.ts";
 import { metricsKey } from "../src/redis/keys.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline, type Role } from "./helpers/pipeline.ts";
@@ -50,7 +51,7 @@ afterAll(async () => {
 const replayed = () =>
   waitFor("every group's replay to show in its counters", async () => {
     const m = await admin.hgetall(metricsKey(env.config));
-    return ["counts", "addresses", "transactions"].every((role) => Number(m[`consumer_${role}_replays_total`] ?? 0) >= 1);
+    return ROLES.every((role) => Number(m[`consumer_${role}_replays_total`] ?? 0) >= 1);
   }, 180_000);
 
 /** Every figure exact within 60 s, with no command typed. */
