@@ -56,11 +56,21 @@ export const EnvSchema = Type.Object({
   }),
   TX_CAP: Int(1_000_000, 1, 100_000_000, "most transactions kept in Redis"),
   PRODUCER_BUFFER_MAX: Int(100_000, 1, 10_000_000, "transactions the producer holds in memory while Kafka is unreachable"),
+  PRODUCER_BUFFER_BYTES: Int(
+    67_108_864,
+    1_000_000,
+    17_179_869_184,
+    "bytes of records (key, value and headers) the producer holds in memory while Kafka is unreachable, beside PRODUCER_BUFFER_MAX; at least 1000000 so the largest record (900 KB) fits",
+  ),
   CORS_ORIGIN: Type.String({
     default: "*",
     description: "Access-Control-Allow-Origin of the API: * or a comma-separated list of origins",
   }),
   LOG_LEVEL: OneOf("info", ["debug", "info", "warn", "error"] as const, "log level"),
+  RATE_LIMIT_PER_MIN: Int(0, 0, 1_000_000, "requests a minute the API answers per client address, 0 = no limit"),
+  TRUST_PROXY: OneOf("false", ["false", "true"] as const, "take the client address from the left-most X-Forwarded-For (true, behind a proxy you run) or from the socket (false)"),
+  STREAM_MAX_CLIENTS: Int(1_000, 1, 100_000, "concurrent /stream connections the API accepts"),
+  STREAM_MAX_PER_ADDRESS: Int(8, 1, 100_000, "concurrent /stream connections the API accepts from one client address"),
 });
 
 export type Config = Readonly<Static<typeof EnvSchema>>;

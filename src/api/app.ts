@@ -15,9 +15,10 @@ import { CountsService } from "./counts/service.ts";
 import { errorHandler } from "./errors.ts";
 import type { KafkaProbe } from "./health/kafka.ts";
 import { healthRoutes } from "./health/routes.ts";
-import { HealthService } from "./health/service.ts";
+import { type HealthOptions, HealthService, MAX_HEALTH_CACHE_MS } from "./health/service.ts";
 import { HttpMetrics } from "./metrics/http.ts";
 import { metricsRoutes, requestTimer } from "./metrics/routes.ts";
+import { RateLimiter, rateLimit } from "./rate-limit.ts";
 import { redisStore } from "./store-redis.ts";
 import type { ApiStore } from "./store.ts";
 import { streamRoutes } from "./stream/routes.ts";
@@ -44,6 +45,12 @@ export interface AppDeps {
   http?: HttpMetrics;
   /** The /stream broadcaster (one per process); made from the store when absent. */
   broadcaster?: (store: ApiStore, now: () => number) => Broadcaster;
+  /** Wraps the Redis store (tests count reads through it). */
+  store?: (store: ApiStore) => ApiStore;
+  /** /health: reuse of an answer (at most 1 s; default the lesser of `cacheMs` and 1 s), and when a group with work counts as stalled. */
+  health?: HealthOptions;
+  /** The rate limiter (made from RATE_LIMIT_PER_MIN when absent); tests pin its clock. */
+  rateLimiter?: RateLimiter;
 }
 
 /** CORS_ORIGIN: `*` for any origin, else a comma-separated list of allowed origins. */
@@ -53,16 +60,24 @@ export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
   const cacheMs = deps.cacheMs ?? DEFAULT_CACHE_MS;
   const http = deps.http ?? new HttpMetrics();
-  const store = redisStore(deps.redis, deps.config);
+  const base = redisStore(deps.redis, deps.config);
+  const store = deps.store?.(base) ?? base;
   const transactions = new TransactionsService(store, now, cacheMs);
   const counts = new CountsService(store, now, cacheMs);
   const addresses = new AddressesService(store, now, cacheMs);
-  const broadcaster = deps.broadcaster?.(store, now) ?? new Broadcaster(store, now);
-  const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now);
+  const broadcaster =
+    deps.broadcaster?.(store, now) ??
+    new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });
+  const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now, deps.log, {
+    cacheMs: Math.min(cacheMs, MAX_HEALTH_CACHE_MS),
+    ...deps.health,
+  });
+  const limiter = deps.rateLimiter ?? new RateLimiter(deps.config.RATE_LIMIT_PER_MIN);
 
   return new Elysia({ name: "api" })
     .use(requestTimer(http))
     .use(errorHandler(deps.log))
+    .use(rateLimit(limiter.perMinute, deps.config.TRUST_PROXY, limiter))
     .use(
       cors({
         origin: corsOrigin(deps.config.CORS_ORIGIN),
@@ -92,8 +107,8 @@ export function createApp(deps: AppDeps) {
     .use(countsRoutes(counts))
     .use(addressesRoutes(addresses))
     .use(healthRoutes(health))
-    .use(metricsRoutes({ config: deps.config, redis: deps.redis, http }))
-    .use(streamRoutes(broadcaster))
+    .use(metricsRoutes({ config: deps.config, redis: deps.redis, http, stream: () => broadcaster.stats() }))
+    .use(streamRoutes(broadcaster, deps.config.TRUST_PROXY))
     .use(dashboardRoutes());
 }
 

@@ -89,10 +89,45 @@ interface Entry<T> {
  * every request that shares it, instead of being serialized (and checked) per request.
  */
 export class Rendered<T> {
-  private text: string | undefined;
-  constructor(readonly value: T) {}
+  constructor(
+    readonly value: T,
+    /** Its JSON text when already known (it must be `JSON.stringify(value)`). */
+    private text?: string,
+  ) {}
   get json(): string {
     this.text ??= JSON.stringify(this.value);
     return this.text;
+  }
+}
+
+/**
+ * A list answer read once at its largest size and sliced per request: `?limit=1..1000` shares
+ * one read (cycling the limit cannot buy a Redis read per request). Each item is serialized
+ * once; an answer is its first `limit` items joined into `head … tail`.
+ */
+export class Sliced<T> {
+  private readonly parts: string[];
+  private readonly answers = new Map<number, Rendered<unknown>>();
+
+  constructor(
+    readonly items: readonly T[],
+    private readonly wrap: (items: readonly T[]) => unknown,
+    /** The JSON text around the items: `{"transactions":[` and `]}`. */
+    private readonly head: string,
+    private readonly tail: string,
+  ) {
+    this.parts = items.map((item) => JSON.stringify(item));
+  }
+
+  /** The answer with the first `limit` items (its text built once per limit, a few kept). */
+  take(limit: number): Rendered<unknown> {
+    const n = Math.min(limit, this.items.length);
+    let hit = this.answers.get(n);
+    if (!hit) {
+      hit = new Rendered(this.wrap(this.items.slice(0, n)), `${this.head}${this.parts.slice(0, n).join(",")}${this.tail}`);
+      if (this.answers.size >= 8) this.answers.delete(this.answers.keys().next().value as number);
+      this.answers.set(n, hit);
+    }
+    return hit;
   }
 }

@@ -2,16 +2,17 @@
  * One error handler for the whole API, and the domain errors the services throw.
  *
  * Every error leaves as JSON `{ "error": "<code>", "message": "<what was wrong, what is allowed>" }`:
- * validation failures (422), unknown routes and unknown transactions (404), Redis unreachable
- * (503). Nothing else reaches the client: an unexpected error is logged and answered with a
- * generic 500 body, never a stack trace.
+ * validation failures (422), unknown routes and unknown transactions (404), too many requests
+ * (429, with Retry-After), Redis unreachable (503). Nothing else reaches the client: driver
+ * messages, host:port pairs and connection strings are logged (rate-limited), never sent; an
+ * unexpected error is logged and answered with a generic 500 body, never a stack trace.
  */
 import { Elysia, t, ValidationError } from "elysia";
 import type { Logger } from "../log.ts";
 
 export const ErrorBody = t.Object(
   {
-    error: t.String({ description: "machine-readable code: validation_failed, not_found, bad_request, unavailable or internal" }),
+    error: t.String({ description: "machine-readable code: validation_failed, not_found, bad_request, rate_limited, unavailable or internal" }),
     message: t.String({ description: "what was wrong and what is allowed" }),
   },
   { title: "Error" },
@@ -24,6 +25,10 @@ export class ApiError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
+    /** Seconds, sent as Retry-After. */
+    readonly retryAfter?: number,
+    /** What went wrong underneath (a driver's message): logged, never sent. */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = "ApiError";
@@ -37,10 +42,19 @@ export class NotFoundError extends ApiError {
 }
 
 export class UnavailableError extends ApiError {
-  constructor(message: string) {
-    super(503, "unavailable", message);
+  constructor(message: string, detail?: string, retryAfter?: number) {
+    super(503, "unavailable", message, retryAfter, detail);
   }
 }
+
+export class TooManyRequestsError extends ApiError {
+  constructor(message: string, retryAfter: number) {
+    super(429, "rate_limited", message, Math.max(1, Math.ceil(retryAfter)));
+  }
+}
+
+/** An error's message, for the log only. */
+export const detailOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));
 
 /** Where a validation error happened, as the client wrote it: `min_value`, `query parameter limit`. */
 function where(type: string, path: string): string {
@@ -80,7 +94,11 @@ export const errorHandler = (log: Logger) =>
       set.headers["content-type"] = "application/json; charset=utf-8";
       return body;
     };
-    if (error instanceof ApiError) return json(error.status, { error: error.code, message: error.message });
+    if (error instanceof ApiError) {
+      if (error.detail) log.limited(`api ${error.code} ${error.message}`, "warn", error.message, { detail: error.detail });
+      if (error.retryAfter !== undefined) set.headers["retry-after"] = String(error.retryAfter);
+      return json(error.status, { error: error.code, message: error.message });
+    }
     if (error instanceof ValidationError && error.type !== "response") return json(422, { error: "validation_failed", message: validationMessage(error) });
     const known = ELYSIA_CODES[String(code)];
     if (known) {
@@ -89,7 +107,7 @@ export const errorHandler = (log: Logger) =>
       const message =
         code === "NOT_FOUND"
           ? `no route ${request.method} ${pathname}; see /swagger for the routes this API serves`
-          : `the request could not be read: ${error instanceof Error ? error.message : String(error)}`;
+          : "the request could not be read";
       return json(known.status, { error: known.code, message });
     }
     log.error("unhandled error", { method: request.method, url: request.url, error: error instanceof Error ? error.message : String(error) });

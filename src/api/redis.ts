@@ -1,6 +1,7 @@
 /**
  * The API's Redis client and the guard around every read: a read that fails or takes longer
- * than `REDIS_TIMEOUT_MS` becomes a 503 `unavailable` rather than a hung request or a 500.
+ * than `REDIS_TIMEOUT_MS` becomes a 503 `unavailable` (with Retry-After) rather than a hung request
+ * or a 500. The body says what could not be read; the driver's message is only logged.
  */
 import Redis from "ioredis";
 import { watchConnection } from "../redis/watchdog.ts";
@@ -35,7 +36,8 @@ export async function fromRedis<T>(work: Promise<T>, what: string, timeoutMs = R
   try {
     return await Promise.race([work, timeout]);
   } catch (err) {
-    throw new UnavailableError(`Redis could not be read (${what}): ${err instanceof Error ? err.message : String(err)}; try again shortly`);
+    // The driver's message names hosts and ports: it goes to the log (errors.ts), not to the client.
+    throw new UnavailableError(`Redis could not be read (${what}); try again shortly`, err instanceof Error ? err.message : String(err), 1);
   } finally {
     clearTimeout(timer);
   }

@@ -21,7 +21,9 @@ export function redisStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX">): 
       fromRedis(
         groupProgress(redis, config, role).then((p) => {
           const left = replayLeft(p);
-          return { role, state: p.positions.size === 0 ? "empty" : left > 0 ? "catching_up" : "current", records_to_replay: left } as const;
+          let position = 0;
+          for (const offset of p.positions.values()) position += offset;
+          return { role, state: p.positions.size === 0 ? "empty" : left > 0 ? "catching_up" : "current", records_to_replay: left, position } as const;
         }),
         `${role} projection`,
       ),

@@ -15,6 +15,8 @@ export interface ProjectionState {
   role: GroupRole;
   state: "current" | "catching_up" | "empty";
   records_to_replay: number;
+  /** Sum of the group's positions in Redis (next offset per partition): moves as the group applies records. */
+  position: number;
 }
 
 export interface ApiStore {

@@ -1,25 +1,38 @@
 /**
  * The addresses that moved the most value over the last 3 hours.
+ *
+ * Per side, the top `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice
+ * of that read: a client cycling the limit costs no extra Redis read.
  */
-import { Rendered, TtlCache } from "../cache.ts";
-import type { ApiStore, Side } from "../store.ts";
+import { type Rendered, Sliced, TtlCache } from "../cache.ts";
+import type { AddressTotal, ApiStore, Side } from "../store.ts";
 import { type HighValueAddresses, WINDOW_SECONDS } from "./model.ts";
 
+export const MAX_LIMIT = 1000;
+
 export class AddressesService {
-  private readonly cache: TtlCache<Rendered<HighValueAddresses>>;
+  private readonly cache: TtlCache<Sliced<AddressTotal>>;
 
   constructor(
     private readonly store: ApiStore,
-    private readonly now: () => number,
-    cacheMs: number,
+    now: () => number,
+    private readonly cacheMs: number,
   ) {
-    this.cache = new TtlCache(cacheMs, now, 32);
+    this.cache = new TtlCache(cacheMs, now, 2);
   }
 
-  top(side: Side, limit: number): Promise<Rendered<HighValueAddresses>> {
-    return this.cache.get(
-      `${side} ${limit}`,
-      async () => new Rendered({ window_seconds: WINDOW_SECONDS, side, addresses: await this.store.topAddresses(side, limit) }),
+  async top(side: Side, limit: number): Promise<Rendered<HighValueAddresses>> {
+    const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
+    const all = await this.cache.get(
+      side,
+      async () =>
+        new Sliced(
+          await this.store.topAddresses(side, size),
+          (addresses) => ({ window_seconds: WINDOW_SECONDS, side, addresses: [...addresses] }),
+          `{"window_seconds":${WINDOW_SECONDS},"side":${JSON.stringify(side)},"addresses":[`,
+          "]}",
+        ),
     );
+    return all.take(limit) as Rendered<HighValueAddresses>;
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Kafka reachability and consumer lag for /health, through one kafkajs admin connection.
+ * Kafka reachability, consumer lag and group members for /health, through one kafkajs admin
+ * connection. Errors carry no host, port or driver message (`detail` has it, for the log).
  *
  * The answer is cached for `cacheMs` and concurrent checks share one round of requests, so
  * /health under load costs the broker a few metadata and offset requests every couple of
@@ -16,11 +17,18 @@ export interface GroupLag {
   lag: number | null;
   /** False while the group has committed nothing: its lag is then every record retained. */
   committed: boolean;
+  /** Members of the group now (describeGroups); null when unknown. */
+  members: number | null;
+  /** Sum of the group's committed offsets: moves when the group makes progress. */
+  position: number | null;
 }
 
 export interface KafkaStatus {
   ok: boolean;
+  /** What failed, for the client: no host, port or driver message. */
   error?: string;
+  /** The driver's message, for the log only (never sent). */
+  detail?: string;
   topic: string;
   topic_exists: boolean;
   groups: GroupLag[];
@@ -62,7 +70,7 @@ export class KafkaProbe {
     });
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<KafkaStatus>((done) => {
-      timer = setTimeout(() => done(this.failed(`no answer from the brokers within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(() => done(this.failed(`Kafka brokers did not answer within ${this.timeoutMs} ms`)), this.timeoutMs);
     });
     try {
       return await Promise.race([this.inflight, late]);
@@ -86,13 +94,14 @@ export class KafkaProbe {
     clearTimeout(timer);
   }
 
-  private failed(error: string): KafkaStatus {
+  private failed(error: string, detail?: string): KafkaStatus {
     return {
       ok: false,
       error,
+      ...(detail ? { detail } : {}),
       topic: this.topic,
       topic_exists: false,
-      groups: this.groups.map(({ role, group }) => ({ role, group, lag: null, committed: false })),
+      groups: this.groups.map(({ role, group }) => ({ role, group, lag: null, committed: false, members: null, position: null })),
       checked_at: new Date().toISOString(),
     };
   }
@@ -105,8 +114,10 @@ export class KafkaProbe {
       this.connected ??= this.admin.connect();
       await this.connected;
       const topics = await this.admin.listTopics();
+      const members = await this.members();
       if (!topics.includes(this.topic)) {
-        return { ok: true, topic: this.topic, topic_exists: false, groups: this.failed("").groups, checked_at: new Date().toISOString() };
+        const groups = this.failed("").groups.map((g) => ({ ...g, members: members.get(g.group) ?? null }));
+        return { ok: true, topic: this.topic, topic_exists: false, groups, checked_at: new Date().toISOString() };
       }
       const partitions = await this.admin.fetchTopicOffsets(this.topic);
       const groups = await Promise.all(
@@ -115,20 +126,31 @@ export class KafkaProbe {
           const committedBy = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
           let lag = 0;
           let committed = false;
+          let position = 0;
           for (const p of partitions) {
             const high = Number(p.high);
             const at = committedBy.get(p.partition) ?? -1;
-            if (at >= 0) committed = true;
+            if (at >= 0) {
+              committed = true;
+              position += at;
+            }
             lag += Math.max(0, high - (at >= 0 ? at : Number(p.low)));
           }
-          return { role, group, lag, committed };
+          return { role, group, lag, committed, members: members.get(group) ?? null, position };
         }),
       );
       return { ok: true, topic: this.topic, topic_exists: true, groups, checked_at: new Date().toISOString() };
     } catch (err) {
       this.connected = undefined;
       this.closing = this.admin.disconnect().catch(() => {});
-      return this.failed(`Kafka is not reachable: ${err instanceof Error ? err.message : String(err)}`);
+      return this.failed("Kafka is not reachable", err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /** Members per group id (one describeGroups request for every group). */
+  private async members(): Promise<Map<string, number>> {
+    if (this.groups.length === 0) return new Map();
+    const { groups } = await this.admin.describeGroups(this.groups.map((g) => g.group));
+    return new Map(groups.map((g) => [g.groupId, g.members.length]));
   }
 }

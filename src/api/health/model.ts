@@ -23,9 +23,39 @@ export const Projection = t.Object(
   { description: "a group's projection in Redis" },
 );
 
+const Role = t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]);
+
+export const GroupState = t.Object(
+  {
+    role: Role,
+    group: t.String({ description: "consumer group id" }),
+    state: t.Union([t.Literal("ok"), t.Literal("catching_up"), t.Literal("no_member"), t.Literal("stalled"), t.Literal("unknown")], {
+      description:
+        "ok: members present, position moving or nothing to do; catching_up: replaying the log into its projection and moving; " +
+        "no_member: no consumer in the group (503); stalled: lag but the position has not moved for `stalled_after_seconds` (503); unknown: Kafka did not answer",
+    }),
+    members: Nullable(Type.Integer({ minimum: 0 }), "consumers in the group; null when unknown"),
+    lag: Nullable(Type.Integer({ minimum: 0 }), "records on the topic the group has not committed yet"),
+    records_to_replay: Type.Integer({ minimum: 0, description: "records its replay has still to apply (0 unless catching up)" }),
+    unmoved_seconds: Nullable(Type.Number(), "how long the group has had work (lag or a replay) without its position moving; null when it has none or moved at the last look"),
+  },
+  { description: "a consumer group: is it there and moving?" },
+);
+
+export const Supervisor = t.Object(
+  {
+    restarts_total: Type.Integer({ minimum: 0, description: "roles the demo supervisor restarted (supervisor_restarts_total); 0 when none or not under the demo" }),
+    per_role: t.Record(t.String(), Type.Integer({ minimum: 0 }), { description: "restarts per role (supervisor_restarts_<name>_total)" }),
+    last: Nullable(t.Unknown(), "the last restart as the supervisor recorded it (supervisor_last_restart); null when none"),
+  },
+  { description: "restarts by the demo supervisor (bun run demo), from the metrics hash" },
+);
+
 export const Health = t.Object(
   {
-    status: t.Union([t.Literal("ok"), t.Literal("unavailable")], { description: "ok (200) when Redis and Kafka answer; unavailable (503) otherwise" }),
+    status: t.Union([t.Literal("ok"), t.Literal("unavailable")], {
+      description: "ok (200) when Redis and Kafka answer and every consumer group has a member and moves; unavailable (503) otherwise",
+    }),
     reasons: t.Array(t.String(), { description: "why the status is unavailable; empty when ok" }),
     redis: t.Object({
       ok: t.Boolean(),
@@ -46,6 +76,9 @@ export const Health = t.Object(
     }),
     producer_last_message_age_seconds: Nullable(Type.Number(), "seconds since a producer last received a feed message (producer_last_message_at_ms); null when unknown"),
     projections: t.Array(Projection, { description: "each group's projection in Redis: current, or catching up with the log (after Redis lost data or `bun run rebuild`)" }),
+    groups: t.Array(GroupState, { description: "each consumer group: ok, catching up, no member or stalled" }),
+    stalled_after_seconds: t.Number({ description: "a group with work whose position has not moved for this long is stalled" }),
+    supervisor: Supervisor,
   },
   { title: "Health" },
 );

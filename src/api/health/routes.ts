@@ -21,12 +21,15 @@ export const healthRoutes = (health: HealthService) =>
         tags: ["operations"],
         summary: "Health of the API and what it depends on",
         description:
-          "200 when Redis answers a PING and the Kafka brokers answer; 503 otherwise, with the reasons. Also: the age of the newest " +
-          "stored transaction, seconds since the producer last heard from the feed, and the lag of each consumer group (records on the " +
-          "topic not yet committed). The Kafka part is cached for 2 seconds and uses one admin connection.",
+          "200 when Redis answers a PING, the Kafka brokers answer, and every consumer group has a member and moves; 503 otherwise, with the " +
+          "reasons (a group with no member, or with lag whose position has not moved for `stalled_after_seconds`, is named). A group " +
+          "replaying the log into its projection is `catching_up`, not failed, while it moves. Also: the age of the newest stored " +
+          "transaction, seconds since the producer last heard from the feed, the lag of each consumer group, and the demo supervisor's " +
+          "restarts. The answer is shared for up to a second; the Kafka part is cached for 2 seconds and uses one admin connection. " +
+          "No reason carries a host, a port or a driver message (those are logged).",
         responses: responses({
           200: [{ schema: Health, description: "healthy" }],
-          503: [{ schema: Health, description: "Redis or Kafka is unreachable; `reasons` says which" }],
+          503: [{ schema: Health, description: "Redis or Kafka is unreachable, or a group has no member or has stalled; `reasons` says which" }],
         }),
       },
     },

@@ -20,6 +20,8 @@ export interface MetricsDeps {
   config: Pick<Config, "REDIS_PREFIX">;
   redis: Redis;
   http: HttpMetrics;
+  /** The /stream counters of this process. */
+  stream?: () => { clients: number; dropped: number; refused: number };
 }
 
 /** Times every request of the app: registered first, so its onRequest runs before any other. */
@@ -37,14 +39,23 @@ export const requestTimer = (http: HttpMetrics) => {
     });
 };
 
-export const metricsRoutes = ({ config, redis, http }: MetricsDeps) => {
+/** The /stream gauges and counters of this process, in Prometheus text. */
+const streamExposition = (s: { clients: number; dropped: number; refused: number }) =>
+  "# HELP api_stream_clients live /stream connections\n# TYPE api_stream_clients gauge\n" +
+  `api_stream_clients ${s.clients}\n` +
+  "# HELP api_stream_dropped_total /stream clients disconnected for not keeping up\n# TYPE api_stream_dropped_total counter\n" +
+  `api_stream_dropped_total ${s.dropped}\n` +
+  "# HELP api_stream_refused_total /stream connections refused by the caps\n# TYPE api_stream_refused_total counter\n" +
+  `api_stream_refused_total ${s.refused}\n`;
+
+export const metricsRoutes = ({ config, redis, http, stream }: MetricsDeps) => {
   const key = metricsKey(config);
   return new Elysia({ name: "api/metrics" }).get(
     "/metrics",
     async ({ set }) => {
       const fields = await fromRedis(redis.hgetall(key), "metrics hash").catch(() => undefined);
       set.headers["content-type"] = CONTENT_TYPE;
-      return http.exposition() + pipelineExposition(fields);
+      return http.exposition() + (stream ? streamExposition(stream()) : "") + pipelineExposition(fields);
     },
     {
       detail: {

@@ -1,4 +1,6 @@
 import { Elysia } from "elysia";
+import { clientAddress, socketOf, type Trust } from "../client.ts";
+import { ErrorBody } from "../errors.ts";
 import type { Broadcaster } from "./service.ts";
 
 export const STREAM_DESCRIPTION =
@@ -6,21 +8,25 @@ export const STREAM_DESCRIPTION =
   '`event: hello` (`{"seq": <last id sent>}`); then `event: tx` (a new transaction, as in /show_transactions), `event: minute` ' +
   "(`{minute, start, count, value, complete}` of the current minute or one of the two before it, when it changed) and `event: health` " +
   "(pipeline gauges from the metrics hash, when they changed). Every event has an `id:`, increasing by one per event for the whole " +
-  "server: a jump means events were missed, so refetch the JSON endpoints. A client that does not keep up (more than a few hundred " +
-  "events unread) is disconnected; EventSource reconnects by itself (`retry: 2000`). The server reads Redis once a second while " +
-  "anyone is connected, whatever the number of clients.";
+  "server: a jump means events were missed, so refetch the JSON endpoints. A client that does not keep up (its connection has not " +
+  "taken what was sent for a few seconds, or about a megabyte waits for it) is disconnected; EventSource reconnects by itself " +
+  "(`retry: 2000`). Live streams are capped per client address (429) and overall (503), both with Retry-After. The server reads " +
+  "Redis once a second while anyone is connected, whatever the number of clients.";
 
-export const streamRoutes = (broadcaster: Broadcaster) =>
+export const streamRoutes = (broadcaster: Broadcaster, trustProxy: Trust = "false") =>
   new Elysia({ name: "api/stream" }).get(
     "/stream",
-    ({ request }) =>
-      new Response(broadcaster.open(request.signal), {
+    ({ request, server }) => {
+      const address = clientAddress(request, server, trustProxy);
+      broadcaster.admit(address);
+      return new Response(broadcaster.open(request.signal, { address, socket: socketOf(request, server) }), {
         headers: {
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-store",
           "x-accel-buffering": "no",
         },
-      }),
+      });
+    },
     {
       detail: {
         operationId: "stream",
@@ -32,6 +38,8 @@ export const streamRoutes = (broadcaster: Broadcaster) =>
             description: "an endless event stream",
             content: { "text/event-stream": { schema: { type: "string", example: 'id: 42\nevent: tx\ndata: {"hash":"…","time":1732190000,"value":12345}\n\n' } } },
           },
+          429: { description: "too many live streams from this client address (Retry-After)", content: { "application/json": { schema: ErrorBody } } },
+          503: { description: "too many live streams on this server (Retry-After)", content: { "application/json": { schema: ErrorBody } } },
         },
       },
     },
