@@ -18,7 +18,7 @@ import { addressesGroup } from "../src/consumers/addresses.ts";
 import { countsGroup } from "../src/consumers/counts.ts";
 import type { GroupProcessor } from "../src/consumers/group.ts";
 import { syntheticTransactions } from "../src/consumers/population.ts";
-import { type ConsumerRunner, createConsumerRunner } from "../src/consumers/runner.ts";
+import { type ConsumerRunner, createConsumerRunner, replayStart } from "../src/consumers/runner.ts";
 import { transactionsGroup } from "../src/consumers/transactions.ts";
 import { ROLES } from "../src/groups.ts";
 import { dlqTopic, type GroupRole, groupId } from "../src/kafka/client.ts";
@@ -436,4 +436,34 @@ describe("a record a script refuses", () => {
     expect(letters[0]).toMatchObject({ source: groupId(env.config, "counts"), offset: offsets[100], partition: "0" });
     expect(letters[0]?.reason).toMatch(/^refused by applyCounts: a time, count or value is not a non-negative integer \(code -3\)$/);
   }, 180_000);
+});
+
+describe("where a replay into an empty projection starts", () => {
+  const env = env_();
+
+  test("from the first record within the group's lookback, covering since the log began, or since what retention kept", async () => {
+    await createTopic(env.kafka, env.config);
+    const start = now();
+    const txs = syntheticTransactions(60, { seed: 71, addresses: 50, fromSec: start - 600, toSec: start - 60 });
+    await produce(env.kafka, env.config.TOPIC, txs.map((tx, i) => ({ ...txMessage(tx), partition: i % 2 })));
+    const admin = env.kafka.admin();
+    await admin.connect();
+    try {
+      await admin.fetchTopicMetadata({ topics: [env.config.TOPIC] });
+      // Retention took partition 1's first 10 records.
+      await admin.deleteTopicRecords({ topic: env.config.TOPIC, partitions: [{ partition: 1, offset: "10" }] });
+      const nowMs = Date.now();
+      const config = { ...env.config, TOPIC_RETENTION_HOURS: 4 };
+      // The log holds partition 0 from its first record: the projection covers it since the log began.
+      expect(await replayStart(admin, config, "counts", 0, nowMs)).toEqual({ from: 0, high: 30, coversFromMs: 0 });
+      // Partition 1 lost its start: covered since what the retention (4 h, shorter than the counts' 25 h lookback) keeps.
+      expect(await replayStart(admin, config, "counts", 1, nowMs)).toEqual({ from: 10, high: 30, coversFromMs: nowMs - 4 * 3_600_000 });
+      // The address group looks back 3 h 10 min only: within that, the lookback is what it covers.
+      expect(await replayStart(admin, config, "addresses", 1, nowMs)).toEqual({ from: 10, high: 30, coversFromMs: nowMs - (3 * 3600 + 600) * 1000 });
+      // Records older than the lookback stay out: a lookback that starts after the last record starts at the end.
+      expect(await replayStart(admin, config, "addresses", 0, nowMs + 4 * 3_600_000)).toEqual({ from: 30, high: 30, coversFromMs: nowMs + 4 * 3_600_000 - (3 * 3600 + 600) * 1000 });
+    } finally {
+      await admin.disconnect();
+    }
+  }, 60_000);
 });

@@ -150,7 +150,7 @@ export function createConsumerRedis(url: string, log: Logger): Redis {
  * holds the partition's records (`covers_from_ms`: 0 when the log holds the partition from its
  * first record; otherwise the lookback's start, or the retention's when the log is shorter).
  */
-async function replayStart(admin: Admin, config: Config, role: GroupProcessor["role"], partition: number, nowMs: number) {
+export async function replayStart(admin: Admin, config: Config, role: GroupProcessor["role"], partition: number, nowMs: number) {
   const lookbackMs = REPLAY_LOOKBACK_SECONDS[role] * 1000;
   const [byTime, ends] = await Promise.all([admin.fetchTopicOffsetsByTimestamp(config.TOPIC, nowMs - lookbackMs), admin.fetchTopicOffsets(config.TOPIC)]);
   const end = ends.find((p) => p.partition === partition);
