@@ -10,6 +10,8 @@ describe("configuration", () => {
     expect(config.PORT).toBe(3000);
     expect(config.TOPIC).toBe("bitcoin_transactions");
     expect(config.PARTITIONER).toBe("minute");
+    expect(config.PRODUCER_BUFFER_MAX).toBe(100_000);
+    expect(config.PRODUCER_BUFFER_BYTES).toBe(67_108_864);
   });
 
   test("converts numbers and keeps given values", () => {
@@ -32,6 +34,8 @@ describe("configuration", () => {
     ["REDIS_URL", "localhost:6379", /REDIS_URL="localhost:6379" is not allowed; expected .*redis:\/\//],
     ["FEED_URL", "http://x", /FEED_URL="http:\/\/x" is not allowed; expected .*ws:\/\//],
     ["TOPIC_RETENTION_HOURS", "3", /TOPIC_RETENTION_HOURS="3" is not allowed; expected .*from 4 to/],
+    ["PRODUCER_BUFFER_BYTES", "999999", /^config: PRODUCER_BUFFER_BYTES="999999" is not allowed; expected bytes of records .*: an integer from 1000000 to 17179869184$/],
+    ["PRODUCER_BUFFER_BYTES", "64MB", /PRODUCER_BUFFER_BYTES="64MB" is not allowed/],
   ];
   for (const [name, value, message] of bad) {
     test(`rejects ${name}=${value} with one line naming it`, () => {

@@ -8,14 +8,16 @@
  *
  * Metrics: `producer_received_total` (data frames: valid and invalid), `producer_published_total`
  * (transactions Kafka acknowledged), `producer_invalid_total` (dead-lettered frames),
- * `producer_reconnects_total`, `producer_dropped_total` (messages given up), and the gauge
- * `producer_last_message_at_ms` (arrival of the last data frame).
+ * `producer_reconnects_total`, `producer_dropped_total` (messages given up: buffer full by count
+ * or bytes, too large, unsent at shutdown), and the gauges `producer_last_message_at_ms` (arrival
+ * of the last data frame), `producer_buffer_messages` and `producer_buffer_bytes` (what is held
+ * waiting for Kafka).
  */
 import Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
 import type { Config } from "../config.ts";
 import { connectFeed, FEED_TIMING, type FeedTiming } from "../feed/client.ts";
-import { readFeedMessage } from "../feed/utx.ts";
+import { frameBytes, readFeedMessage } from "../feed/utx.ts";
 import { createKafka } from "../kafka/client.ts";
 import { deadLetterMessage } from "../kafka/dlq.ts";
 import type { Logger } from "../log.ts";
@@ -44,15 +46,24 @@ export interface Producer {
 
 /**
  * The dead letter of a feed frame. A frame larger than a Kafka record can hold (a megabyte of
- * junk) keeps its first `MAX_RECORD_BYTES` bytes and says so in a `raw_bytes` header (its full
- * size): cut, but dead-lettered like any other, rather than dropped.
+ * junk, or a frame above the feed's MAX_FRAME_BYTES) keeps its first `MAX_RECORD_BYTES` bytes and
+ * says so in a `raw_bytes` header (its full size): cut, but dead-lettered like any other, rather
+ * than dropped. The cut is a copy, so the letter waiting for Kafka does not keep the whole frame
+ * alive; a text frame is never encoded whole (only its first MAX_RECORD_BYTES + 1 characters).
  */
 export function feedDeadLetter(raw: string | Buffer, reason: string, now: number): Message {
-  const bytes = typeof raw === "string" ? Buffer.from(raw) : raw;
-  if (bytes.length <= MAX_RECORD_BYTES) return deadLetterMessage({ source: "feed", reason, raw }, now);
-  const letter = deadLetterMessage({ source: "feed", reason, raw: bytes.subarray(0, MAX_RECORD_BYTES) }, now);
-  return { ...letter, headers: { ...letter.headers, raw_bytes: String(bytes.length) } };
+  const size = frameBytes(raw);
+  if (size <= MAX_RECORD_BYTES) return deadLetterMessage({ source: "feed", reason, raw }, now);
+  // One character more than needed: a surrogate pair cut in two would change the last bytes kept.
+  const head = typeof raw === "string" ? Buffer.from(raw.slice(0, MAX_RECORD_BYTES + 1)) : raw;
+  const cut = Buffer.alloc(MAX_RECORD_BYTES);
+  head.copy(cut, 0, 0, MAX_RECORD_BYTES);
+  const letter = deadLetterMessage({ source: "feed", reason, raw: cut }, now);
+  return { ...letter, headers: { ...letter.headers, raw_bytes: String(size) } };
 }
+
+/** The first characters of a frame for a log line, without decoding a large binary frame whole. */
+const frameStart = (raw: string | Buffer) => (typeof raw === "string" ? raw.slice(0, 120) : raw.subarray(0, 120).toString());
 
 /** Starts ingesting at once; Kafka and Redis are connected (and retried) in the background. */
 export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, publisherTiming = PUBLISHER_TIMING }: ProducerDeps): Producer {
@@ -64,6 +75,10 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
     {
       published: (n) => metrics.inc("producer_published_total", n),
       dropped: (n) => metrics.inc("producer_dropped_total", n),
+      held: (messages, bytes) => {
+        metrics.set("producer_buffer_messages", messages);
+        metrics.set("producer_buffer_bytes", bytes);
+      },
     },
     publisherTiming,
   );
@@ -86,7 +101,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
         metrics.set("producer_last_message_at_ms", now);
         if (message.kind === "tx") return publisher.send(message.tx);
         metrics.inc("producer_invalid_total");
-        log.limited("producer:invalid", "warn", `invalid feed message, dead-lettered: ${message.reason}`, { start: String(raw).slice(0, 120) });
+        log.limited("producer:invalid", "warn", `invalid feed message, dead-lettered: ${message.reason}`, { start: frameStart(raw) });
         publisher.deadLetter(feedDeadLetter(raw, message.reason, now));
       },
       reconnected: () => metrics.inc("producer_reconnects_total"),

@@ -8,8 +8,10 @@
  * - Routed: key = transaction hash; partition = minute(time) mod partitions (PARTITIONER=minute),
  *   or kafkajs' murmur2 of the key (PARTITIONER=hash).
  * - Buffered: until Kafka has acknowledged a message it stays queued, through start-up (topic
- *   creation and connection are retried here too) and outages. A message arriving while
- *   `PRODUCER_BUFFER_MAX` are queued is dropped, logged and reported to `dropped`.
+ *   creation and connection are retried here too) and outages. The queue is bounded twice: a
+ *   message arriving while `PRODUCER_BUFFER_MAX` messages are queued, or that would take the
+ *   queued bytes (key, value and headers of each record) above `PRODUCER_BUFFER_BYTES`, is
+ *   dropped (the newest goes, what is held stays), reported to `dropped` and logged, rate-limited.
  *   A request whose acknowledgement was lost is sent again, so Kafka may hold a transaction
  *   twice; consumers count a hash once (the contract), so that is safe.
  */
@@ -62,21 +64,40 @@ export interface PublisherEvents {
   published(n: number): void;
   /** `n` messages were given up (buffer full, too large, or still unsent at shutdown). */
   dropped(n: number): void;
+  /** What the queue holds now: messages, and bytes of their keys, values and headers. */
+  held?(messages: number, bytes: number): void;
 }
 
-type PublisherConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS" | "PARTITIONER" | "PRODUCER_BUFFER_MAX">;
+type PublisherConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS" | "PARTITIONER" | "PRODUCER_BUFFER_MAX" | "PRODUCER_BUFFER_BYTES">;
 
 interface Queued {
   message: Message;
+  /** Bytes of the value: what a request and the record limit count. */
   bytes: number;
+  /** Bytes of key, value and headers: what the buffer bound counts. */
+  size: number;
   /** Event time of a transaction, for the minute partitioner; undefined for dead letters. */
   time?: number;
 }
+
+const byteLength = (value: Message["value"]) => (typeof value === "string" ? Buffer.byteLength(value) : (value?.length ?? 0));
+const headerBytes = (headers: Message["headers"]) => {
+  let n = 0;
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    n += Buffer.byteLength(name);
+    for (const v of Array.isArray(value) ? value : [value]) n += byteLength(v ?? null);
+  }
+  return n;
+};
+/** What one record weighs in the buffer: key, value and headers (the JS objects around them come on top). */
+const recordSize = (m: Message) => byteLength(m.key ?? null) + byteLength(m.value) + headerBytes(m.headers);
 
 export class Publisher {
   private readonly producer: Producer;
   private readonly dlq: string;
   private readonly queue: Queued[] = [];
+  /** Sum of `size` over the queue. */
+  private queuedBytes = 0;
   private partitions = 0;
   private connected = false;
   private pumping: Promise<void> | undefined;
@@ -101,13 +122,17 @@ export class Publisher {
   }
 
   send(tx: Transaction): void {
-    const value = JSON.stringify(tx);
-    this.enqueue({ message: { key: tx.hash, value }, bytes: Buffer.byteLength(value), time: tx.time }, `transaction ${tx.hash}`);
+    const message = { key: tx.hash, value: JSON.stringify(tx) };
+    this.enqueue({ message, bytes: byteLength(message.value), size: recordSize(message), time: tx.time }, `transaction ${tx.hash}`);
   }
 
   deadLetter(message: Message): void {
-    const { value } = message;
-    this.enqueue({ message, bytes: typeof value === "string" ? Buffer.byteLength(value) : (value?.length ?? 0) }, "dead letter");
+    this.enqueue({ message, bytes: byteLength(message.value), size: recordSize(message) }, "dead letter");
+  }
+
+  /** Messages and bytes (keys, values, headers) queued now, not yet acknowledged by Kafka. */
+  held(): { messages: number; bytes: number } {
+    return { messages: this.queue.length, bytes: this.queuedBytes };
   }
 
   /** Waits until everything queued is acknowledged, at most `timeoutMs`; returns how many are left (and reports them dropped). */
@@ -139,7 +164,18 @@ export class Publisher {
       this.log.limited("producer:buffer-full", "error", `buffer full (${this.queue.length} messages waiting for Kafka): dropped ${what}`);
       return;
     }
+    if (this.queuedBytes + item.size > this.config.PRODUCER_BUFFER_BYTES) {
+      this.events.dropped(1);
+      this.log.limited(
+        "producer:buffer-bytes",
+        "error",
+        `buffer full (${this.queuedBytes} bytes in ${this.queue.length} messages waiting for Kafka, limit ${this.config.PRODUCER_BUFFER_BYTES}): dropped ${what} of ${item.size} bytes`,
+      );
+      return;
+    }
     this.queue.push(item);
+    this.queuedBytes += item.size;
+    this.events.held?.(this.queue.length, this.queuedBytes);
     if (!this.pumping && !this.linger) {
       this.linger = setTimeout(() => {
         this.linger = undefined;
@@ -160,7 +196,8 @@ export class Publisher {
         }
         const n = this.sendable();
         const published = await this.sendBatch(this.queue.slice(0, n));
-        this.queue.splice(0, n);
+        for (const item of this.queue.splice(0, n)) this.queuedBytes -= item.size;
+        this.events.held?.(this.queue.length, this.queuedBytes);
         this.events.published(published);
         failures = 0;
       } catch (err) {
