@@ -4,12 +4,25 @@
  * `readFeedMessage(raw, now)` is pure: one websocket frame in, one of
  *   - `{ kind: "tx", tx }`        a valid `utx`, normalized (src/transaction.ts),
  *   - `{ kind: "control", op }`   any other op (`pong`, ...): handled, not an error,
- *   - `{ kind: "invalid", reason }` anything else, with a reason specific enough to fix the sender.
+ *   - `{ kind: "invalid", reason }` anything else, with a reason specific enough to fix the sender
+ *     (a frame above `MAX_FRAME_BYTES` without reading it).
  * Only the fields the pipeline uses are checked; unknown extra fields are normal and ignored.
  */
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../transaction.ts";
+
+/**
+ * The largest frame read. A standard transaction (at most 400,000 weight units, 100 kB) makes a
+ * frame of well under 2 MB, scripts in hex included; a larger frame is refused as it is, without
+ * being decoded or parsed (a JSON.parse of tens of megabytes would take many times that in
+ * objects), and dead-lettered cut. Bun's WebSocket client (1.3) has no receive limit: the frame
+ * is already whole in memory when it reaches this check, and is released right after it.
+ */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** Bytes of a frame: its UTF-8 length for a text frame, counted without encoding it. */
+export const frameBytes = (raw: string | Buffer) => (typeof raw === "string" ? Buffer.byteLength(raw) : raw.length);
 
 /** A transaction stamped further ahead than this is counted at its arrival time (clock skew, bad relays). */
 export const MAX_FUTURE_SECONDS = 5 * 60;
@@ -47,6 +60,8 @@ const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Reads one frame of the feed received at `now` (unix ms). */
 export function readFeedMessage(raw: string | Buffer, now: number): FeedMessage {
+  const bytes = frameBytes(raw);
+  if (bytes > MAX_FRAME_BYTES) return { kind: "invalid", reason: `frame of ${bytes} bytes, above the ${MAX_FRAME_BYTES}-byte limit: not read` };
   let text: string;
   try {
     text = typeof raw === "string" ? raw : UTF8.decode(raw);
