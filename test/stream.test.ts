@@ -2,7 +2,8 @@
  * GET /stream against the real app on Bun.serve and the run-wide real Redis, seeded through the
  * consumers' own scripts: a client receives `hello`, then a `tx` event per new transaction in
  * order, with ids increasing by one; a client that never reads is dropped once its queue is
- * full, and the queue never holds more than its bound (asserted on the broadcaster's counters).
+ * full, and the queue never holds more than its bound (asserted on the broadcaster's counters);
+ * the caps per address and overall. (A real socket that never reads: stream-memory.test.ts.)
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
@@ -169,5 +170,40 @@ describe("GET /stream", () => {
     expect(await stalled.text()).toBe("");
     await live.cancel();
     await waitFor("no clients", () => stats().clients === 0);
+  });
+});
+
+describe("GET /stream caps", () => {
+  test("over the per-address cap: JSON 429 with Retry-After; over the overall cap: JSON 503 with Retry-After", async () => {
+    let capped: Broadcaster | undefined;
+    const make = (maxClients: number, maxPerAddress: number) =>
+      createApp({
+        config,
+        redis: apiRedis,
+        kafka: probe,
+        log: createLogger("stream-test", config),
+        cacheMs: 0,
+        broadcaster: (store, now) => (capped = new Broadcaster(store, now, { intervalMs: 50, maxClients, maxPerAddress })),
+      });
+    try {
+      const perAddress = make(10, 2);
+      const open = [await perAddress.handle(new Request(`${base}/stream`)), await perAddress.handle(new Request(`${base}/stream`))];
+      expect(open.map((r) => r.status)).toEqual([200, 200]);
+      const over = await perAddress.handle(new Request(`${base}/stream`));
+      expect(over.status).toBe(429);
+      expect(over.headers.get("retry-after")).toBe("10");
+      expect(await over.json()).toEqual({ error: "rate_limited", message: "at most 2 live streams per client address; close one or try again later" });
+      expect(capped?.stats()).toMatchObject({ clients: 2, refused: 1 });
+      capped?.close();
+
+      const overall = make(1, 5);
+      expect((await overall.handle(new Request(`${base}/stream`))).status).toBe(200);
+      const full = await overall.handle(new Request(`${base}/stream`));
+      expect(full.status).toBe(503);
+      expect(full.headers.get("retry-after")).toBe("10");
+      expect((await full.json()).error).toBe("unavailable");
+    } finally {
+      capped?.close();
+    }
   });
 });

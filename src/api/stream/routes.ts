@@ -19,7 +19,9 @@ export const streamRoutes = (broadcaster: Broadcaster, trustProxy: Trust = "fals
     ({ request, server }) => {
       const address = clientAddress(request, server, trustProxy);
       broadcaster.admit(address);
-      return new Response(broadcaster.open(request.signal, { address, socket: socketOf(request, server) }), {
+      // A dropped client's connection gets a 1 s idle timeout: it is stalled, so Bun closes it.
+      const kill = () => server?.timeout(request, 1);
+      return new Response(broadcaster.open(request.signal, { address, socket: socketOf(request, server), kill }), {
         headers: {
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-store",

@@ -50,9 +50,9 @@ export class Broadcaster {
    * A new client's event stream; it ends when `signal` aborts, the reader cancels, the client is
    * dropped, or `close()` is called.
    */
-  open(signal?: AbortSignal, client: { address?: string; socket?: SocketId } = {}): ReadableStream<Uint8Array> {
+  open(signal?: AbortSignal, client: { address?: string; socket?: SocketId; kill?: () => void } = {}): ReadableStream<Uint8Array> {
     return this.transport.open(
-      { address: client.address ?? "local", socket: client.socket, signal, ready: () => this.source.ready, first: () => this.source.hello() },
+      { address: client.address ?? "local", socket: client.socket, kill: client.kill, signal, ready: () => this.source.ready, first: () => this.source.hello() },
       (push) => this.source.subscribe(push),
     );
   }

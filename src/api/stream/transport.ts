@@ -57,6 +57,8 @@ interface Client {
   handedWhileBehind: number;
   behindSince: number | undefined;
   unsubscribe: () => void;
+  /** Makes the server close the connection (what it holds for it goes with it). */
+  kill: (() => void) | undefined;
 }
 
 export class Transport {
@@ -109,7 +111,7 @@ export class Transport {
    * `ready()` is awaited before the first byte, and `first()` is its first message.
    */
   open(
-    opts: { address: string; socket?: SocketId; signal?: AbortSignal; ready: () => Promise<void>; first: () => string },
+    opts: { address: string; socket?: SocketId; signal?: AbortSignal; ready: () => Promise<void>; first: () => string; kill?: () => void },
     subscribe: (push: (text: string) => void) => () => void,
   ): ReadableStream<Uint8Array> {
     const client: Client = {
@@ -123,6 +125,7 @@ export class Transport {
       handedWhileBehind: 0,
       behindSince: undefined,
       unsubscribe: () => {},
+      kill: opts.kill,
     };
     this.clients.add(client);
     this.perAddress.set(client.address, (this.perAddress.get(client.address) ?? 0) + 1);
@@ -237,6 +240,8 @@ export class Transport {
       } catch {
         // already closed or errored
       }
+      // An errored body alone leaves the connection open with what Bun holds for it.
+      client.kill?.();
       client.wake?.();
       return;
     }
