@@ -180,6 +180,9 @@ interface Answer {
   protocol: boolean;
 }
 
+/** A host:port pair, as connection strings and driver messages carry them: never in an error body. */
+const HOST_PORT = /\b\d{1,3}(\.\d{1,3}){3}:\d+\b|localhost:\d+/;
+
 /** Statuses Bun's HTTP layer answers malformed requests with, before the app sees them. */
 const PROTOCOL_STATUSES = new Set([400, 413, 414, 431]);
 
@@ -457,11 +460,9 @@ test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API
   const { config, kafka } = env;
   const redis = createApiRedis(config.REDIS_URL);
   cleanup.push(() => redis.disconnect());
-  const probe = new KafkaProbe(
-    kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }),
-    config.TOPIC,
-    (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
-  );
+  // No consumer groups watched (changed by design, issue 12 item 4): no consumer runs here, and a
+  // group without a member makes /health a 503 of its own; this test is about hostile requests.
+  const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, []);
   cleanup.push(() => probe.close());
   const port = freePort();
   const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({ port, hostname: "127.0.0.1" });
@@ -516,7 +517,8 @@ test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API
       Object.keys(body).join() === "error,message" &&
       typeof (body as { error: unknown }).error === "string" &&
       typeof (body as { message: unknown }).message === "string" &&
-      !(body as { message: string }).message.includes("    at ");
+      !(body as { message: string }).message.includes("    at ") &&
+      !HOST_PORT.test(a.body);
     if (!ok) badErrors.push(`${a.what}: ${a.status} ${a.contentType} ${a.body.slice(0, 200)}`);
   }
   expect(badErrors).toEqual([]);
@@ -547,4 +549,42 @@ test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API
   // The requests held to "never a 5xx": all but the request lines Bun's parser answers itself.
   Object.assign(summary, { http: requests.length + rawRequests().length - BAD_REQUEST_LINES.size, http5xx: fiveXX.length });
   passed++;
+});
+
+test("Redis unreachable: every answer is a JSON 503 (or the route's own answer) and no body names a host:port", async () => {
+  const { config, kafka } = env;
+  const redis = createApiRedis(`redis://127.0.0.1:${freePort()}`); // nothing listens there
+  cleanup.push(() => redis.disconnect());
+  const probe = new KafkaProbe(kafka.admin({ retry: { retries: 0 } }), config.TOPIC, (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })));
+  cleanup.push(() => probe.close());
+  const port = freePort();
+  const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({ port, hostname: "127.0.0.1" });
+  cleanup.push(() => app.stop(true));
+  const paths = [
+    "/show_transactions/",
+    "/show_transactions/?limit=1000",
+    "/transactions_count_per_minute/0",
+    "/transactions_count_per_minute/0?format=text",
+    "/transactions_count_per_hour",
+    "/high_value_addr?side=sent",
+    `/transactions/${"0".repeat(64)}`,
+    "/health",
+    "/metrics",
+    "/nope",
+    ...fetchRequests()
+      .filter(([method, path]) => method === "GET" && path.length < 2_000)
+      .slice(0, 120)
+      .map(([, path]) => path),
+  ];
+  const leaks: string[] = [];
+  const unavailable: number[] = [];
+  for (const path of paths) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`);
+    const body = await res.text();
+    if (HOST_PORT.test(body)) leaks.push(`${path}: ${res.status} ${body.slice(0, 200)}`);
+    if (res.status === 503) unavailable.push(503);
+    if (res.status >= 500) expect([path, res.status]).toEqual([path, 503]);
+  }
+  expect(leaks).toEqual([]);
+  expect(unavailable.length).toBeGreaterThanOrEqual(8); // the data routes and /health did answer 503
 });

@@ -102,8 +102,8 @@ export const errorHandler = (log: Logger) =>
     if (error instanceof ValidationError && error.type !== "response") return json(422, { error: "validation_failed", message: validationMessage(error) });
     const known = ELYSIA_CODES[String(code)];
     if (known) {
-      // Not always a URL: `CONNECT host:port` carries an authority.
-      const pathname = URL.canParse(request.url) ? new URL(request.url).pathname : request.url;
+      // Not always a URL: `CONNECT host:port` carries an authority, which is not echoed.
+      const pathname = URL.canParse(request.url) ? new URL(request.url).pathname : "(a target that is not a path)";
       const message =
         code === "NOT_FOUND"
           ? `no route ${request.method} ${pathname}; see /swagger for the routes this API serves`
