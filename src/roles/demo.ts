@@ -6,13 +6,21 @@
  * child process per role (the counts consumer three times, one per partition), prefixes their
  * output with the role's name, prints where everything runs, and on Ctrl-C / SIGTERM stops the
  * children (each finishes its batch and commits) and then what it started.
+ *
+ * Supervision (src/infra/supervisor.ts): a role that exits is started again after 0.5 s doubling
+ * to 30 s, each restart logged and counted in the metrics hash (`supervisor_restarts_total`,
+ * `supervisor_restarts_<role>_total`, `supervisor_last_restart`); a role that fails 5 times in a
+ * row within a minute stops the demo with exit code 1.
  */
+import Redis from "ioredis";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { configOrExit } from "../config.ts";
 import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
 import { ensureStack } from "../infra/stack.ts";
+import { describeExit, type RestartEvent, Supervisor } from "../infra/supervisor.ts";
+import { metricsKey } from "../redis/keys.ts";
 
 const live = process.argv.includes("--live");
 const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--");
@@ -49,6 +57,13 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>, out: NodeJ
   if (rest) out.write(`${tag} ${rest}\n`);
 }
 
+/** The URL without its password, for printing. */
+function redacted(url: string): string {
+  const u = new URL(url);
+  if (u.password) u.password = "***";
+  return u.toString();
+}
+
 let stack: Awaited<ReturnType<typeof ensureStack>>;
 try {
   stack = await ensureStack(config);
@@ -60,59 +75,87 @@ try {
 const simPort = freePort();
 const feedUrl = live ? config.FEED_URL : `ws://localhost:${simPort}`;
 const env = { ...process.env, KAFKA_BROKERS: stack.kafkaBrokers, REDIS_URL: stack.redisUrl } as Record<string, string>;
-const children: { name: string; proc: ReturnType<typeof Bun.spawn> }[] = [];
+const specs = new Map<string, RoleSpec>();
 const missing: string[] = [];
-
 for (const spec of plan(feedUrl, simPort)) {
-  const file = join(roles, spec.file);
-  if (!existsSync(file)) {
-    missing.push(spec.name);
-    continue;
-  }
-  const proc = Bun.spawn(diesWithParent([process.execPath, file, ...(spec.args ?? [])]), {
-    env: { ...env, ...spec.env },
-    stdin: "ignore",
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  pipe(spec.name, proc.stdout, process.stdout);
-  pipe(spec.name, proc.stderr, process.stderr);
-  children.push({ name: spec.name, proc });
-  // The simulator must listen before the producer dials it.
-  if (spec.name === "sim") await waitUntil("the feed simulator", () => portAnswers("localhost", simPort), 10_000).catch(() => {});
+  if (existsSync(join(roles, spec.file))) specs.set(spec.name, spec);
+  else missing.push(spec.name);
 }
+
+// Restarts are counted where the other pipeline counters live; Redis away only loses the count.
+const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 3 });
+let redisWarned = 0;
+redis.on("error", (err: Error) => {
+  if (Date.now() - redisWarned < 10_000) return;
+  redisWarned = Date.now();
+  console.error(`demo: redis: ${err.message}`);
+});
+function countRestart(event: RestartEvent): void {
+  const key = metricsKey(config);
+  const last = JSON.stringify({ role: event.role, exit: event.exit, at_ms: event.atMs });
+  redis
+    .multi()
+    .hincrby(key, "supervisor_restarts_total", 1)
+    .hincrby(key, `supervisor_restarts_${event.role}_total`, 1)
+    .hset(key, "supervisor_last_restart", last)
+    .exec()
+    .catch((err) => console.error(`demo: could not count the restart of ${event.role} in Redis: ${err instanceof Error ? err.message : err}`));
+}
+
+let stopping = false;
+const supervisor = new Supervisor({
+  spawn(name) {
+    const spec = specs.get(name) as RoleSpec;
+    const proc = Bun.spawn(diesWithParent([process.execPath, join(roles, spec.file), ...(spec.args ?? [])]), {
+      env: { ...env, ...spec.env },
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    pipe(name, proc.stdout, process.stdout);
+    pipe(name, proc.stderr, process.stderr);
+    return proc;
+  },
+  started: (name, proc) => console.log(`demo: ${name} pid ${proc.pid}`),
+  exited: (e) => console.error(`demo: ${e.role} exited (${describeExit(e.exit)}); restarting in ${e.delayMs / 1000} s (failure ${e.failures} in a row)`),
+  restarted: countRestart,
+  gaveUp: (name, exit, failures, withinMs) =>
+    stop(`${name} failed ${failures} times in a row within ${Math.ceil(withinMs / 1000)} s (last: ${describeExit(exit)}); giving up`, 1),
+});
+
+process.on("SIGINT", () => stop("SIGINT", 0));
+process.on("SIGTERM", () => stop("SIGTERM", 0));
+
+for (const name of specs.keys()) {
+  if (!supervisor.add(name)) break; // stopping already (a signal, or a role given up on)
+  // The simulator must listen before the producer dials it.
+  if (name === "sim") await waitUntil("the feed simulator", async () => stopping || (await portAnswers("localhost", simPort)), 10_000).catch(() => {});
+}
+if (stopping) await new Promise(() => {}); // stop() exits the process
 
 const api = `http://localhost:${config.PORT}`;
 console.log(
   [
     "",
     `demo: ${live ? `live feed ${config.FEED_URL}` : `feed simulator on ${feedUrl}${simArgs.length ? ` (${simArgs.join(" ")})` : ""}`}`,
-    `demo: Kafka ${stack.kafkaBrokers}, topic ${config.TOPIC}; Redis ${stack.redisUrl}`,
+    `demo: Kafka ${stack.kafkaBrokers}, topic ${config.TOPIC}; Redis ${redacted(stack.redisUrl)}`,
     `demo: dashboard ${api}/  API ${api}  Swagger ${api}/swagger`,
-    `demo: running ${children.map((c) => c.name).join(", ")}${missing.length ? `; not built yet: ${missing.join(", ")}` : ""}`,
-    "demo: Ctrl-C stops everything",
+    `demo: running ${[...specs.keys()].join(", ")}${missing.length ? `; not built yet: ${missing.join(", ")}` : ""}`,
+    "demo: a role that exits is restarted (0.5 s doubling to 30 s); Ctrl-C stops everything",
     "",
   ].join("\n"),
 );
 
-let stopping = false;
-async function stop(signal: string) {
-  if (stopping) process.exit(130);
+/** Stops the roles (each finishes its batch and commits), then what the demo started; exits `code`. */
+async function stop(why: string, code: number) {
+  if (stopping) {
+    if (code === 0) process.exit(130); // a second Ctrl-C
+    return;
+  }
   stopping = true;
-  console.error(`demo: ${signal}: stopping roles...`);
-  for (const child of children) child.proc.kill("SIGTERM");
-  const timer = setTimeout(() => children.forEach((c) => c.proc.kill("SIGKILL")), 20_000);
-  await Promise.all(children.map((c) => c.proc.exited));
-  clearTimeout(timer);
+  console.error(`demo: ${why}: stopping roles...`);
+  await supervisor.stop(20_000);
+  redis.disconnect();
   await stack.stop();
-  process.exit(0);
-}
-process.on("SIGINT", () => stop("SIGINT"));
-process.on("SIGTERM", () => stop("SIGTERM"));
-
-// A role that dies on its own is reported; the others keep running.
-for (const child of children) {
-  child.proc.exited.then((code) => {
-    if (!stopping) console.error(`demo: ${child.name} exited with ${code}`);
-  });
+  process.exit(code);
 }

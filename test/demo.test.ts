@@ -1,0 +1,212 @@
+/**
+ * `bun run demo` supervises its roles: the real demo (src/roles/demo.ts, what `bun run demo`
+ * runs) as a child process on this run's Kafka and Redis, in its own namespace. A counts consumer
+ * SIGKILLed inside it is started again and back in its group, the restart is counted in the
+ * metrics hash, and the figures the demo's API serves are exact; SIGTERM then stops it with exit
+ * code 0 and no process left. A role that cannot start stops the demo with exit code 1.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import type { Subprocess } from "bun";
+import { createWriteStream, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { groupId } from "../src/kafka/client.ts";
+import { freePort } from "../src/infra/process.ts";
+import { metricsKey, txByTimeKey } from "../src/redis/keys.ts";
+import { testEnv, waitFor } from "./helpers/env.ts";
+import { caughtUp } from "./helpers/kafka.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const ARTIFACTS = join(ROOT, "test", "artifacts");
+const TRANSACTIONS = 600;
+
+/** The demo as a child process; its output lines are kept and written to test/artifacts/<tag>.log. */
+function startDemo(env: Record<string, string>, tag: string, simArgs: string[]) {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const log = createWriteStream(join(ARTIFACTS, `${tag}.log`));
+  const lines: string[] = [];
+  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "demo.ts"), "--", ...simArgs], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: "info" },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const read = async (stream: ReadableStream<Uint8Array>) => {
+    let rest = "";
+    const decoder = new TextDecoder();
+    for await (const bytes of stream) {
+      const chunk = decoder.decode(bytes, { stream: true });
+      log.write(chunk);
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      lines.push(...parts);
+    }
+    if (rest) lines.push(rest);
+  };
+  const done = Promise.all([read(proc.stdout), read(proc.stderr)]).then(() => log.end());
+  /** The pids the demo printed for `role` (`demo: <role> pid <pid>`), in order. */
+  const pids = (role: string) => lines.flatMap((l) => l.match(new RegExp(`^demo: ${role} pid (\\d+)$`))?.slice(1).map(Number) ?? []);
+  return { proc, lines, pids, done };
+}
+
+/** Every process below `pid` (by /proc's parent links), with its start time to tell a reused pid. */
+function descendants(pid: number): { pid: number; start: string }[] {
+  const parents = new Map<number, number>();
+  const starts = new Map<number, string>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const fields = readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+      parents.set(Number(entry), Number(fields[1]));
+      starts.set(Number(entry), fields[19] ?? "");
+    } catch {}
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    const parent = queue.shift() as number;
+    for (const [child, p] of parents) if (p === parent) (found.push(child), queue.push(child));
+  }
+  return found.map((p) => ({ pid: p, start: starts.get(p) ?? "" }));
+}
+
+const alive = ({ pid, start }: { pid: number; start: string }) => {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return fields[19] === start && fields[0] !== "Z";
+  } catch {
+    return false;
+  }
+};
+
+// One namespace per demo (testEnv deletes its topics and keys after the file).
+const supervised = testEnv();
+const failing = testEnv();
+
+const running: Subprocess[] = [];
+afterAll(() => {
+  for (const p of running) if (p.exitCode === null && p.signalCode === null) p.kill("SIGKILL");
+});
+
+describe("bun run demo", () => {
+  test("a SIGKILLed counts consumer is restarted, counted, back in its group, and the figures stay exact; SIGTERM leaves nothing", async () => {
+    const { config, env, kafka, redis } = supervised;
+    const port = freePort();
+    const api = `http://localhost:${port}`;
+    const demo = startDemo({ ...env, PORT: String(port) }, "demo-supervision", ["--rate", "30", "--count", String(TRANSACTIONS)]);
+    running.push(demo.proc);
+    const countsGroup = groupId(config, "counts");
+    const admin = kafka.admin();
+    await admin.connect();
+    const members = async () => (await admin.describeGroups([countsGroup])).groups[0];
+    try {
+      // Running: three counts members, transactions flowing into Redis.
+      await waitFor("the demo to start counts-2", () => demo.pids("counts-2")[0], 30_000);
+      await waitFor("three members in the counts group", async () => (await members())?.members.length === 3, 60_000);
+      await waitFor("transactions in Redis", async () => (await redis.zcard(txByTimeKey(config))) >= 30, 60_000);
+
+      const killed = demo.pids("counts-2")[0] as number;
+      process.kill(killed, "SIGKILL");
+
+      // Started again, and the new process is a member of the group within 30 s.
+      const restarted = await waitFor("counts-2 to be started again", () => demo.pids("counts-2")[1], 30_000);
+      expect(restarted).not.toBe(killed);
+      await waitFor(
+        "the restarted counts-2 to be back in its group, the killed one gone",
+        async () => {
+          const group = await members();
+          const ids = group?.members.map((m) => m.clientId) ?? [];
+          return group?.state === "Stable" && ids.includes(`consumer-counts-${restarted}`) && !ids.includes(`consumer-counts-${killed}`) && ids.length === 3;
+        },
+        30_000,
+      );
+      expect(demo.lines.some((l) => /^demo: counts-2 exited \(signal SIGKILL\); restarting in 0\.5 s/.test(l))).toBe(true);
+
+      // Counted in the metrics hash.
+      const metrics = await waitFor("the restart to be counted", async () => {
+        const m = await redis.hgetall(metricsKey(config));
+        return m.supervisor_restarts_total ? m : undefined;
+      });
+      expect(metrics.supervisor_restarts_total).toBe("1");
+      expect(metrics["supervisor_restarts_counts-2_total"]).toBe("1");
+      const last = JSON.parse(metrics.supervisor_last_restart as string);
+      expect(last).toEqual({ role: "counts-2", exit: "SIGKILL", at_ms: expect.any(Number) });
+      expect(Math.abs(last.at_ms - Date.now())).toBeLessThan(10 * 60_000);
+
+      // Exact: every transaction the simulator sent is stored once, every group has committed the
+      // end of the topic, /health says so, and the counts the API serves (the restarted group's
+      // work) equal the stored transactions minute by minute.
+      const byTime = txByTimeKey(config);
+      await waitFor(`all ${TRANSACTIONS} transactions stored`, async () => (await redis.zcard(byTime)) === TRANSACTIONS, 120_000);
+      const groups = (["counts", "addresses", "transactions"] as const).map((r) => groupId(config, r));
+      await waitFor("every group to commit the end of the topic", () => caughtUp(kafka, config.TOPIC, groups), 60_000);
+      await waitFor("/health: 200, every group's lag 0 (the restarted counts group's included)", async () => {
+        const res = await fetch(`${api}/health`);
+        const body = (await res.json()) as { kafka: { groups: { role: string; lag: number | null }[] } };
+        return res.status === 200 && body.kafka.groups.length === 3 && body.kafka.groups.every((g) => g.lag === 0);
+      });
+
+      // The newest transaction's minute must be complete to be shown: up to a minute's wait.
+      const [, newest] = await redis.zrevrange(byTime, 0, 0, "WITHSCORES");
+      const lastMinute = Math.floor(Number(newest) / 60) * 60;
+      type Minutes = { minutes: { start: string; count: number }[] };
+      const minutes = await waitFor(
+        "/transactions_count_per_minute/0 to total every stored transaction",
+        async () => {
+          const res = await fetch(`${api}/transactions_count_per_minute/0`);
+          const body = (await res.json()) as Minutes;
+          const shown = body.minutes.some((m) => Date.parse(m.start) / 1000 === lastMinute);
+          return res.status === 200 && shown && body.minutes.reduce((s, m) => s + m.count, 0) === TRANSACTIONS ? body.minutes : undefined;
+        },
+        100_000,
+      );
+      for (const m of minutes) {
+        const start = Date.parse(m.start) / 1000;
+        expect({ minute: m.start, count: m.count }).toEqual({ minute: m.start, count: await redis.zcount(byTime, start, start + 59) });
+      }
+      expect(await redis.zcard(byTime)).toBe(TRANSACTIONS);
+    } finally {
+      await admin.disconnect();
+    }
+
+    // SIGTERM: exit code 0, no process of the demo left.
+    const below = descendants(demo.proc.pid);
+    expect(below.length).toBeGreaterThanOrEqual(8); // sim, producer, counts x3, addresses, transactions, api
+    demo.proc.kill("SIGTERM");
+    expect(await demo.proc.exited).toBe(0);
+    await demo.done;
+    await waitFor("every process of the demo to be gone", () => below.every((p) => !alive(p)), 10_000).catch(() => {});
+    expect(below.filter(alive)).toEqual([]);
+    expect(demo.lines.some((l) => l.startsWith("demo: SIGTERM: stopping roles"))).toBe(true);
+  }, 300_000);
+
+  test("a role that fails 5 times in a row within a minute stops the demo with exit code 1 and one line saying why", async () => {
+    const { env } = failing;
+    // The API cannot listen on a port something else holds: it exits 1 at every start. It is the
+    // last role the demo starts, so the others are running when the demo gives up.
+    const port = freePort();
+    const holder = Bun.listen({ hostname: "0.0.0.0", port, socket: { data() {} } });
+    const demo = startDemo({ ...env, PORT: String(port) }, "demo-give-up", ["--rate", "5"]);
+    running.push(demo.proc);
+    // Every process below the demo while it runs, to check that none is left.
+    const seen = new Map<number, { pid: number; start: string }>();
+    const sampler = setInterval(() => {
+      for (const p of descendants(demo.proc.pid)) seen.set(p.pid, p);
+    }, 100);
+    const code = await demo.proc.exited;
+    clearInterval(sampler);
+    holder.stop(true);
+    await demo.done;
+    expect(code).toBe(1);
+    const reasons = demo.lines.filter((l) => l.startsWith("demo: api failed"));
+    expect(reasons.length).toBe(1);
+    expect(reasons[0]).toMatch(/^demo: api failed 5 times in a row within \d+ s \(last: exit code 1\); giving up: stopping roles\.\.\.$/);
+    expect(demo.lines.filter((l) => /^demo: api exited \(exit code 1\); restarting in/.test(l)).map((l) => l.match(/in ([\d.]+) s/)?.[1])).toEqual(["0.5", "1", "2", "4"]);
+    // Nothing else was restarted, and the other roles were stopped with the demo.
+    expect(demo.lines.filter((l) => / exited \(/.test(l) && !l.startsWith("demo: api "))).toEqual([]);
+    const below = [...seen.values()];
+    expect(below.length).toBeGreaterThanOrEqual(7); // sim, producer, counts x3, addresses, transactions (+ the api's starts)
+    await waitFor("every process of the demo to be gone", () => below.every((p) => !alive(p)), 10_000).catch(() => {});
+    expect(below.filter(alive)).toEqual([]);
+  }, 120_000);
+});
