@@ -4,6 +4,7 @@
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { backoff, connectFeed, type FeedTiming } from "../src/feed/client.ts";
+import { frameBytes, MAX_FRAME_BYTES, readFeedMessage } from "../src/feed/utx.ts";
 import type { Level, Logger } from "../src/log.ts";
 import { startSimulator } from "../src/sim/server.ts";
 import { waitFor } from "./helpers/env.ts";
@@ -13,6 +14,8 @@ import { waitFor } from "./helpers/env.ts";
 setDefaultTimeout(60_000);
 
 const FAST: FeedTiming = { pingEveryMs: 50, deadAfterMs: 150, backoffMinMs: 10, backoffMaxMs: 100 };
+/** Pings that never make a busy connection look dead. */
+const FAST_LONG: FeedTiming = { pingEveryMs: 1_000, deadAfterMs: 60_000, backoffMinMs: 10, backoffMaxMs: 100 };
 
 /** A logger that keeps what it is told, to check what an operator would read. */
 function recordingLogger(): Logger & { lines: { level: Level; message: string }[] } {
@@ -91,4 +94,25 @@ test("after the feed drops the connection it reconnects, subscribes again and lo
   for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(0);
   expect(log.lines.filter((l) => l.level === "warn" && /feed closed \(code 1012, simulated drop\); last frame [\d.]+ s ago/.test(l.message)).length).toBe(2);
   expect(log.lines.filter((l) => /feed reconnected after a gap of [\d.]+ s/.test(l.message)).length).toBe(2);
+});
+
+test("a frame above MAX_FRAME_BYTES reaches `frame` whole: Bun's client has no receive limit, so the reader is what refuses it", async () => {
+  const size = MAX_FRAME_BYTES + 1024;
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req, srv) => (srv.upgrade(req, { data: undefined }) ? undefined : new Response("no", { status: 426 })),
+    websocket: { open: (ws) => void ws.send("x".repeat(size)), message: () => {} },
+  });
+  cleanup.push(() => void server.stop(true));
+  const frames: (string | Buffer)[] = [];
+  let reconnects = 0;
+  const feed = connectFeed(`ws://127.0.0.1:${server.port}/inv`, recordingLogger(), { frame: (f) => void frames.push(f), reconnected: () => void reconnects++ }, FAST_LONG);
+  cleanup.push(() => feed.close());
+
+  await waitFor("the large frame", () => frames.length >= 1);
+  expect(frameBytes(frames[0] as string)).toBe(size);
+  expect(reconnects).toBe(0);
+  const read = readFeedMessage(frames[0] as string, Date.now());
+  expect(read).toEqual({ kind: "invalid", reason: `frame of ${size} bytes, above the ${MAX_FRAME_BYTES}-byte limit: not read` });
 });

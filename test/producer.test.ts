@@ -10,7 +10,10 @@ import type { IHeaders, Kafka } from "kafkajs";
 import { type Config, loadConfig } from "../src/config.ts";
 import { dlqTopic } from "../src/kafka/client.ts";
 import { createLogger } from "../src/log.ts";
-import { type Producer, startProducer } from "../src/producer/producer.ts";
+import { readFeedMessage, MAX_FRAME_BYTES } from "../src/feed/utx.ts";
+import type { Level, Logger } from "../src/log.ts";
+import { feedDeadLetter, type Producer, startProducer } from "../src/producer/producer.ts";
+import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
 import { freePort } from "../src/infra/process.ts";
 import { metricsKey } from "../src/redis/keys.ts";
 import { type Simulator, startSimulator } from "../src/sim/server.ts";
@@ -26,7 +29,18 @@ const fixture = (await Bun.file(FIXTURE).text()).trim().split("\n");
 const fixtureHashes = fixture.map((l) => JSON.parse(l).x.hash as string);
 
 // One namespace per test: its own topic, dead-letter topic and metrics hash.
-const envs = { publish: testEnv(), hash: testEnv(), dlq: testEnv(), huge: testEnv(), noRedis: testEnv(), reconnect: testEnv(), outage: testEnv(), sigterm: testEnv() };
+const envs = {
+  publish: testEnv(),
+  hash: testEnv(),
+  dlq: testEnv(),
+  huge: testEnv(),
+  bigFrame: testEnv(),
+  noRedis: testEnv(),
+  reconnect: testEnv(),
+  outage: testEnv(),
+  outageBytes: testEnv(),
+  sigterm: testEnv(),
+};
 
 const FAST = {
   feedTiming: { pingEveryMs: 1_000, deadAfterMs: 5_000, backoffMinMs: 10, backoffMaxMs: 200 },
@@ -186,6 +200,45 @@ test("a transaction too large for one Kafka record is dropped and counted, not s
   expect((await readTopic(kafka, config.TOPIC, 1))[0]?.key).toBe(fixtureHashes[3] as string);
 });
 
+test("a frame above MAX_FRAME_BYTES is refused unread and dead-lettered cut, with its size; the next one flows", async () => {
+  const { config, kafka } = envs.bigFrame;
+  // Valid but for its size: an unknown field of 5 MB (the reader would ignore it, had it read it).
+  const line = JSON.parse(fixture[4] as string);
+  const big = JSON.stringify({ ...line, x: { ...line.x, junk: "j".repeat(5 * 1024 * 1024) } });
+  expect(Buffer.byteLength(big)).toBeGreaterThan(MAX_FRAME_BYTES);
+  const file = join(process.env.TMPDIR ?? "/tmp", `utx-bigframe-${config.TOPIC}.jsonl`);
+  await Bun.write(file, [big, fixture[5]].join("\n"));
+  cleanup.push(() => Bun.file(file).delete());
+  const sim = await simulator({ replay: file, rate: 0 });
+  const p = producer(withFeed(envs.bigFrame, sim.url));
+  await waitFor("the small one published, the big one dead-lettered", () => metric(p, "producer_published_total") === 1 && metric(p, "producer_invalid_total") === 1);
+  expect(metric(p, "producer_dropped_total")).toBe(0);
+
+  const [letter] = await readTopic(kafka, dlqTopic(config), 1);
+  expect(letter?.value).toBe(big.slice(0, MAX_RECORD_BYTES));
+  expect(letter?.headers.raw_bytes?.toString()).toBe(String(Buffer.byteLength(big)));
+  expect(letter?.headers.reason?.toString()).toBe(`frame of ${Buffer.byteLength(big)} bytes, above the ${MAX_FRAME_BYTES}-byte limit: not read`);
+  expect((await readTopic(kafka, config.TOPIC, 1))[0]?.key).toBe(fixtureHashes[5] as string);
+});
+
+test("a cut dead letter holds its first MAX_RECORD_BYTES in a buffer of its own, not a view of the whole frame", () => {
+  const binary = Buffer.alloc(20 * 1024 * 1024, 0xff);
+  const fromBinary = feedDeadLetter(binary, "not UTF-8", 1).value as Buffer;
+  expect(fromBinary.length).toBe(MAX_RECORD_BYTES);
+  expect(fromBinary.buffer.byteLength).toBeLessThanOrEqual(MAX_RECORD_BYTES); // the 20 MB are not kept alive
+  expect(fromBinary.equals(binary.subarray(0, MAX_RECORD_BYTES))).toBe(true);
+
+  // A text frame is cut by bytes, as its UTF-8 would be: here a 4-byte character straddles the cut.
+  const text = `${"a".repeat(MAX_RECORD_BYTES - 2)}😀${"é".repeat(600_000)}`;
+  const letter = feedDeadLetter(text, "not JSON", 1);
+  expect((letter.value as Buffer).equals(Buffer.from(text).subarray(0, MAX_RECORD_BYTES))).toBe(true);
+  expect(letter.headers?.raw_bytes).toBe(String(Buffer.byteLength(text)));
+
+  // Small letters are unchanged.
+  expect(feedDeadLetter("{", "not JSON", 1).value).toBe("{");
+  expect(feedDeadLetter("{", "not JSON", 1).headers?.raw_bytes).toBeUndefined();
+});
+
 test("Redis being down does not stop ingestion", async () => {
   const { config, kafka } = envs.noRedis;
   const sim = await simulator({ replay: FIXTURE, rate: 0 });
@@ -244,6 +297,55 @@ test("while Kafka is unreachable it holds up to PRODUCER_BUFFER_MAX, counts the 
   await waitFor("the held transactions published", () => metric(p, "producer_published_total") === 20, 45_000);
   const records = await readTopic(kafka, config.TOPIC, 20);
   expect(records.map((r) => r.key).sort()).toEqual(fixtureHashes.slice(0, 20).sort());
+});
+
+/** A logger that keeps what it is told, to check what an operator would read. */
+function recordingLogger(): Logger & { lines: { level: Level; message: string }[] } {
+  const lines: { level: Level; message: string }[] = [];
+  const add = (level: Level) => (message: string) => void lines.push({ level, message });
+  return { lines, debug: add("debug"), info: add("info"), warn: add("warn"), error: add("error"), limited: (_key, level, message) => add(level)(message) };
+}
+
+test("while Kafka is unreachable the buffer is bounded in bytes too: what does not fit is dropped, counted and logged", async () => {
+  const BOUND = 1_000_000;
+  const COUNT = 30;
+  // Transactions of ~100 KB each, all the same size: 1,500 outputs of the same shape.
+  const line = JSON.parse(fixture[6] as string);
+  const lines = Array.from({ length: COUNT }, (_, i) => {
+    const hash = Bun.SHA256.hash(`large ${i}`, "hex");
+    const out = Array.from({ length: 1_500 }, (_, n) => ({ addr: `bc1q${String(i).padStart(4, "0")}${String(n).padStart(34, "0")}`, value: 100_000, n }));
+    return JSON.stringify({ ...line, x: { ...line.x, hash, inputs: [{ prev_out: { addr: null, value: 200_000_000 } }], out } });
+  });
+  const read = readFeedMessage(lines[0] as string, Date.now());
+  if (read.kind !== "tx") throw new Error(`not a transaction: ${JSON.stringify(read)}`);
+  // What one record weighs in the buffer: key and value (no headers). received_at has 13 digits for centuries.
+  const recordBytes = 64 + Buffer.byteLength(JSON.stringify(read.tx));
+  expect(recordBytes).toBeGreaterThan(90_000);
+  const fits = Math.floor(BOUND / recordBytes);
+  expect(fits).toBeLessThan(COUNT);
+
+  const { config } = envs.outageBytes;
+  const file = join(process.env.TMPDIR ?? "/tmp", `utx-large-${config.TOPIC}.jsonl`);
+  await Bun.write(file, lines.join("\n"));
+  cleanup.push(() => Bun.file(file).delete());
+  const sim = await simulator({ replay: file, rate: 0 });
+  const producerConfig = withFeed(envs.outageBytes, sim.url, { KAFKA_BROKERS: `127.0.0.1:${freePort()}`, PRODUCER_BUFFER_BYTES: String(BOUND) });
+  expect(producerConfig.PRODUCER_BUFFER_MAX).toBe(100_000); // the count bound is far away
+  const log = recordingLogger();
+  const p = startProducer({ config: producerConfig, log, ...FAST });
+  cleanup.push(() => p.stop());
+
+  await waitFor("every large transaction received", () => metric(p, "producer_received_total") === COUNT);
+  // Nothing leaves the buffer while Kafka is away, so what it holds now is the most it ever held.
+  expect(metric(p, "producer_buffer_messages")).toBe(fits);
+  expect(metric(p, "producer_buffer_bytes")).toBe(fits * recordBytes);
+  expect(metric(p, "producer_buffer_bytes")).toBeLessThanOrEqual(BOUND);
+  expect(metric(p, "producer_dropped_total")).toBe(COUNT - fits);
+  expect(metric(p, "producer_published_total")).toBe(0);
+  expect(metric(p, "producer_invalid_total")).toBe(0);
+  const full = log.lines.filter((l) => /^buffer full \(\d+ bytes in \d+ messages waiting for Kafka, limit 1000000\): dropped transaction [0-9a-f]{64} of \d+ bytes/.test(l.message));
+  expect(full.length).toBeGreaterThanOrEqual(1);
+  expect(full.every((l) => l.level === "error")).toBe(true);
 });
 
 test("SIGTERM: the producer role flushes what it holds to Kafka and exits 0", async () => {

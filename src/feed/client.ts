@@ -3,6 +3,11 @@
  * transactions, keeps the connection alive, notices when it dies, reconnects and subscribes
  * again. It knows nothing of the messages: every frame goes to `frame` as received.
  *
+ * Size: Bun's WebSocket client (1.3) assembles each message whole before `onmessage` and has no
+ * receive limit (no `maxPayload` option; a 150 MB frame arrives), so nothing here can refuse a
+ * frame before it is in memory. The reader refuses one above MAX_FRAME_BYTES without decoding or
+ * parsing it (src/feed/utx.ts), and its dead letter keeps a copy of its first 900 KB only.
+ *
  * Keep-alive: a `{"op":"ping"}` every `pingEveryMs`. A connection that has shown no sign of life
  * (no frame at all, not even a pong) for `deadAfterMs` is given up, so a dead connection is
  * noticed within `deadAfterMs + pingEveryMs`. Reconnects wait an exponential backoff with jitter
