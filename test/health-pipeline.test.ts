@@ -1,0 +1,78 @@
+/**
+ * /health tells the truth (issue 12, item 4), with the whole pipeline running as processes: 200
+ * while every group has a member and moves; the addresses consumer SIGSTOPped, /health turns 503
+ * naming its group (no member once its session times out, or stalled: lag and a position that
+ * does not move); SIGCONT, and it is 200 again.
+ */
+import { afterAll, expect, test } from "bun:test";
+import { createApp } from "../src/api/app.ts";
+import { KafkaProbe } from "../src/api/health/kafka.ts";
+import { createApiRedis } from "../src/api/redis.ts";
+import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { createLogger } from "../src/log.ts";
+import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { Pipeline } from "./helpers/pipeline.ts";
+
+const pipelineEnv = testEnv();
+const { config, kafka } = pipelineEnv;
+const p = new Pipeline(pipelineEnv, "health");
+const redis = createApiRedis(config.REDIS_URL);
+const probe = new KafkaProbe(
+  kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }),
+  config.TOPIC,
+  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
+);
+const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 });
+afterAll(async () => {
+  await bounded("stopping the pipeline", () => p.stop(), 30_000);
+  await probe.close();
+  redis.disconnect();
+});
+
+interface Body {
+  status: string;
+  reasons: string[];
+  groups: { role: string; group: string; state: string; members: number | null }[];
+}
+const health = async () => {
+  const res = await app.handle(new Request("http://localhost/health"));
+  return { status: res.status, body: (await res.json()) as Body };
+};
+
+test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it 200 again", async () => {
+  await p.feed({ rate: 50, seed: 12 });
+  p.spawnAll();
+  const healthy = async () => {
+    const h = await health();
+    return h.status === 200 ? h : undefined;
+  };
+  const first = await waitFor("a healthy pipeline", healthy, 90_000);
+  for (const g of first.body.groups) expect(["ok", "catching_up"]).toContain(g.state); // a group replaying at start is healthy while it moves
+
+  const addresses = p.role("consumer-addresses");
+  expect(addresses).toBeDefined();
+  const pid = addresses?.proc.pid as number;
+  const group = groupId(config, "addresses");
+  process.kill(pid, "SIGSTOP");
+  let resumed = false;
+  try {
+    const down = await waitFor(
+      "a 503 naming the addresses group",
+      async () => {
+        const h = await health();
+        return h.status === 503 && h.body.reasons.some((r) => r.startsWith(`group ${group} (addresses): `)) ? h : undefined;
+      },
+      60_000,
+    );
+    const state = down.body.groups.find((g) => g.role === "addresses")?.state;
+    expect(["no_member", "stalled"]).toContain(state as string);
+    expect(down.body.reasons.filter((r) => !r.startsWith(`group ${group} `))).toEqual([]); // the others are fine
+    console.log(`health: addresses consumer stopped → 503: ${down.body.reasons.join("; ")}`);
+    process.kill(pid, "SIGCONT");
+    resumed = true;
+    const again = await waitFor("a healthy /health after SIGCONT", healthy, 90_000);
+    expect(again.body.reasons).toEqual([]);
+  } finally {
+    if (!resumed) process.kill(pid, "SIGCONT");
+  }
+}, 240_000);
