@@ -184,9 +184,36 @@
     $("h-newest").textContent = h.newest_transaction.age_seconds == null ? "none" : `${age(h.newest_transaction.age_seconds)} ago`;
     if (!gauges.producer_last_message_at_ms) $("h-feed").textContent = h.producer_last_message_age_seconds == null ? "never" : `${age(h.producer_last_message_age_seconds)} ago`;
     $("h-redis").textContent = h.redis.ok ? `${h.redis.latency_ms.toFixed(1)} ms` : "down";
+    // Group state as /health judges it: ok, catching up (records to go), no member, stalled.
+    const states = new Map((h.groups || []).map((g) => [g.role, g]));
+    const stateText = (g) => {
+      if (!g) return "–";
+      if (g.state === "catching_up") return `catching up, ${satFmt.format(g.records_to_replay)} to go`;
+      if (g.state === "no_member") return "no member";
+      if (g.state === "stalled") return `stalled ${Math.round(g.unmoved_seconds || 0)} s`;
+      return g.state;
+    };
     $("lag").tBodies[0].replaceChildren(
-      ...h.kafka.groups.map((g) => el("tr", {}, el("td", { text: g.role, title: g.group }), el("td", { class: `r num${g.lag > 1000 ? " warn" : ""}`, text: g.lag == null ? "–" : satFmt.format(g.lag) }))),
+      ...h.kafka.groups.map((g) => {
+        const s = states.get(g.role);
+        const bad = s && (s.state === "no_member" || s.state === "stalled");
+        return el(
+          "tr",
+          { "data-role": g.role, "data-state": s ? s.state : "" },
+          el("td", { text: g.role, title: g.group }),
+          el("td", { class: bad ? "warn" : s && s.state === "catching_up" ? "muted" : "", text: stateText(s) }),
+          el("td", { class: `r num${g.lag > 1000 ? " warn" : ""}`, text: g.lag == null ? "–" : satFmt.format(g.lag) }),
+        );
+      }),
     );
+    const sup = h.supervisor;
+    if (sup) {
+      const roles = Object.entries(sup.per_role || {}).map(([name, n]) => `${name} ${n}`).join(", ");
+      const last = sup.last && typeof sup.last === "object" ? JSON.stringify(sup.last) : sup.last ? String(sup.last) : "";
+      $("h-restarts").textContent = satFmt.format(sup.restarts_total);
+      $("h-restarts").title = [roles, last && `last: ${last}`].filter(Boolean).join("; ");
+      $("h-restarts").className = `num${sup.restarts_total > 0 ? " warn" : ""}`;
+    }
     showGauges();
   }
 
