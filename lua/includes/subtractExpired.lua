@@ -15,11 +15,15 @@ local function subtractExpired(totals, minutePrefixes, indexKey, start, budget)
       local room = budget - done
       if room <= 0 then return done, true end
       local entries = redis.call("ZRANGE", minuteKey, 0, room - 1, "WITHSCORES")
+      local gone = {}
       for i = 1, #entries, 2 do
         local address = entries[i]
         if tonumber(redis.call("ZINCRBY", totals[side], -tonumber(entries[i + 1]), address)) <= 0 then
-          redis.call("ZREM", totals[side], address)
+          gone[#gone + 1] = address
         end
+      end
+      for from = 1, #gone, 1000 do
+        redis.call("ZREM", totals[side], unpack(gone, from, math.min(from + 999, #gone)))
       end
       local n = #entries / 2
       if n > 0 then redis.call("ZREMRANGEBYRANK", minuteKey, 0, n - 1) end
