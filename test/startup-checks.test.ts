@@ -18,7 +18,7 @@ const env = testEnv();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("start-up checks", () => {
-  test("a consumer role on a Redis whose maxmemory-policy can evict keys exits 2 with one line saying so", async () => {
+  test("a consumer, the producer and the API on a Redis whose maxmemory-policy can evict keys exit 2 with one line saying so", async () => {
     const port = freePort();
     const server = startChild(`redis-${port}`, ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"], {
       logFile: join(dir, "redis.log"),
@@ -29,15 +29,20 @@ describe("start-up checks", () => {
       await probe.ping();
       await expect(checkRedis(probe)).rejects.toThrow("redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory");
       probe.disconnect();
-      const role = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "consumer-counts.ts")], {
-        cwd: ROOT,
-        env: { ...process.env, ...env.env, REDIS_URL: `redis://127.0.0.1:${port}` },
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      const [code, err] = await Promise.all([role.exited, new Response(role.stderr).text()]);
-      expect(code).toBe(2);
-      expect(err.trim()).toBe("redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory");
+      for (const name of ["consumer-counts", "producer", "api"]) {
+        const role = Bun.spawn([process.execPath, join(ROOT, "src", "roles", `${name}.ts`)], {
+          cwd: ROOT,
+          env: { ...process.env, ...env.env, REDIS_URL: `redis://127.0.0.1:${port}`, PORT: String(freePort()) },
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [code, err] = await Promise.all([role.exited, new Response(role.stderr).text()]);
+        expect({ name, code, err: err.trim() }).toEqual({
+          name,
+          code: 2,
+          err: "redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory",
+        });
+      }
     } finally {
       await server.stop();
     }

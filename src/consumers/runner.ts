@@ -435,7 +435,11 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     groupId: id,
     metrics,
     async start() {
-      await checkRedis(redis);
+      // A Redis that does not fit rejects (the role exits 2); one that does not answer yet is retried as usual.
+      await checkRedis(redis).catch((err) => {
+        if (err instanceof RedisRequirementError) throw err;
+        log.warn(`${role}: could not check Redis at start, going on`, { error: String(err) });
+      });
       await ensureTopics(kafka, config, log);
       await clock.sync();
       // Dead letters: one partition, no key; the partitioner is named only to keep kafkajs quiet about its v2 default.

@@ -11,12 +11,14 @@ import { configOrExit } from "../config.ts";
 import { createKafka, GROUPS, type GroupRole, groupId } from "../kafka/client.ts";
 import { createLogger } from "../log.ts";
 import { redisClock } from "../redis/clock.ts";
+import { exitUnlessRedisFits } from "../redis/requirements.ts";
 import { onShutdown } from "../shutdown.ts";
 
 const config = configOrExit();
 const log = createLogger("api", config);
 
 const redis = createApiRedis(config.REDIS_URL);
+await exitUnlessRedisFits(redis, (line) => log.warn(line));
 const admin = createKafka(config, "btc-api", log).admin({ retry: { retries: 1, initialRetryTime: 200 } });
 const kafka = new KafkaProbe(
   admin,
