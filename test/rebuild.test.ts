@@ -123,7 +123,8 @@ describe("rebuild", () => {
 
   test("/health says which groups are current or catching up (with the records to go)", async () => {
     const probe = new KafkaProbe(env.kafka.admin(), env.config.TOPIC, []);
-    const health = new HealthService(redis, redisStore(redis, env.config), probe, async () => null, Date.now);
+    // No answer cache: each check reads what the test just wrote.
+    const health = new HealthService(redis, redisStore(redis, env.config), probe, async () => null, Date.now, undefined, { cacheMs: 0 });
     const state = async (role: GroupRole) => (await health.check()).projections.find((p) => p.role === role);
     try {
       expect((await health.check()).projections.map((p) => p.state)).toEqual(["current", "current", "current"]);
