@@ -35,14 +35,22 @@ export async function checkRedis(redis: Redis): Promise<void> {
  * A role's start-up check: a Redis that does not fit stops the process with the one line and
  * exit code 2; a Redis that does not answer yet is only logged (the role retries Redis as usual).
  */
-export async function exitUnlessRedisFits(redis: Redis, warn: (line: string) => void): Promise<void> {
+export async function exitUnlessRedisFits(redis: Redis, warn: (line: string) => void, timeoutMs = 5_000): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    await checkRedis(redis);
+    await Promise.race([
+      checkRedis(redis),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
   } catch (err) {
     if (err instanceof RedisRequirementError) {
       console.error(err.message);
       process.exit(2);
     }
     warn(`redis: could not check the server at start (${err instanceof Error ? err.message : String(err)}); going on`);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -12,7 +12,7 @@ import { onShutdown } from "../shutdown.ts";
 const config = configOrExit();
 const log = createLogger("producer", config);
 // The producer keeps only its counters in Redis, but runs against the same server as every role.
-const probe = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
+const probe = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2_000 });
 probe.on("error", () => {});
 await exitUnlessRedisFits(probe, (line) => log.warn(line));
 probe.disconnect();
