@@ -41,7 +41,6 @@ import { MAX_AHEAD_SECONDS } from "../window.ts";
 import type { GroupProcessor, LogRecord } from "./group.ts";
 
 export type Decoded = ReturnType<typeof checkTransaction>;
-export { MAX_AHEAD_SECONDS };
 
 /** Reads one record value: JSON, then the schema version, then the Transaction schema, then its time. */
 export function decodeRecord(value: Buffer | null, nowSec: number): Decoded {
