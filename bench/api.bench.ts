@@ -1,6 +1,6 @@
 /**
  * The REST API under load: 100,000 stored transactions and ~250,000 addresses in the 3-hour
- * window (seeded through the consumers' own Lua scripts, by test/helpers/fill.ts), the API in its
+ * window (seeded through the consumers' own Lua scripts, by tools/testkit/fill.ts), the API in its
  * own process on Bun.serve (src/roles/api.ts itself), and autocannon (a node process) as the load
  * generator.
  *
@@ -18,14 +18,14 @@
  */
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { createApiRedis } from "../src/api/redis.ts";
-import { loadConfig } from "../src/config.ts";
-import { syntheticTransactions } from "../src/consumers/population.ts";
-import { diesWithParent, freePort } from "../src/infra/process.ts";
+import { loadConfig } from "../src/domain/config.ts";
+import { windowStart } from "../src/domain/window.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { addrTotalKey, keyPrefix } from "../src/redis/keys.ts";
 import { storedTransactionCount } from "../src/redis/read.ts";
-import { windowStart } from "../src/window.ts";
-import { fill } from "../test/helpers/fill.ts";
+import { diesWithParent, freePort } from "../tools/infra/process.ts";
+import { fill } from "../tools/testkit/fill.ts";
+import { syntheticTransactions } from "../tools/testkit/population.ts";
 import type { Bench, Figure } from "./index.ts";
 
 const TRANSACTIONS = 100_000;
@@ -78,14 +78,19 @@ async function cannon(url: string, args: string[]): Promise<Cannon> {
   return { p99: r.latency.p99, p50: r.latency.p50, rps: r.requests.average, non2xx: r.non2xx, errors: r.errors + r.timeouts };
 }
 
-
 /** Starts `code` (or a file) as a child bun process with `env`; resolves when `url` answers. */
 async function child(cmd: string[], env: Record<string, string>, url: string) {
   const proc = Bun.spawn(diesWithParent([process.execPath, ...cmd]), { env: { ...process.env, ...env }, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
   const deadline = Date.now() + 20_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${cmd.join(" ")} exited with ${proc.exitCode}`);
-    if (await fetch(url).then((r) => r.ok, () => false)) break;
+    if (
+      await fetch(url).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      break;
     if (Date.now() > deadline) throw new Error(`${url} did not answer within 20 s`);
     await Bun.sleep(100);
   }
@@ -96,14 +101,14 @@ async function child(cmd: string[], env: Record<string, string>, url: string) {
 const UNCACHED = `
 import { createApp } from ${JSON.stringify(join(ROOT, "src/api/app.ts"))};
 import { KafkaProbe } from ${JSON.stringify(join(ROOT, "src/api/health/kafka.ts"))};
-import { createApiRedis } from ${JSON.stringify(join(ROOT, "src/api/redis.ts"))};
-import { configOrExit } from ${JSON.stringify(join(ROOT, "src/config.ts"))};
+import { connectRedis } from ${JSON.stringify(join(ROOT, "src/redis/connection.ts"))};
+import { configOrExit } from ${JSON.stringify(join(ROOT, "src/domain/config.ts"))};
 import { createKafka } from ${JSON.stringify(join(ROOT, "src/kafka/client.ts"))};
-import { createLogger } from ${JSON.stringify(join(ROOT, "src/log.ts"))};
+import { createLogger } from ${JSON.stringify(join(ROOT, "src/domain/log.ts"))};
 const config = configOrExit();
 const log = createLogger("api-uncached", config);
 const kafka = new KafkaProbe(createKafka(config, "bench", log).admin(), config.TOPIC, []);
-createApp({ config, redis: createApiRedis(config.REDIS_URL), kafka, log, cacheMs: 0 }).listen({ port: config.PORT, hostname: "127.0.0.1" });
+createApp({ config, redis: connectRedis(config.REDIS_URL), kafka, log, cacheMs: 0 }).listen({ port: config.PORT, hostname: "127.0.0.1" });
 `;
 
 /** The load generator's own floor: a Bun.serve that answers "ok" at once. */
@@ -114,7 +119,7 @@ const bench: Bench = {
   async run() {
     const config = loadConfig({ ...process.env, REDIS_PREFIX: "bench-api", TOPIC: "bench-api", LOG_LEVEL: "warn" });
     const env = { REDIS_URL: config.REDIS_URL, KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_PREFIX: config.REDIS_PREFIX, TOPIC: config.TOPIC, LOG_LEVEL: "warn" };
-    const seeder = createApiRedis(config.REDIS_URL);
+    const seeder = connectRedis(config.REDIS_URL);
     seeder.options.commandTimeout = 60_000;
     const figures: Record<string, Figure> = {};
     const running: { stop(): Promise<void> }[] = [];
@@ -197,7 +202,7 @@ const bench: Bench = {
 };
 
 /** Seeds the window as the consumer groups would; returns a description for the notes. */
-async function seed(redis: ReturnType<typeof createApiRedis>, config: ReturnType<typeof loadConfig>): Promise<string> {
+async function seed(redis: ReturnType<typeof connectRedis>, config: ReturnType<typeof loadConfig>): Promise<string> {
   const nowSec = Math.floor(Date.now() / 1000);
   // Spread over the window but its first 5 minutes, so none leaves it while the bench runs.
   const txs = syntheticTransactions(TRANSACTIONS, { addresses: ADDRESS_POOL, fromSec: windowStart(nowSec) + 5 * 60, toSec: nowSec, seed: 42 });

@@ -13,25 +13,26 @@
  *                                    group's keys (`{prefix}:<group>:*`), per stored transaction;
  *                                    the breakdown by key family goes to stderr and the note
  *
- * The population is synthetic but realistic (src/consumers/population.ts): 2–4 inputs and
+ * The population is synthetic but realistic (tools/testkit/population.ts): 2–4 inputs and
  * outputs, ~280k distinct addresses from a 300k pool with heavy-tailed reuse, event times spread
  * over the last 175 minutes (all in the window). Each group runs as its own process, started
  * as `bun run consumer:<role>` would be.
  *
  * The helpers are exported for the end-to-end and replay benches.
  */
+
+import { join } from "node:path";
 import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { join } from "node:path";
-import type { Bench, Figure } from "./index.ts";
-import { dropNamespace } from "../test/helpers/env.ts";
-import { type Config, loadConfig } from "../src/config.ts";
-import { syntheticTransactions } from "../src/consumers/population.ts";
-import { type GroupRole, ROLES } from "../src/groups.ts";
+import { type Config, loadConfig } from "../src/domain/config.ts";
+import { type GroupRole, ROLES } from "../src/domain/groups.ts";
+import type { Transaction } from "../src/domain/transaction.ts";
 import { groupId } from "../src/kafka/client.ts";
 import { groupKeyPattern, metricsKey, positionKey, seenKey } from "../src/redis/keys.ts";
 import { storedTransactionCount } from "../src/redis/read.ts";
-import type { Transaction } from "../src/transaction.ts";
+import { dropNamespace } from "../tools/testkit/namespace.ts";
+import { syntheticTransactions } from "../tools/testkit/population.ts";
+import type { Bench, Figure } from "./index.ts";
 
 const ROOT = join(import.meta.dir, "..");
 
@@ -263,7 +264,9 @@ const bench: Bench = {
     const codes = await processes.stop();
     const applied = await redis.hgetall(metricsKey(config));
     const per = ROLES.map((r) => `${r} ${(((finished[r] ?? done) - firstApplied) / 1000).toFixed(1)} s`).join(", ");
-    console.error(`bench consumers: ${N} in ${seconds.toFixed(1)} s (${per}); exit codes ${codes.join(",")}; applied ${ROLES.map((r) => applied[`consumer_${r}_applied_total`]).join("/")}`);
+    console.error(
+      `bench consumers: ${N} in ${seconds.toFixed(1)} s (${per}); exit codes ${codes.join(",")}; applied ${ROLES.map((r) => applied[`consumer_${r}_applied_total`]).join("/")}`,
+    );
     console.error(`bench consumers: slow log: ${describeSlow(slow, 20)}`);
     // Each group applied each transaction once (it remembers each hash); a transaction whose minute
     // left the window while the bench ran is no longer stored (so a slow run stores fewer).

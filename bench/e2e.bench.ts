@@ -9,19 +9,20 @@
  *   e2e_latency_p99_ms   handing it to the websocket until the API's read function finds it in
  *                        Redis (polled every 2 ms, so figures carry up to ~2 ms of polling)
  */
-import Redis from "ioredis";
-import { Kafka, logLevel } from "kafkajs";
+
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../src/config.ts";
-import { freePort } from "../src/infra/process.ts";
+import Redis from "ioredis";
+import { Kafka, logLevel } from "kafkajs";
+import { loadConfig } from "../src/domain/config.ts";
 import { minuteBuckets, transactionByHash } from "../src/redis/read.ts";
-import { startSimulator } from "../src/sim/server.ts";
-import { SyntheticFeed } from "../src/sim/synthetic.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { startSimulator } from "../tools/sim/server.ts";
+import { SyntheticFeed } from "../tools/sim/synthetic.ts";
+import { dropNamespace } from "../tools/testkit/namespace.ts";
 import { startConsumerProcesses, waitAllCommitted } from "./consumers.bench.ts";
 import type { Bench, Figure } from "./index.ts";
-import { dropNamespace } from "../test/helpers/env.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const N = Number(process.env.BENCH_E2E_TX ?? 100_000);
@@ -43,8 +44,9 @@ function namespace(name: string, extra: Record<string, string> = {}) {
   return { env, config: loadConfig(env) };
 }
 
+/** Starts a file of the repository (`src/roles/producer.ts`, `tools/sim/main.ts`) as a process. */
 function spawnRole(file: string, env: Record<string, string>, args: string[] = []) {
-  return Bun.spawn([process.execPath, join(ROOT, "src", "roles", file), ...args], {
+  return Bun.spawn([process.execPath, join(ROOT, file), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdout: "ignore",
@@ -79,8 +81,8 @@ async function throughput(kafka: Kafka, redis: Redis): Promise<Record<string, Fi
   const { env, config } = namespace("e2e", { FEED_URL: `ws://127.0.0.1:${port}/inv`, PRODUCER_BUFFER_MAX: String(N) });
   // Consumers first (they create the topic and join their groups), then the feed.
   const consumers = startConsumerProcesses(env);
-  const sim = spawnRole("sim.ts", env, ["--port", String(port), "--rate", "0", "--replay", recording, "--count", String(N)]);
-  const producer = spawnRole("producer.ts", env);
+  const sim = spawnRole("tools/sim/main.ts", env, ["--port", String(port), "--rate", "0", "--replay", recording, "--count", String(N)]);
+  const producer = spawnRole("src/roles/producer.ts", env);
   try {
     let start = 0;
     while ((await topicRecords(kafka, config.TOPIC)) === 0) await Bun.sleep(10);
@@ -118,7 +120,7 @@ async function latency(kafka: Kafka, redis: Redis): Promise<Record<string, Figur
   // Let the groups join before the first transaction, so the figure is the steady state.
   await Bun.sleep(3_000);
   const sim = await startSimulator({ port, rate: LATENCY_RATE, count: LATENCY_COUNT, seed: 11 });
-  const producer = spawnRole("producer.ts", env);
+  const producer = spawnRole("src/roles/producer.ts", env);
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
   try {
@@ -150,7 +152,7 @@ async function latency(kafka: Kafka, redis: Redis): Promise<Record<string, Figur
   } finally {
     producer.kill("SIGTERM");
     await producer.exited;
-    await Promise.race([sim.stop(), Bun.sleep(1_000)]); // sim.stop() can hang in Bun 1.3 (src/sim/server.ts)
+    await Promise.race([sim.stop(), Bun.sleep(1_000)]); // sim.stop() can hang in Bun 1.3 (tools/sim/server.ts)
     await consumers.stop();
     await dropNamespace(kafka, redis, config);
   }

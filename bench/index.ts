@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { startTestStack, stopTestStack } from "../test/helpers/stack.ts";
+import { startTestStack, stopTestStack } from "../tools/testkit/stack.ts";
 
 export interface Figure {
   value: number;
@@ -26,7 +26,9 @@ export interface Bench {
 
 const dir = import.meta.dir;
 const only = process.argv.slice(2);
-const files = readdirSync(dir).filter((f) => f.endsWith(".bench.ts")).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith(".bench.ts"))
+  .sort();
 
 const resultsJson = join(dir, "results.json");
 const resultsMd = join(dir, "results.md");
@@ -45,7 +47,7 @@ try {
   await stopTestStack();
 }
 
-const met = (f: Figure) => (f.goal ? (f.goal.op === ">=" ? f.value >= f.goal.value : f.value <= f.goal.value) ? "yes" : "NO" : "");
+const met = (f: Figure) => (f.goal ? ((f.goal.op === ">=" ? f.value >= f.goal.value : f.value <= f.goal.value) ? "yes" : "NO") : "");
 const fmt = (n: number) => (Number.isInteger(n) ? n.toLocaleString("en-US") : n.toLocaleString("en-US", { maximumFractionDigits: 2 }));
 const rows = Object.entries(figures).map(([name, f]) => [name, `${fmt(f.value)} ${f.unit}`, f.goal ? `${f.goal.op} ${fmt(f.goal.value)}` : "", met(f), f.note ?? ""]);
 const header = ["figure", "value", "goal", "met", "note"];
@@ -56,10 +58,7 @@ const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] 
 const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ");
 console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n"));
 
-writeFileSync(
-  resultsJson,
-  `${JSON.stringify({ at, machine, ...Object.fromEntries(Object.entries(figures).map(([k, f]) => [k, f.value])), figures }, null, 2)}\n`,
-);
+writeFileSync(resultsJson, `${JSON.stringify({ at, machine, ...Object.fromEntries(Object.entries(figures).map(([k, f]) => [k, f.value])), figures }, null, 2)}\n`);
 writeFileSync(
   resultsMd,
   [

@@ -9,11 +9,11 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../src/config.ts";
-import { freePort } from "../src/infra/process.ts";
-import { createLogger } from "../src/log.ts";
+import { loadConfig } from "../src/domain/config.ts";
+import { createLogger } from "../src/domain/log.ts";
 import { startProducer } from "../src/producer/producer.ts";
-import { SyntheticFeed } from "../src/sim/synthetic.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { SyntheticFeed } from "../tools/sim/synthetic.ts";
 import type { Bench } from "./index.ts";
 
 const WARMUP = 5_000;
@@ -32,7 +32,7 @@ const bench: Bench = {
 
     const port = freePort();
     const loops = Math.ceil((WARMUP + COUNT) / DISTINCT);
-    const sim = Bun.spawn(["bun", "src/roles/sim.ts", "--port", String(port), "--rate", "0", "--replay", recording, "--loop", String(loops), "--count", String(WARMUP + COUNT)], {
+    const sim = Bun.spawn(["bun", "tools/sim/main.ts", "--port", String(port), "--rate", "0", "--replay", recording, "--loop", String(loops), "--count", String(WARMUP + COUNT)], {
       cwd: join(import.meta.dir, ".."),
       env: { ...process.env, LOG_LEVEL: "warn" },
       stdout: "ignore",

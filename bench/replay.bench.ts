@@ -14,12 +14,12 @@
  */
 import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { loadConfig } from "../src/config.ts";
-import { syntheticTransactions } from "../src/consumers/population.ts";
-import { type GroupRole, ROLES } from "../src/groups.ts";
+import { loadConfig } from "../src/domain/config.ts";
+import { type GroupRole, ROLES } from "../src/domain/groups.ts";
 import { keyPrefix, seenKey } from "../src/redis/keys.ts";
 import { groupProgress, replayLeft, replayTotal, storedTransactionCount } from "../src/redis/read.ts";
-import { dropNamespace } from "../test/helpers/env.ts";
+import { dropNamespace } from "../tools/testkit/namespace.ts";
+import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { describeSlow, resetSlowLog, slowCalls, startConsumerProcesses, writeTransactions } from "./consumers.bench.ts";
 import type { Bench, Figure } from "./index.ts";
 

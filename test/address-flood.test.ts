@@ -1,7 +1,7 @@
 /**
  * A flood minute in the address window: one minute with 200,000 distinct addresses (150,000
  * receiving, 50,000 sending), then the window moved past it. The work of one script call is
- * bounded by entries (WINDOW_BUDGET in src/window.ts, lua/includes/subtractExpired.lua), so the
+ * bounded by entries (WINDOW_BUDGET in src/domain/window.ts, lua/includes/subtractExpired.lua), so the
  * move takes many calls, and afterwards the figures are exact: the flood is gone from both
  * totals, and a later minute (the control) is intact to the satoshi.
  *
@@ -13,11 +13,11 @@
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
+import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
+import { WINDOW_BUDGET, windowStart } from "../src/domain/window.ts";
 import { addressKeys } from "../src/redis/keys.ts";
-import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
-import { WINDOW_BUDGET, windowStart } from "../src/window.ts";
+import { fill, fillCalls, moveWindow } from "../tools/testkit/fill.ts";
 import { testEnv } from "./helpers/env.ts";
-import { fill, fillCalls, moveWindow } from "./helpers/fill.ts";
 
 setDefaultTimeout(120_000);
 
@@ -205,7 +205,9 @@ test("a minute of 200,000 addresses is applied and taken out of the window in bo
 
 test("no script call of the flood (apply or window move) costs Redis 100 ms or more", () => {
   if (!figures) throw new Error("the flood test above did not run to its end");
-  console.log(`address flood: Redis CPU per call: apply ${Math.round(figures.applyCpuUs)} µs, window move ${Math.round(figures.moveCpuUs)} µs; slow log max: apply ${figures.applyMaxUs} µs, move ${figures.moveMaxUs} µs`);
+  console.log(
+    `address flood: Redis CPU per call: apply ${Math.round(figures.applyCpuUs)} µs, window move ${Math.round(figures.moveCpuUs)} µs; slow log max: apply ${figures.applyMaxUs} µs, move ${figures.moveMaxUs} µs`,
+  );
   expect(figures.applyCpuUs).toBeLessThan(CALL_LIMIT_US);
   expect(figures.moveCpuUs).toBeLessThan(CALL_LIMIT_US);
 });

@@ -1,6 +1,6 @@
 /**
  * The data endpoints on seeded data, through `app.handle` against the run-wide real Redis.
- * Redis is seeded through the consumer groups' own Lua scripts (test/helpers/fill.ts), with the
+ * Redis is seeded through the consumer groups' own Lua scripts (tools/testkit/fill.ts), with the
  * scripts' clock and the app's clock pinned, so every expected value below is computed from the
  * seeded transactions without depending on when the test runs.
  */
@@ -8,14 +8,14 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
-import { createLogger } from "../src/log.ts";
+import { createLogger } from "../src/domain/log.ts";
+import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
+import { minuteOf, windowStart } from "../src/domain/window.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { positionField, positionKey, replayKey } from "../src/redis/keys.ts";
 import { run, startReplay } from "../src/redis/scripts.ts";
-import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
-import { minuteOf, windowStart } from "../src/window.ts";
+import { fill, moveWindow } from "../tools/testkit/fill.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
-import { fill, moveWindow } from "./helpers/fill.ts";
 
 const { config, kafka, redis } = testEnv();
 const log = createLogger("api-data-test", config);
@@ -26,7 +26,7 @@ const NOW_SEC = minuteOf(Math.floor(Date.now() / 1000)) + 30;
 const M = minuteOf(NOW_SEC); // the current (incomplete) minute
 let clockMs = NOW_SEC * 1000;
 
-const apiRedis = createApiRedis(config.REDIS_URL);
+const apiRedis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
 const app = createApp({ config, redis: apiRedis, kafka: probe, log, now: () => clockMs, cacheMs: 0 });
 const get = async (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
@@ -34,7 +34,15 @@ const get = async (path: string, headers: Record<string, string> = {}) => app.ha
 let serial = 0;
 const hashOf = (n: number) => createHash("sha256").update(`tx-${n}`).digest("hex");
 /** The addresses of the last hour's transactions (of several address kinds). */
-const ADDRESSES = ["35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG", "3AL3peHJm1FpFAQ1Hp9rFBmt2cbp1deXHX", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "addr-e", "addr-f", "addr-g"];
+const ADDRESSES = [
+  "35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG",
+  "3AL3peHJm1FpFAQ1Hp9rFBmt2cbp1deXHX",
+  "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+  "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+  "addr-e",
+  "addr-f",
+  "addr-g",
+];
 
 function tx(time: number, out: [string | null, number][], ins: [string | null, number | null][]): Transaction {
   const n = serial++;
@@ -60,11 +68,26 @@ for (let i = 1; i <= 60; i++) {
   for (let k = 0; k < countBack(i); k++) {
     const a = ADDRESSES[(i + k) % ADDRESSES.length] as string;
     const b = ADDRESSES[(i * 3 + k) % ADDRESSES.length] as string;
-    seeded.push(tx(M - i * 60 + 7 * k + 1, [[a, 1_000 * i + k], [null, 0]], [[b, 2_000 * i + 3 * k], [b, null]]));
+    seeded.push(
+      tx(
+        M - i * 60 + 7 * k + 1,
+        [
+          [a, 1_000 * i + k],
+          [null, 0],
+        ],
+        [
+          [b, 2_000 * i + 3 * k],
+          [b, null],
+        ],
+      ),
+    );
   }
 }
 // The current minute: stored and summed, but not a complete minute.
-const current = [tx(M + 1, [[ADDRESSES[0] as string, 11]], [[ADDRESSES[1] as string, 20]]), tx(M + 2, [[ADDRESSES[2] as string, 5_000_000_000]], [[ADDRESSES[3] as string, 5_000_001_000]])];
+const current = [
+  tx(M + 1, [[ADDRESSES[0] as string, 11]], [[ADDRESSES[1] as string, 20]]),
+  tx(M + 2, [[ADDRESSES[2] as string, 5_000_000_000]], [[ADDRESSES[3] as string, 5_000_001_000]]),
+];
 // 61 minutes back: in the 3-hour window, not in the last hour's 60 minutes.
 const older = [tx(M - 61 * 60 + 5, [["addr-older", 7]], [["addr-stale", 9]])];
 // The first minute of the 3-hour window, and one minute before it (stale: no group applies it).

@@ -9,15 +9,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
-import { loadConfig } from "../src/config.ts";
-import { freePort } from "../src/infra/process.ts";
-import { startRedis } from "../src/infra/redis.ts";
+import { loadConfig } from "../src/domain/config.ts";
+import { ROLES } from "../src/domain/groups.ts";
+import { createLogger } from "../src/domain/log.ts";
 import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
-import { ROLES } from "../src/groups.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { metricsKey, positionField } from "../src/redis/keys.ts";
 import { applyCounts, run, startReplay } from "../src/redis/scripts.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { startRedis } from "../tools/infra/redis.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, env, kafka, redis: assertRedis } = testEnv();
@@ -28,13 +28,18 @@ afterAll(async () => {
 });
 
 function probe(admin = kafka.admin({ retry: { retries: 0 } }), opts = {}, roles = Object.keys(GROUPS) as GroupRole[]) {
-  const p = new KafkaProbe(admin, config.TOPIC, roles.map((role) => ({ role, group: groupId(config, role) })), opts);
+  const p = new KafkaProbe(
+    admin,
+    config.TOPIC,
+    roles.map((role) => ({ role, group: groupId(config, role) })),
+    opts,
+  );
   closers.push(() => p.close());
   return p;
 }
 
 function makeApp(overrides: Partial<Parameters<typeof createApp>[0]> = {}) {
-  const redis = overrides.redis ?? createApiRedis(config.REDIS_URL);
+  const redis = overrides.redis ?? connectRedis(config.REDIS_URL);
   closers.push(() => redis.disconnect());
   return createApp({ config, redis, kafka: overrides.kafka ?? probe(), log, cacheMs: 0, ...overrides });
 }
@@ -59,7 +64,10 @@ describe("errors", () => {
   });
 
   const bad: [string, string][] = [
-    ["/transactions_count_per_minute/-1", 'path parameter min_value must be the minimum count a minute must have to be listed: an integer ≥ 0 written in decimal digits (at most 15), e.g. 0; got "-1"'],
+    [
+      "/transactions_count_per_minute/-1",
+      'path parameter min_value must be the minimum count a minute must have to be listed: an integer ≥ 0 written in decimal digits (at most 15), e.g. 0; got "-1"',
+    ],
     ["/transactions_count_per_minute/1.5", 'got "1.5"'],
     ["/transactions_count_per_minute/abc", 'got "abc"'],
     ["/transactions_count_per_minute/1e3", 'got "1e3"'],
@@ -73,7 +81,10 @@ describe("errors", () => {
     ["/show_transactions?limit=1e2", 'got "1e2"'],
     ["/show_transactions?limit=", 'got ""'],
     ["/high_value_addr?limit=0", 'query parameter limit must be an integer from 1 to 1000 (default 10); got "0"'],
-    ["/high_value_addr?side=both", 'query parameter side must be received (default: value paid to the address by transaction outputs) or sent (value its inputs spent); got "both"'],
+    [
+      "/high_value_addr?side=both",
+      'query parameter side must be received (default: value paid to the address by transaction outputs) or sent (value its inputs spent); got "both"',
+    ],
     ["/transactions/xyz", 'path parameter hash must be a transaction id: 64 hexadecimal digits; got "xyz"'],
     [`/transactions/${"a".repeat(65)}`, "64 hexadecimal digits"],
   ];
@@ -91,7 +102,7 @@ describe("errors", () => {
 
   test("Redis unreachable is a JSON 503 on the data routes, not a 500", async () => {
     const port = freePort(); // nothing listens there
-    const down = makeApp({ redis: createApiRedis(`redis://127.0.0.1:${port}`) });
+    const down = makeApp({ redis: connectRedis(`redis://127.0.0.1:${port}`) });
     const paths = ["/show_transactions/", "/transactions_count_per_minute/0", "/transactions_count_per_hour", "/high_value_addr", `/transactions/${"0".repeat(64)}`];
     const answers = await Promise.all(paths.map((path) => down.handle(new Request(`http://localhost${path}`))));
     for (const res of answers) {
@@ -130,7 +141,16 @@ describe("OpenAPI document and Swagger UI", () => {
   test("/swagger/json describes every route, its parameters and responses", async () => {
     const spec = await (await get("/swagger/json")).json();
     expect(Object.keys(spec.paths).sort()).toEqual(
-      ["/health", "/high_value_addr", "/metrics", "/show_transactions/", "/stream", "/transactions/{hash}", "/transactions_count_per_hour", "/transactions_count_per_minute/{min_value}"].sort(),
+      [
+        "/health",
+        "/high_value_addr",
+        "/metrics",
+        "/show_transactions/",
+        "/stream",
+        "/transactions/{hash}",
+        "/transactions_count_per_hour",
+        "/transactions_count_per_minute/{min_value}",
+      ].sort(),
     );
     const perMinute = spec.paths["/transactions_count_per_minute/{min_value}"].get;
     expect(perMinute.parameters.map((p: { in: string; name: string }) => `${p.in} ${p.name}`)).toEqual(["path min_value", "query format"]);
@@ -187,7 +207,11 @@ describe("/metrics", () => {
     expect(text).toContain("# TYPE producer_received_total counter\nproducer_received_total 42");
     expect(text).toContain("# TYPE producer_last_message_at_ms gauge\nproducer_last_message_at_ms 1700000000000");
     // Every sample line is `name{labels} number` or `name number`.
-    for (const line of text.trimEnd().split("\n").filter((l) => !l.startsWith("#"))) expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+-]+$/);
+    for (const line of text
+      .trimEnd()
+      .split("\n")
+      .filter((l) => !l.startsWith("#")))
+      expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+-]+$/);
   });
 });
 
@@ -209,11 +233,15 @@ describe("/health", () => {
 
     // The Kafka probe gives up after 1.5 s and caches for 2 s: on a loaded machine the first look
     // can miss; the claim is that /health reaches 200 with these exact lags.
-    const res = await waitFor("Kafka in /health", async () => {
-      const answer = await get("/health");
-      const b = await answer.clone().json();
-      return b.kafka.ok && b.kafka.topic_exists ? answer : undefined;
-    }, 15_000);
+    const res = await waitFor(
+      "Kafka in /health",
+      async () => {
+        const answer = await get("/health");
+        const b = await answer.clone().json();
+        return b.kafka.ok && b.kafka.topic_exists ? answer : undefined;
+      },
+      15_000,
+    );
     const body = await res.json();
     expect(res.status).toBe(503);
     expect(body.status).toBe("unavailable");
@@ -259,7 +287,7 @@ describe("/health", () => {
       await own.stop();
       rmSync(dataDir, { recursive: true, force: true });
     });
-    const redis = createApiRedis(own.url);
+    const redis = connectRedis(own.url);
     // No consumer groups watched: this is about Redis (a group without a member is a 503 of its own).
     const withOwn = makeApp({ redis, kafka: probe(undefined, {}, []) });
     expect((await withOwn.handle(new Request("http://localhost/health"))).status).toBe(200);
@@ -291,7 +319,7 @@ describe("/health", () => {
 describe("/health: cache, supervisor", () => {
   test("answers from a cache of at most 1 s: a flood costs one check", async () => {
     let pings = 0;
-    const redis = createApiRedis(config.REDIS_URL);
+    const redis = connectRedis(config.REDIS_URL);
     const ping = redis.ping.bind(redis);
     redis.ping = ((...args: []) => {
       pings++;

@@ -1,7 +1,7 @@
 /**
  * The dashboard at / in a real browser with the network off: Debian's chromium, driven by
  * playwright-core, against the real app on Bun.serve with the run-wide real Redis, seeded through
- * the consumer groups' own scripts (test/helpers/fill.ts). Every request to a host other than
+ * the consumer groups' own scripts (tools/testkit/fill.ts). Every request to a host other than
  * this machine is aborted and recorded; the test asserts none was attempted, that the chart is
  * drawn, that the tables show what the JSON endpoints answer, and that a transaction seeded
  * after the page loaded appears through /stream. Screenshots (wide and 390 px) go to
@@ -13,25 +13,34 @@ import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
-import { freePort } from "../src/infra/process.ts";
+import { createLogger } from "../src/domain/log.ts";
+import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
-import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
+import { connectRedis } from "../src/redis/connection.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { fill } from "../tools/testkit/fill.ts";
 import { ARTIFACTS, launchOffline } from "./helpers/browser.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
-import { fill } from "./helpers/fill.ts";
-
 
 const { config, kafka, redis: seedRedis } = testEnv();
-const redis = createApiRedis(config.REDIS_URL);
-const probe = new KafkaProbe(kafka.admin(), config.TOPIC, (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })));
+const redis = connectRedis(config.REDIS_URL);
+const probe = new KafkaProbe(
+  kafka.admin(),
+  config.TOPIC,
+  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
+);
 const app = createApp({ config, redis, kafka: probe, log: createLogger("dashboard-browser-test", config), cacheMs: 0 });
 const port = freePort();
 const base = `http://127.0.0.1:${port}`;
 let browser: Browser | undefined;
 
-const ADDRESSES = ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", "35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG", "1BoatSLRHtKNngkdXEeobR76b53LETtpyT", "3AL3peHJm1FpFAQ1Hp9rFBmt2cbp1deXHX", "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh"];
+const ADDRESSES = [
+  "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
+  "35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG",
+  "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
+  "3AL3peHJm1FpFAQ1Hp9rFBmt2cbp1deXHX",
+  "bc1qxy2kgdygjrsqtzq2n0yrf2493p83kkfjhx0wlh",
+];
 let serial = 0;
 function tx(time: number, value: number): Transaction {
   const n = serial++;
@@ -70,7 +79,11 @@ afterAll(async () => {
 
 const api = async (path: string) => (await fetch(`${base}${path}`)).json();
 const rows = (page: Page, table: string, attr: string) =>
-  page.$$eval(`#${table} tbody tr`, (trs, a) => trs.map((tr) => [tr.getAttribute(a), tr.querySelector("[data-sat]")?.getAttribute("data-sat"), tr.querySelector("[data-sat]")?.getAttribute("title")]), attr);
+  page.$$eval(
+    `#${table} tbody tr`,
+    (trs, a) => trs.map((tr) => [tr.getAttribute(a), tr.querySelector("[data-sat]")?.getAttribute("data-sat"), tr.querySelector("[data-sat]")?.getAttribute("title")]),
+    attr,
+  );
 
 test("dashboard: chart, tables as the API answers, a live transaction, offline", async () => {
   const offline = await launchOffline({ width: 1280, height: 1100 });
@@ -92,7 +105,12 @@ test("dashboard: chart, tables as the API answers, a live transaction, offline",
   expect(await page.locator("#hour-count").innerText()).toBe(hourCount.toLocaleString("en-US"));
 
   // Top addresses (received, then sent): the API's addresses and satoshi, in its order.
-  const addressesOf = async (side: string) => (await api(`/high_value_addr?side=${side}&limit=10`)).addresses.map((a: { address: string; total_value: number }) => [a.address, String(a.total_value), `${a.total_value.toLocaleString("en-US")} sat`]);
+  const addressesOf = async (side: string) =>
+    (await api(`/high_value_addr?side=${side}&limit=10`)).addresses.map((a: { address: string; total_value: number }) => [
+      a.address,
+      String(a.total_value),
+      `${a.total_value.toLocaleString("en-US")} sat`,
+    ]);
   expect(await rows(page, "addresses", "data-address")).toEqual(await addressesOf("received"));
 
   // The live update: a transaction seeded now appears at the top, through /stream.
@@ -102,7 +120,11 @@ test("dashboard: chart, tables as the API answers, a live transaction, offline",
   await page.locator(`#transactions tbody tr[data-hash="${fresh.hash}"]`).waitFor({ timeout: 20_000 });
   const seq = Number(await page.locator("body").getAttribute("data-seq"));
   expect(seq).toBeGreaterThan(0);
-  const latest = (await api("/show_transactions/?limit=25")).transactions.map((t: { hash: string; value: number }) => [t.hash, String(t.value), `${t.value.toLocaleString("en-US")} sat`]);
+  const latest = (await api("/show_transactions/?limit=25")).transactions.map((t: { hash: string; value: number }) => [
+    t.hash,
+    String(t.value),
+    `${t.value.toLocaleString("en-US")} sat`,
+  ]);
   expect(latest[0][0]).toBe(fresh.hash);
   expect(await rows(page, "transactions", "data-hash")).toEqual(latest);
   const top = page.locator(`#transactions tbody tr[data-hash="${fresh.hash}"]`);
@@ -110,7 +132,10 @@ test("dashboard: chart, tables as the API answers, a live transaction, offline",
   expect(await top.locator("a").innerText()).toBe(`${fresh.hash.slice(0, 8)}…${fresh.hash.slice(-8)}`);
   expect(await top.locator("button.copy").count()).toBe(1);
   // The addresses refresh after transactions arrive: again what the API answers.
-  await waitFor("the addresses table to follow the API", async () => JSON.stringify(await rows(page, "addresses", "data-address")) === JSON.stringify(await addressesOf("received")));
+  await waitFor(
+    "the addresses table to follow the API",
+    async () => JSON.stringify(await rows(page, "addresses", "data-address")) === JSON.stringify(await addressesOf("received")),
+  );
 
   await page.locator('.switch button[data-side="sent"]').click();
   await page.locator('#addresses[data-side="sent"]').waitFor({ timeout: 10_000 });

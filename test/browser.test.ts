@@ -10,17 +10,20 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
-import { freePort } from "../src/infra/process.ts";
+import { createLogger } from "../src/domain/log.ts";
 import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
+import { connectRedis } from "../src/redis/connection.ts";
+import { freePort } from "../tools/infra/process.ts";
 import { ARTIFACTS, launchOffline } from "./helpers/browser.ts";
 import { testEnv } from "./helpers/env.ts";
 
-
 const { config, kafka } = testEnv();
-const redis = createApiRedis(config.REDIS_URL);
-const probe = new KafkaProbe(kafka.admin(), config.TOPIC, (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })));
+const redis = connectRedis(config.REDIS_URL);
+const probe = new KafkaProbe(
+  kafka.admin(),
+  config.TOPIC,
+  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
+);
 const app = createApp({ config, redis, kafka: probe, log: createLogger("api-browser-test", config), cacheMs: 0 });
 const port = freePort();
 let browser: Browser | undefined;
@@ -35,7 +38,6 @@ afterAll(async () => {
   await probe.close();
   redis.disconnect();
 });
-
 
 test("Swagger UI works offline: load, expand, Try it out, Execute, 200", async () => {
   const offline = await launchOffline({ width: 1280, height: 1600 });

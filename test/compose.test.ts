@@ -5,9 +5,9 @@
  * compose network only, Redis behind a password that has no default).
  */
 import { describe, expect, test } from "bun:test";
-import { EnvSchema, loadConfig } from "../src/config.ts";
-import { KAFKA_VERSION } from "../src/infra/kafka.ts";
 import pkg from "../package.json";
+import { EnvSchema, loadConfig } from "../src/domain/config.ts";
+import { KAFKA_VERSION } from "../tools/infra/kafka.ts";
 
 interface Service {
   image?: string;
@@ -105,7 +105,12 @@ describe("compose.yaml", () => {
     expect(names(listeners)).toEqual(["CONTROLLER", "INTERNAL"]);
     // Every advertised address is the service's name on the compose network, never the host.
     expect(advertised).toEqual(["INTERNAL://kafka:19092"]);
-    expect(String(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).split(",").map((m) => m.split(":")[0]).sort()).toEqual(["CONTROLLER", "INTERNAL"]);
+    expect(
+      String(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP)
+        .split(",")
+        .map((m) => m.split(":")[0])
+        .sort(),
+    ).toEqual(["CONTROLLER", "INTERNAL"]);
     expect(composeText).not.toContain("EXTERNAL");
     expect(composeText).not.toMatch(/localhost:9092/);
   });

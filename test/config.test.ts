@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { ConfigError, loadConfig } from "../src/domain/config.ts";
 
 describe("configuration", () => {
   test("applies the contract's defaults", () => {
@@ -54,10 +54,8 @@ describe("configuration", () => {
   }
 
   test("a role stops with exit status 2 and that one line", () => {
-    const proc = Bun.spawnSync([process.execPath, "src/infra/main.ts"], { env: { ...process.env, PORT: "nope" }, stderr: "pipe" });
+    const proc = Bun.spawnSync([process.execPath, "tools/infra/main.ts"], { env: { ...process.env, PORT: "nope" }, stderr: "pipe" });
     expect(proc.exitCode).toBe(2);
-    expect(proc.stderr.toString().trim()).toBe(
-      'config: PORT="nope" is not allowed; expected HTTP port of the API: an integer from 1 to 65535',
-    );
+    expect(proc.stderr.toString().trim()).toBe('config: PORT="nope" is not allowed; expected HTTP port of the API: an integer from 1 to 65535');
   });
 });

@@ -5,28 +5,28 @@
  * change nothing; dead letters carry the group and the reason; SIGTERM exits 0 after committing.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import type { Subprocess } from "bun";
-import type Redis from "ioredis";
-import type { Message } from "kafkajs";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort } from "../src/infra/process.ts";
-import { type LocalRedis, startRedis } from "../src/infra/redis.ts";
-import { type Config, loadConfig } from "../src/config.ts";
+import type { Subprocess } from "bun";
+import type Redis from "ioredis";
+import type { Message } from "kafkajs";
 import { addressesGroup } from "../src/consumers/addresses.ts";
 import { countsGroup } from "../src/consumers/counts.ts";
 import type { GroupProcessor } from "../src/consumers/group.ts";
-import { syntheticTransactions } from "../src/consumers/population.ts";
 import { type ConsumerRunner, createConsumerRunner, replayStart } from "../src/consumers/runner.ts";
 import { transactionsGroup } from "../src/consumers/transactions.ts";
-import { ROLES } from "../src/groups.ts";
+import { type Config, loadConfig } from "../src/domain/config.ts";
+import { ROLES } from "../src/domain/groups.ts";
+import { createLogger } from "../src/domain/log.ts";
+import type { Transaction } from "../src/domain/transaction.ts";
+import { HOUR_BUCKET_KEEP_SECONDS } from "../src/domain/window.ts";
 import { dlqTopic, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
 import { addrTotalKey, metricsKey } from "../src/redis/keys.ts";
-import { HOUR_BUCKET_KEEP_SECONDS } from "../src/window.ts";
 import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
-import type { Transaction } from "../src/transaction.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
+import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { committedTotal, createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 
@@ -92,9 +92,7 @@ async function expectFigures(env: TestEnv, f: Figures, nowSec: number) {
   const { redis, config } = env;
   const from = (Math.floor(nowSec / 60) * 60 - 179 * 60) * 1000;
   const minutes = await minuteBuckets(redis, config, from, 180);
-  expect(minutes.filter((b) => b.count > 0)).toEqual(
-    [...f.minutes].sort((a, b) => a[0] - b[0]).map(([m, b]) => ({ start: m * 1000, ...b })),
-  );
+  expect(minutes.filter((b) => b.count > 0)).toEqual([...f.minutes].sort((a, b) => a[0] - b[0]).map(([m, b]) => ({ start: m * 1000, ...b })));
   const firstHour = Math.min(...f.hours.keys());
   const hours = await hourBuckets(redis, config, firstHour * 1000, 8);
   expect(hours.filter((b) => b.count > 0)).toEqual([...f.hours].sort((a, b) => a[0] - b[0]).map(([h, b]) => ({ start: h * 1000, ...b })));
@@ -113,7 +111,12 @@ async function expectFigures(env: TestEnv, f: Figures, nowSec: number) {
 
 /** Every group of `roles` has committed the end of the topic. A first group join late in a full run has taken 30-60 s. */
 const waitCommitted = (env: TestEnv, roles: GroupRole[], config = env.config, timeoutMs = 150_000) =>
-  kafkaWaitCommitted(env.kafka, env.config.TOPIC, roles.map((role) => groupId(config, role)), timeoutMs);
+  kafkaWaitCommitted(
+    env.kafka,
+    env.config.TOPIC,
+    roles.map((role) => groupId(config, role)),
+    timeoutMs,
+  );
 
 const committed = (env: TestEnv, role: GroupRole) => committedTotal(env.kafka, env.config.TOPIC, groupId(env.config, role));
 
@@ -268,7 +271,12 @@ describe("three groups", () => {
     for (const role of ROLES) {
       const delta = (name: string) => (after[`consumer_${role}_${name}_total`] ?? 0) - (before[`consumer_${role}_${name}_total`] ?? 0);
       const stale = role === "counts" ? 0 : 20;
-      expect({ role, applied: delta("applied"), duplicates: delta("duplicates"), sought: delta("seeks") > 0 }).toEqual({ role, applied: 0, duplicates: valid.length - stale, sought: true });
+      expect({ role, applied: delta("applied"), duplicates: delta("duplicates"), sought: delta("seeks") > 0 }).toEqual({
+        role,
+        applied: 0,
+        duplicates: valid.length - stale,
+        sought: true,
+      });
     }
   }, 180_000);
 });
@@ -394,7 +402,8 @@ describe("one hash, two times", () => {
     const latest = await latestTransactions(env.redis, env.config, 100);
     expect([f1.stored.map(served), f2.stored.map(served)]).toContainEqual(latest);
     const m = await counters(env);
-    for (const role of ROLES) expect({ role, applied: m[`consumer_${role}_applied_total`], duplicates: m[`consumer_${role}_duplicates_total`] }).toEqual({ role, applied: 51, duplicates: 1 });
+    for (const role of ROLES)
+      expect({ role, applied: m[`consumer_${role}_applied_total`], duplicates: m[`consumer_${role}_duplicates_total`] }).toEqual({ role, applied: 51, duplicates: 1 });
   }, 180_000);
 });
 
@@ -412,7 +421,12 @@ describe("a record a script refuses", () => {
     const counts = countsGroup(env.config);
     const refusing: GroupProcessor = {
       ...counts,
-      apply: (redis, records, stretch) => counts.apply(redis, records.map((r) => (r.tx.hash === bad.hash ? { ...r, tx: { ...r.tx, value: -5 } } : r)), stretch),
+      apply: (redis, records, stretch) =>
+        counts.apply(
+          redis,
+          records.map((r) => (r.tx.hash === bad.hash ? { ...r, tx: { ...r.tx, value: -5 } } : r)),
+          stretch,
+        ),
     };
     const messages = txs.map((tx) => ({ ...txMessage(tx), partition: 0 }));
     const offsets = await produce(env.kafka, env.config.TOPIC, messages);
@@ -446,7 +460,11 @@ describe("where a replay into an empty projection starts", () => {
     await createTopic(env.kafka, env.config);
     const start = now();
     const txs = syntheticTransactions(60, { seed: 71, addresses: 50, fromSec: start - 600, toSec: start - 60 });
-    await produce(env.kafka, env.config.TOPIC, txs.map((tx, i) => ({ ...txMessage(tx), partition: i % 2 })));
+    await produce(
+      env.kafka,
+      env.config.TOPIC,
+      txs.map((tx, i) => ({ ...txMessage(tx), partition: i % 2 })),
+    );
     const admin = env.kafka.admin();
     await admin.connect();
     try {
@@ -462,7 +480,11 @@ describe("where a replay into an empty projection starts", () => {
       // The address group looks back 3 h 10 min only: within that, the lookback is what it covers.
       expect(await replayStart(admin, config, "addresses", 1, nowMs)).toEqual({ from: 10, high: 30, coversFromMs: nowMs - (3 * 3600 + 600) * 1000 });
       // Records older than the lookback stay out: a lookback that starts after the last record starts at the end.
-      expect(await replayStart(admin, config, "addresses", 0, nowMs + 4 * 3_600_000)).toEqual({ from: 30, high: 30, coversFromMs: nowMs + 4 * 3_600_000 - (3 * 3600 + 600) * 1000 });
+      expect(await replayStart(admin, config, "addresses", 0, nowMs + 4 * 3_600_000)).toEqual({
+        from: 30,
+        high: 30,
+        coversFromMs: nowMs + 4 * 3_600_000 - (3 * 3600 + 600) * 1000,
+      });
     } finally {
       await admin.disconnect();
     }

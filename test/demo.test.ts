@@ -1,17 +1,17 @@
 /**
- * `bun run demo` supervises its roles: the real demo (src/roles/demo.ts, what `bun run demo`
+ * `bun run demo` supervises its roles: the real demo (tools/demo/main.ts, what `bun run demo`
  * runs) as a child process on this run's Kafka and Redis, in its own namespace. A counts consumer
  * SIGKILLed inside it is started again and back in its group, the restart is counted in the
  * metrics hash, and the figures the demo's API serves are exact; SIGTERM then stops it with exit
  * code 0 and no process left. A role that cannot start stops the demo with exit code 1.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import type { Subprocess } from "bun";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import { groupId } from "../src/kafka/client.ts";
-import { freePort } from "../src/infra/process.ts";
 import { metricsKey, txByTimeKey } from "../src/redis/keys.ts";
+import { freePort } from "../tools/infra/process.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 import { caughtUp } from "./helpers/kafka.ts";
 
@@ -24,7 +24,7 @@ function startDemo(env: Record<string, string>, tag: string, simArgs: string[]) 
   mkdirSync(ARTIFACTS, { recursive: true });
   const log = createWriteStream(join(ARTIFACTS, `${tag}.log`));
   const lines: string[] = [];
-  const proc = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "demo.ts"), "--", ...simArgs], {
+  const proc = Bun.spawn([process.execPath, join(ROOT, "tools", "demo", "main.ts"), "--", ...simArgs], {
     cwd: ROOT,
     env: { ...process.env, ...env, LOG_LEVEL: "info" },
     stdin: "ignore",
@@ -45,7 +45,14 @@ function startDemo(env: Record<string, string>, tag: string, simArgs: string[]) 
   };
   const done = Promise.all([read(proc.stdout), read(proc.stderr)]).then(() => log.end());
   /** The pids the demo printed for `role` (`demo: <role> pid <pid>`), in order. */
-  const pids = (role: string) => lines.flatMap((l) => l.match(new RegExp(`^demo: ${role} pid (\\d+)$`))?.slice(1).map(Number) ?? []);
+  const pids = (role: string) =>
+    lines.flatMap(
+      (l) =>
+        l
+          .match(new RegExp(`^demo: ${role} pid (\\d+)$`))
+          ?.slice(1)
+          .map(Number) ?? [],
+    );
   return { proc, lines, pids, done };
 }
 
@@ -65,7 +72,7 @@ function descendants(pid: number): { pid: number; start: string }[] {
   const queue = [pid];
   while (queue.length) {
     const parent = queue.shift() as number;
-    for (const [child, p] of parents) if (p === parent) (found.push(child), queue.push(child));
+    for (const [child, p] of parents) if (p === parent) found.push(child), queue.push(child);
   }
   return found.map((p) => ({ pid: p, start: starts.get(p) ?? "" }));
 }

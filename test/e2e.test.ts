@@ -9,8 +9,8 @@ import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Random } from "../src/sim/random.ts";
-import { SyntheticFeed } from "../src/sim/synthetic.ts";
+import { Random } from "../tools/sim/random.ts";
+import { SyntheticFeed } from "../tools/sim/synthetic.ts";
 import { testEnv } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -31,7 +31,9 @@ function recording(): string {
   const nowSec = Math.floor(Date.now() / 1000);
   const rng = new Random(42);
   const stamp = () => nowSec - 55 * 60 + rng.int(0, 54 * 60);
-  const sample = readFileSync(join(import.meta.dir, "fixtures", "utx-sample.jsonl"), "utf8").trim().split("\n");
+  const sample = readFileSync(join(import.meta.dir, "fixtures", "utx-sample.jsonl"), "utf8")
+    .trim()
+    .split("\n");
   const lines = sample.map((line) => {
     const message = JSON.parse(line);
     message.x.time = stamp();

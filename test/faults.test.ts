@@ -15,14 +15,15 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/domain/config.ts";
 import { groupId } from "../src/kafka/client.ts";
-import { type LocalKafka, startKafka } from "../src/infra/kafka.ts";
-import { freePort } from "../src/infra/process.ts";
-import { type LocalRedis, startRedis } from "../src/infra/redis.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { metricsKey } from "../src/redis/keys.ts";
+import { type LocalKafka, startKafka } from "../tools/infra/kafka.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { bounded, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -44,8 +45,7 @@ beforeAll(async () => {
   const env = { KAFKA_BROKERS: kafka.brokers, REDIS_URL: redis.url, LOG_LEVEL: "warn", PARTITIONER: "hash" };
   const config = loadConfig(env);
   p = new Pipeline({ config, env, kafka: new Kafka({ clientId: "faults-test", brokers: [kafka.brokers], logLevel: logLevel.NOTHING }) }, "faults");
-  metrics = new Redis(redis.url);
-  metrics.on("error", () => {});
+  metrics = connectRedis(redis.url);
   await p.feed({ rate: 100, seed: 99 });
   p.spawnAll();
 }, 180_000);

@@ -3,10 +3,10 @@
  * silent connection, reconnects with backoff and says how long the gap was.
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import type { Level, Logger } from "../src/domain/log.ts";
 import { backoff, connectFeed, type FeedTiming } from "../src/feed/client.ts";
 import { frameBytes, MAX_FRAME_BYTES, readFeedMessage } from "../src/feed/utx.ts";
-import type { Level, Logger } from "../src/log.ts";
-import { startSimulator } from "../src/sim/server.ts";
+import { startSimulator } from "../tools/sim/server.ts";
 import { waitFor } from "./helpers/env.ts";
 
 // test/setup.ts sets 60 s, but in Bun 1.3.14 a preload's default reaches only the first file of a
@@ -87,7 +87,11 @@ test("after the feed drops the connection it reconnects, subscribes again and lo
   cleanup.push(() => feed.close());
 
   await sim.finished;
-  const hashes = () => frames.map((f) => JSON.parse(f)).filter((m) => m.op === "utx").map((m) => m.x.hash);
+  const hashes = () =>
+    frames
+      .map((f) => JSON.parse(f))
+      .filter((m) => m.op === "utx")
+      .map((m) => m.x.hash);
   await waitFor("all 25 transactions", () => hashes().length >= 25);
   expect(hashes()).toEqual(sim.sent());
   expect(gaps.length).toBe(2);

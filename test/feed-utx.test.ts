@@ -5,12 +5,15 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkTransaction, type Transaction } from "../src/domain/transaction.ts";
 import { MAX_FUTURE_SECONDS, readFeedMessage } from "../src/feed/utx.ts";
-import { checkTransaction, type Transaction } from "../src/transaction.ts";
 
-const lines = readFileSync(join(import.meta.dir, "fixtures", "utx-sample.jsonl"), "utf8").trim().split("\n");
+const lines = readFileSync(join(import.meta.dir, "fixtures", "utx-sample.jsonl"), "utf8")
+  .trim()
+  .split("\n");
 const NOW = Date.UTC(2025, 0, 1, 13, 0, 0); // an hour after the fixture's transactions
 
+// biome-ignore lint/suspicious/noExplicitAny: a fixture line, broken field by field by the cases below
 const raw = (i: number): any => JSON.parse(lines[i] as string);
 
 function tx(text: string, now = NOW): Transaction {
@@ -124,7 +127,11 @@ describe("invalid messages name what is wrong", () => {
     ["negative value", () => broken((x) => ((x.out[0] as { value: unknown }).value = -1)), /^\/x\/out\/0\/value: Expected integer to be greater or equal to 0/],
     ["fractional value", () => broken((x) => ((x.out[0] as { value: unknown }).value = 1.5)), /^\/x\/out\/0\/value: Expected integer/],
     ["value as a string", () => broken((x) => ((x.out[0] as { value: unknown }).value = "100")), /^\/x\/out\/0\/value: Expected integer/],
-    ["value above 21 million BTC", () => broken((x) => ((x.out[0] as { value: unknown }).value = 2_100_000_000_000_001)), /^\/x\/out\/0\/value: Expected integer to be less or equal to 2100000000000000/],
+    [
+      "value above 21 million BTC",
+      () => broken((x) => ((x.out[0] as { value: unknown }).value = 2_100_000_000_000_001)),
+      /^\/x\/out\/0\/value: Expected integer to be less or equal to 2100000000000000/,
+    ],
     ["negative input value", () => broken((x) => ((x.inputs[0] as { prev_out: { value: unknown } }).prev_out.value = -5)), /^\/x\/inputs\/0\/prev_out\/value: Expected integer/],
     ["absurd size", () => broken((x) => (x.size = 1e9)), /^\/x\/size: Expected integer to be less or equal to 4000000/],
     ["no outputs", () => broken((x) => (x.out = [])), /^\/x\/out: Expected array length to be greater or equal to 1/],

@@ -2,7 +2,7 @@
  * Fuzzing the two doors of the pipeline, against the run-wide real Kafka and Redis:
  *
  * 1. The feed: over 10,000 malformed or hostile frames from the simulator (`malformed`, every
- *    kind of src/sim/frames.ts: random JSON, wrong types, missing fields, huge arrays, ~1 MB
+ *    kind of tools/sim/frames.ts: random JSON, wrong types, missing fields, huge arrays, ~1 MB
  *    frames, bytes that are not UTF-8, ...) mixed with valid transactions, into the real
  *    producer. Every bad frame must be in the dead-letter topic with a reason, every valid
  *    transaction in the topic exactly once, and the producer never loses its feed.
@@ -16,16 +16,16 @@ import { connect as netConnect } from "node:net";
 import type { IHeaders, Kafka } from "kafkajs";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig } from "../src/domain/config.ts";
+import { createLogger } from "../src/domain/log.ts";
 import { readFeedMessage } from "../src/feed/utx.ts";
-import { freePort } from "../src/infra/process.ts";
 import { dlqTopic, GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
 import { type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
-import { type Frame, MALFORMED_KINDS } from "../src/sim/frames.ts";
-import { startSimulator } from "../src/sim/server.ts";
+import { connectRedis } from "../src/redis/connection.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { type Frame, MALFORMED_KINDS } from "../tools/sim/frames.ts";
+import { startSimulator } from "../tools/sim/server.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 
 // Per file: in Bun 1.3.14 the preload's default timeout reaches only the first file of a run.
@@ -299,7 +299,8 @@ function fetchRequests(): [string, string, RequestInit?][] {
     "limit",
     `x=${"y".repeat(10_000)}`,
   ]) {
-    for (const path of ["/show_transactions/", "/high_value_addr", "/transactions_count_per_minute/0", "/transactions_count_per_hour", "/metrics"]) out.push(["GET", `${path}?${q}`]);
+    for (const path of ["/show_transactions/", "/high_value_addr", "/transactions_count_per_minute/0", "/transactions_count_per_hour", "/metrics"])
+      out.push(["GET", `${path}?${q}`]);
   }
   // Long paths.
   for (const n of [1_024, 8_192, 65_536]) {
@@ -374,7 +375,7 @@ function fetchRequests(): [string, string, RequestInit?][] {
   const routes = [
     "/",
     "/show_transactions/",
-    "/transactions/" + "0".repeat(64),
+    `/transactions/${"0".repeat(64)}`,
     "/transactions_count_per_minute/0",
     "/transactions_count_per_hour",
     "/high_value_addr",
@@ -389,7 +390,7 @@ function fetchRequests(): [string, string, RequestInit?][] {
     ["application/json", '{"limit":'],
     ["application/json", JSON.stringify({ __proto__: { admin: true }, limit: -1 })],
     ["application/x-www-form-urlencoded", "limit=%ZZ&limit=1"],
-    ["multipart/form-data; boundary=x", "--x\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\n1\r\n--y--"],
+    ["multipart/form-data; boundary=x", '--x\r\nContent-Disposition: form-data; name="a"\r\n\r\n1\r\n--y--'],
     ["text/plain", "x".repeat(1 << 20)],
     ["application/octet-stream", new Uint8Array([0xff, 0xfe, 0x00, 0x80]).buffer],
   ];
@@ -458,7 +459,7 @@ function rawRequests(): [string, string | Uint8Array][] {
 
 test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API still answers", async () => {
   const { config, kafka } = env;
-  const redis = createApiRedis(config.REDIS_URL);
+  const redis = connectRedis(config.REDIS_URL);
   cleanup.push(() => redis.disconnect());
   // No consumer groups watched (changed by design, issue 12 item 4): no consumer runs here, and a
   // group without a member makes /health a 503 of its own; this test is about hostile requests.
@@ -553,9 +554,13 @@ test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API
 
 test("Redis unreachable: every answer is a JSON 503 (or the route's own answer) and no body names a host:port", async () => {
   const { config, kafka } = env;
-  const redis = createApiRedis(`redis://127.0.0.1:${freePort()}`); // nothing listens there
+  const redis = connectRedis(`redis://127.0.0.1:${freePort()}`); // nothing listens there
   cleanup.push(() => redis.disconnect());
-  const probe = new KafkaProbe(kafka.admin({ retry: { retries: 0 } }), config.TOPIC, (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })));
+  const probe = new KafkaProbe(
+    kafka.admin({ retry: { retries: 0 } }),
+    config.TOPIC,
+    (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
+  );
   cleanup.push(() => probe.close());
   const port = freePort();
   const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({ port, hostname: "127.0.0.1" });

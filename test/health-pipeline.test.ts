@@ -7,16 +7,16 @@
 import { afterAll, expect, test } from "bun:test";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
+import { createLogger } from "../src/domain/log.ts";
 import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 const pipelineEnv = testEnv();
 const { config, kafka } = pipelineEnv;
 const p = new Pipeline(pipelineEnv, "health");
-const redis = createApiRedis(config.REDIS_URL);
+const redis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(
   kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }),
   config.TOPIC,

@@ -7,9 +7,11 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { createHash } from "node:crypto";
 import Redis from "ioredis";
-import type { Config } from "../src/config.ts";
 import { addressRecord } from "../src/consumers/addresses.ts";
-import { type GroupRole, ROLES } from "../src/groups.ts";
+import type { Config } from "../src/domain/config.ts";
+import { type GroupRole, ROLES } from "../src/domain/groups.ts";
+import { SCHEMA_VERSION, type Transaction, toView, viewJson } from "../src/domain/transaction.ts";
+import { HOUR_BUCKET_KEEP_SECONDS, hourOf, MINUTE_BUCKET_KEEP_SECONDS, minuteOf, SEEN_MARGIN_SECONDS, WINDOW_SECONDS, windowStart } from "../src/domain/window.ts";
 import {
   addressKeys,
   addrMinuteKey,
@@ -46,17 +48,7 @@ import {
   startReplay,
   trimTransactions,
 } from "../src/redis/scripts.ts";
-import { SCHEMA_VERSION, type Transaction, toView, viewJson } from "../src/transaction.ts";
-import {
-  HOUR_BUCKET_KEEP_SECONDS,
-  hourOf,
-  MINUTE_BUCKET_KEEP_SECONDS,
-  minuteOf,
-  SEEN_MARGIN_SECONDS,
-  WINDOW_SECONDS,
-  windowStart,
-} from "../src/window.ts";
-import { fill, moveWindow } from "./helpers/fill.ts";
+import { fill, moveWindow } from "../tools/testkit/fill.ts";
 import { testEnv } from "./helpers/env.ts";
 
 // Bun 1.3 applies the preload's default timeout to the first test file only.
@@ -109,7 +101,12 @@ afterAll(async () => {
 // ---- the scripts, per group --------------------------------------------------------------------
 
 const countsCall = (c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION) =>
-  applyCounts(c, stretch, txs.map((t) => ({ hash: t.hash, time: t.time, value: t.value })), at);
+  applyCounts(
+    c,
+    stretch,
+    txs.map((t) => ({ hash: t.hash, time: t.time, value: t.value })),
+    at,
+  );
 const addressesCall = (c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION) => applyAddresses(c, stretch, txs.map(addressRecord), at);
 const transactionsCall = (c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION) => applyTransactions(c, stretch, txs, at);
 const applyCall = (role: GroupRole, c: Config, txs: Transaction[], at?: number, stretch: Stretch = NO_POSITION): ScriptCall<Applied<ApplyResult>> =>
@@ -200,7 +197,10 @@ describe("applyCounts-4", () => {
     const c = fresh();
     const now = M0 + 600;
     const a = tx(M0 + 5, [["A", 100]]);
-    const b = tx(M0 + 59, [["B", 50], ["C", 7]]);
+    const b = tx(M0 + 59, [
+      ["B", 50],
+      ["C", 7],
+    ]);
     const d = tx(M0 + 60, [["A", 1]]);
     // a twice in one call: the second is a duplicate.
     const first = await expectTtls(countsCall(c, [a, b, d, a], now), {
@@ -274,8 +274,27 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
   test("adds received and sent per address and per minute, once; zero values, unknown values and null addresses count nothing", async () => {
     const c = fresh();
     const now = M0 + 120;
-    const t1 = tx(M0 + 1, [["A", 100], ["B", 5], [null, 0], ["A", 1]], [["X", 300], ["Y", null]]);
-    const t2 = tx(M0 + 61, [["B", 10], ["Z", 0]], [["X", 20]]);
+    const t1 = tx(
+      M0 + 1,
+      [
+        ["A", 100],
+        ["B", 5],
+        [null, 0],
+        ["A", 1],
+      ],
+      [
+        ["X", 300],
+        ["Y", null],
+      ],
+    );
+    const t2 = tx(
+      M0 + 61,
+      [
+        ["B", 10],
+        ["Z", 0],
+      ],
+      [["X", 20]],
+    );
     expect(await run(redis, addressesCall(c, [t1, t2, t1], now))).toEqual({ status: "applied", applied: 2, duplicates: 1, stale: 0, windowStart: windowStart(now) });
     expect(await run(redis, addressesCall(c, [t2], now))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
     expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: 101, B: 15 });
@@ -303,7 +322,14 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
 
   test("duplicates inside one call count once: the hash seen before, and a hash twice in the call", async () => {
     const c = fresh();
-    const t1 = tx(M0, [["A", 10], ["B", 1]], [["S", 11]]);
+    const t1 = tx(
+      M0,
+      [
+        ["A", 10],
+        ["B", 1],
+      ],
+      [["S", 11]],
+    );
     const t2 = tx(M0 + 1, [["A", 5]], [["S", 6]]);
     await run(redis, addressesCall(c, [t1], M0 + 2));
     // One call with t1 again (a duplicate), t2 and t2 again: only t2 counts, once.
@@ -316,7 +342,24 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
   test("a minute leaves the window exactly 180 minutes after it started, subtracted exactly; totals reaching 0 go", async () => {
     const c = fresh();
     const big = 2_100_000_000_000_000; // sums stay exact below 2^53
-    await run(redis, addressesCall(c, [tx(M0 + 30, [["A", big]], [["S", 9]]), tx(M0 + 60, [["A", 5], ["B", 1]], [["T", 3]])], M0 + 61));
+    await run(
+      redis,
+      addressesCall(
+        c,
+        [
+          tx(M0 + 30, [["A", big]], [["S", 9]]),
+          tx(
+            M0 + 60,
+            [
+              ["A", 5],
+              ["B", 1],
+            ],
+            [["T", 3]],
+          ),
+        ],
+        M0 + 61,
+      ),
+    );
     expect(await scores(addrTotalKey(c, "received"))).toEqual({ A: big + 5, B: 1 });
     // At M0 + 179:59 the window is M0 .. M0+179: nothing leaves.
     expect(await moveWindow(redis, c, M0 + 179 * 60 + 59)).toBe(0);
@@ -382,7 +425,20 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
 
   test("malformed arguments come back as a coded error, and nothing is written", async () => {
     const c = fresh();
-    const call = addressesCall(c, [tx(M0, [["A", 1], ["B", 2]], [["S", 4]])], M0);
+    const call = addressesCall(
+      c,
+      [
+        tx(
+          M0,
+          [
+            ["A", 1],
+            ["B", 2],
+          ],
+          [["S", 4]],
+        ),
+      ],
+      M0,
+    );
     // ARGV: now, field, from, to, window, margin, budget, then hash, time, R, S, pairs.
     await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyAddresses", -1); // a pair cut short
     await expectScriptError(run(redis, withArg(call, 10, 3)), "applyAddresses", -1); // R says 3 outputs, 2 given
@@ -404,7 +460,17 @@ describe("applyTransactions-4 / trimTransactions-2", () => {
   test("stores each transaction once, as its API view's JSON, readable by hash and newest first", async () => {
     const c = fresh();
     const now = M0 + 200;
-    const a = tx(M0 + 10, [["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", 1000], [null, 0]], [["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 1500], ["weird-address", null]]);
+    const a = tx(
+      M0 + 10,
+      [
+        ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", 1000],
+        [null, 0],
+      ],
+      [
+        ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 1500],
+        ["weird-address", null],
+      ],
+    );
     const b = tx(M0 + 70, [["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", 5]], [["A", 7]]);
     const d = tx(M0 + 69, [["A", 1]]);
     const first = await expectTtls(transactionsCall(c, [a, b, d, b], now), {
@@ -435,7 +501,12 @@ describe("applyTransactions-4 / trimTransactions-2", () => {
     const same = [tx(M0 + 10, [["A", 1]]), tx(M0 + 10, [["A", 2]]), tx(M0 + 10, [["A", 3]])];
     await run(redis, transactionsCall(c, [...same, tx(M0 + 5, [["A", 4]])], M0 + 60));
     const hashes = (await latestTransactions(redis, c, 3)).map((t) => t.hash);
-    expect(hashes).toEqual(same.map((t) => t.hash).sort().reverse());
+    expect(hashes).toEqual(
+      same
+        .map((t) => t.hash)
+        .sort()
+        .reverse(),
+    );
   });
 
   test("a second delivery of a hash stamped in another minute changes nothing", async () => {
@@ -645,7 +716,17 @@ describe("every key and value is text", () => {
     const c = fresh({ TX_CAP: 50 });
     const now = M0 + 3600;
     const txs = [
-      tx(M0 + 1, [["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", 2_100_000_000_000_000], [null, 0]], [["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 2_100_000_000_001_000], ["x", null]]),
+      tx(
+        M0 + 1,
+        [
+          ["bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq", 2_100_000_000_000_000],
+          [null, 0],
+        ],
+        [
+          ["1BoatSLRHtKNngkdXEeobR76b53LETtpyT", 2_100_000_000_001_000],
+          ["x", null],
+        ],
+      ),
       tx(M0 + 61, [["3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", 5]], [["addr-é", 7]]),
       tx(M0 + 3599, [["A", 1]], []),
       tx(H0 - 5 * 3600, [["old", 1]]), // counts only

@@ -3,21 +3,21 @@
  * partitioner, dead letters, reconnects, buffering while Kafka is unreachable, and SIGTERM.
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
-import { createServer, connect as netConnect, type Socket } from "node:net";
 import { mkdirSync } from "node:fs";
+import { createServer, connect as netConnect, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import type { IHeaders, Kafka } from "kafkajs";
-import { type Config, loadConfig } from "../src/config.ts";
+import { type Config, loadConfig } from "../src/domain/config.ts";
+import type { Level, Logger } from "../src/domain/log.ts";
+import { createLogger } from "../src/domain/log.ts";
+import { decodeTransaction } from "../src/domain/transaction.ts";
+import { MAX_FRAME_BYTES, readFeedMessage } from "../src/feed/utx.ts";
 import { dlqTopic } from "../src/kafka/client.ts";
-import { createLogger } from "../src/log.ts";
-import { readFeedMessage, MAX_FRAME_BYTES } from "../src/feed/utx.ts";
-import type { Level, Logger } from "../src/log.ts";
 import { feedDeadLetter, type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
-import { freePort } from "../src/infra/process.ts";
 import { metricsKey } from "../src/redis/keys.ts";
-import { type Simulator, startSimulator } from "../src/sim/server.ts";
-import { decodeTransaction } from "../src/transaction.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { type Simulator, startSimulator } from "../tools/sim/server.ts";
 import { bounded, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 
 // test/setup.ts sets 60 s, but in Bun 1.3.14 a preload's default reaches only the first file of a
@@ -187,7 +187,7 @@ test("every kind of bad input is dead-lettered with the raw payload and the reas
 test("a transaction too large for one Kafka record is dropped and counted, not silently lost; the next one flows", async () => {
   const { config, kafka } = envs.huge;
   const line = JSON.parse(fixture[2] as string);
-  const outputs = Array.from({ length: 12_000 }, (_, n) => ({ addr: `bc1p${"q".repeat(58)}`, value: 1_000, n, script: "5120" + "ab".repeat(32) }));
+  const outputs = Array.from({ length: 12_000 }, (_, n) => ({ addr: `bc1p${"q".repeat(58)}`, value: 1_000, n, script: `5120${"ab".repeat(32)}` }));
   const huge = { ...line, x: { ...line.x, out: outputs, inputs: [{ prev_out: { addr: null, value: 12_000_000 } }] } };
   const file = join(process.env.TMPDIR ?? "/tmp", `utx-huge-${config.TOPIC}.jsonl`);
   await Bun.write(file, [JSON.stringify(huge), fixture[3]].join("\n"));
@@ -343,7 +343,9 @@ test("while Kafka is unreachable the buffer is bounded in bytes too: what does n
   expect(metric(p, "producer_dropped_total")).toBe(COUNT - fits);
   expect(metric(p, "producer_published_total")).toBe(0);
   expect(metric(p, "producer_invalid_total")).toBe(0);
-  const full = log.lines.filter((l) => /^buffer full \(\d+ bytes in \d+ messages waiting for Kafka, limit 1000000\): dropped transaction [0-9a-f]{64} of \d+ bytes/.test(l.message));
+  const full = log.lines.filter((l) =>
+    /^buffer full \(\d+ bytes in \d+ messages waiting for Kafka, limit 1000000\): dropped transaction [0-9a-f]{64} of \d+ bytes/.test(l.message),
+  );
   expect(full.length).toBeGreaterThanOrEqual(1);
   expect(full.every((l) => l.level === "error")).toBe(true);
 });
@@ -364,7 +366,8 @@ test("SIGTERM: the producer role flushes what it holds to Kafka and exits 0", as
   const key = metricsKey(config);
   await waitFor("the role publishing", async () => Number(await redis.hget(key, "producer_published_total")) > 100);
   child.kill("SIGTERM");
-  const code = await child.exited;
+  // Bounded, so that a producer that does not stop shows its log rather than a test timeout.
+  const code = await Promise.race([child.exited, Bun.sleep(30_000).then(() => "still running 30 s after SIGTERM")]);
   if (code !== 0) console.error(await Bun.file(logFile).text());
   expect(code).toBe(0);
 

@@ -10,13 +10,13 @@ import { join } from "node:path";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { HealthService } from "../src/api/health/service.ts";
 import { redisStore } from "../src/api/store-redis.ts";
-import { syntheticTransactions } from "../src/consumers/population.ts";
-import { type GroupRole, ROLES } from "../src/groups.ts";
+import { type GroupRole, ROLES } from "../src/domain/groups.ts";
 import { groupId } from "../src/kafka/client.ts";
 import { type RebuildProgress, rebuild } from "../src/rebuild/rebuild.ts";
 import { addrTotalKey, keyPrefix, positionKey, replayKey } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
 import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses } from "../src/redis/read.ts";
+import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 import { createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
@@ -32,7 +32,13 @@ afterAll(async () => {
   await roles.stop();
 });
 
-const waitCommitted = () => kafkaWaitCommitted(env.kafka, env.config.TOPIC, ROLES.map((role) => groupId(env.config, role)), 120_000);
+const waitCommitted = () =>
+  kafkaWaitCommitted(
+    env.kafka,
+    env.config.TOPIC,
+    ROLES.map((role) => groupId(env.config, role)),
+    120_000,
+  );
 
 // ---- the figures, as the API reads them ---------------------------------------------------------
 
@@ -117,7 +123,9 @@ describe("rebuild", () => {
     });
     const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
     expect(code).toBe(0);
-    expect(out).toContain(`rebuild transactions (${groupId(env.config, "transactions")}): ${records.toLocaleString("en-US")} of ${records.toLocaleString("en-US")} records (100%), level with the log`);
+    expect(out).toContain(
+      `rebuild transactions (${groupId(env.config, "transactions")}): ${records.toLocaleString("en-US")} of ${records.toLocaleString("en-US")} records (100%), level with the log`,
+    );
     await healed(before, "the transactions group to replay");
   }, 90_000);
 
@@ -153,7 +161,13 @@ describe("rebuild of a live pipeline", () => {
       await p.settle();
       const before = p.frames.length;
       const steps: RebuildProgress[] = [];
-      const [result] = await rebuild({ config: live.config, redis: defineScripts(live.redis), partitions: live.config.TOPIC_PARTITIONS, roles: ["addresses"], onProgress: (s) => steps.push(s) });
+      const [result] = await rebuild({
+        config: live.config,
+        redis: defineScripts(live.redis),
+        partitions: live.config.TOPIC_PARTITIONS,
+        roles: ["addresses"],
+        onProgress: (s) => steps.push(s),
+      });
       // The feed went on during the rebuild, and the rebuild replayed what came before it.
       expect(p.frames.length).toBeGreaterThan(before);
       expect(result?.replayed).toBeGreaterThanOrEqual(before);

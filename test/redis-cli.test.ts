@@ -58,10 +58,23 @@ const isText = (line: string): boolean => {
 };
 
 describe("docs/redis-keys.md in redis-cli", () => {
-  const commands = DOC.split("\n").filter((l) => l.startsWith("$ redis-cli ")).map((l) => words(l.slice("$ redis-cli ".length)));
+  const commands = DOC.split("\n")
+    .filter((l) => l.startsWith("$ redis-cli "))
+    .map((l) => words(l.slice("$ redis-cli ".length)));
 
   test("the doc shows a session for every key family", () => {
-    const families = ["position", "replay", "seen", "counts:minute", "counts:hour", "addresses:received", "addresses:minutes", "addresses:window", "transactions:by-time", "metrics"];
+    const families = [
+      "position",
+      "replay",
+      "seen",
+      "counts:minute",
+      "counts:hour",
+      "addresses:received",
+      "addresses:minutes",
+      "addresses:window",
+      "transactions:by-time",
+      "metrics",
+    ];
     for (const f of families) expect(commands.some((c) => c.some((a) => a.includes(`{btc}:${f}`) || a.includes(`:${f}`)))).toBe(true);
     expect(commands.length).toBeGreaterThanOrEqual(12);
   });

@@ -7,8 +7,8 @@
 import { afterAll, expect, setDefaultTimeout, test } from "bun:test";
 import { createServer, connect as netConnect, type Socket } from "node:net";
 import Redis from "ioredis";
-import { freePort } from "../src/infra/process.ts";
 import { watchConnection } from "../src/redis/watchdog.ts";
+import { freePort } from "../tools/infra/process.ts";
 import { testEnv } from "./helpers/env.ts";
 
 setDefaultTimeout(30_000);

@@ -11,10 +11,10 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
-import { freePort } from "../src/infra/process.ts";
-import { type LocalRedis, startRedis } from "../src/infra/redis.ts";
-import { ROLES } from "../src/groups.ts";
+import { ROLES } from "../src/domain/groups.ts";
 import { metricsKey } from "../src/redis/keys.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline, type Role } from "./helpers/pipeline.ts";
 
@@ -49,10 +49,14 @@ afterAll(async () => {
 
 /** Every group replayed into an empty projection since Redis lost its data (the counters are flushed every few seconds). */
 const replayed = () =>
-  waitFor("every group's replay to show in its counters", async () => {
-    const m = await admin.hgetall(metricsKey(env.config));
-    return ROLES.every((role) => Number(m[`consumer_${role}_replays_total`] ?? 0) >= 1);
-  }, 180_000);
+  waitFor(
+    "every group's replay to show in its counters",
+    async () => {
+      const m = await admin.hgetall(metricsKey(env.config));
+      return ROLES.every((role) => Number(m[`consumer_${role}_replays_total`] ?? 0) >= 1);
+    },
+    180_000,
+  );
 
 /** Every figure exact within 60 s, with no command typed. */
 async function exact(loss: string) {

@@ -5,7 +5,7 @@
  * addresses in process.env.
  */
 import { afterAll } from "bun:test";
-import { startTestStack, stopTestStack } from "./helpers/stack.ts";
+import { startTestStack, stopTestStack } from "../tools/testkit/stack.ts";
 
 await startTestStack();
 afterAll(stopTestStack);

@@ -1,13 +1,13 @@
 /**
- * The feed simulator (src/sim): its options, its synthetic transactions, replay, and the fault
+ * The feed simulator (tools/sim): its options, its synthetic transactions, replay, and the fault
  * knobs, read back by a plain websocket client.
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { readFeedMessage } from "../src/feed/utx.ts";
-import { parseSimArgs } from "../src/sim/options.ts";
-import { type Simulator, startSimulator } from "../src/sim/server.ts";
-import type { UtxMessage } from "../src/sim/synthetic.ts";
+import { parseSimArgs } from "../tools/sim/options.ts";
+import { type Simulator, startSimulator } from "../tools/sim/server.ts";
+import type { UtxMessage } from "../tools/sim/synthetic.ts";
 
 const FIXTURE = join(import.meta.dir, "fixtures", "utx-sample.jsonl");
 const fixture = (await Bun.file(FIXTURE).text()).trim().split("\n");
@@ -46,7 +46,26 @@ describe("options", () => {
   });
 
   test("every option", () => {
-    const argv = ["--port", "9001", "--rate", "0.5", "--seed", "42", "--count", "10", "--replay", "x.jsonl", "--retime", "--loop", "3", "--drop-every", "5", "--malformed", "0.25", "--duplicate"];
+    const argv = [
+      "--port",
+      "9001",
+      "--rate",
+      "0.5",
+      "--seed",
+      "42",
+      "--count",
+      "10",
+      "--replay",
+      "x.jsonl",
+      "--retime",
+      "--loop",
+      "3",
+      "--drop-every",
+      "5",
+      "--malformed",
+      "0.25",
+      "--duplicate",
+    ];
     expect(parseSimArgs(argv)).toEqual({ port: 9001, rate: 0.5, seed: 42, count: 10, replay: "x.jsonl", retime: true, loop: 3, dropEvery: 5, malformed: 0.25, duplicate: true });
   });
 

@@ -5,11 +5,11 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadConfig } from "../src/config.ts";
-import { startKafka } from "../src/infra/kafka.ts";
-import { freePort, portAnswers } from "../src/infra/process.ts";
-import { pingRedis } from "../src/infra/redis.ts";
-import { ensureStack } from "../src/infra/stack.ts";
+import { loadConfig } from "../src/domain/config.ts";
+import { startKafka } from "../tools/infra/kafka.ts";
+import { freePort, portAnswers } from "../tools/infra/process.ts";
+import { pingRedis } from "../tools/infra/redis.ts";
+import { ensureStack } from "../tools/infra/stack.ts";
 import { testEnv } from "./helpers/env.ts";
 
 const { config } = testEnv();
@@ -74,7 +74,7 @@ describe("local stack", () => {
   }, 120_000);
 
   test("a missing redis-server is one line saying what to install", () => {
-    const proc = Bun.spawnSync([process.execPath, "src/infra/main.ts"], {
+    const proc = Bun.spawnSync([process.execPath, "tools/infra/main.ts"], {
       env: { ...process.env, PATH: "/nonexistent", REDIS_URL: `redis://localhost:${freePort()}` },
       stderr: "pipe",
     });

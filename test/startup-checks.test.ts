@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
-import { freePort, startChild } from "../src/infra/process.ts";
 import { checkRedis } from "../src/redis/requirements.ts";
+import { freePort, startChild } from "../tools/infra/process.ts";
 import { testEnv } from "./helpers/env.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -20,14 +20,20 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe("start-up checks", () => {
   test("a consumer, the producer and the API on a Redis whose maxmemory-policy can evict keys exit 2 with one line saying so", async () => {
     const port = freePort();
-    const server = startChild(`redis-${port}`, ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"], {
-      logFile: join(dir, "redis.log"),
-    });
+    const server = startChild(
+      `redis-${port}`,
+      ["redis-server", "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--dir", dir, "--maxmemory", "100mb", "--maxmemory-policy", "allkeys-lru"],
+      {
+        logFile: join(dir, "redis.log"),
+      },
+    );
     try {
       const probe = new Redis(`redis://127.0.0.1:${port}`, { retryStrategy: (n) => (n > 50 ? null : 100) });
       probe.on("error", () => {}); // refused until redis-server listens; ioredis retries
       await probe.ping();
-      await expect(checkRedis(probe)).rejects.toThrow("redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory");
+      await expect(checkRedis(probe)).rejects.toThrow(
+        "redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory",
+      );
       probe.disconnect();
       for (const name of ["consumer-counts", "producer", "api"]) {
         const role = Bun.spawn([process.execPath, join(ROOT, "src", "roles", `${name}.ts`)], {

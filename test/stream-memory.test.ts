@@ -11,10 +11,10 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { sendQueues } from "../src/api/stream/sockets.ts";
-import { freePort, startChild } from "../src/infra/process.ts";
-import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
+import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
+import { freePort, startChild } from "../tools/infra/process.ts";
+import { fill } from "../tools/testkit/fill.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
-import { fill } from "./helpers/fill.ts";
 
 const { config, env, redis } = testEnv();
 const ROOT = join(import.meta.dir, "..");
@@ -54,7 +54,10 @@ function tx(time: number): Transaction {
     time,
     size: 250,
     inputs: [{ address: `in-${n % 50}`, value: 20_000 + n }],
-    outputs: [{ address: `out-${n % 70}`, value: 10_000 + n }, { address: `change-${n % 30}`, value: 9_000 }],
+    outputs: [
+      { address: `out-${n % 70}`, value: 10_000 + n },
+      { address: `change-${n % 30}`, value: 9_000 },
+    ],
     value: 19_000 + n,
     fee: 1_000,
     received_at: time * 1000,
@@ -65,7 +68,11 @@ function tx(time: number): Transaction {
 async function seed(): Promise<void> {
   while (seeding) {
     const now = Math.floor(Date.now() / 1000);
-    await fill(redis, config, Array.from({ length: 20 }, () => tx(now)));
+    await fill(
+      redis,
+      config,
+      Array.from({ length: 20 }, () => tx(now)),
+    );
     await Bun.sleep(100);
   }
 }
@@ -140,13 +147,19 @@ test("200 clients that never read cost the API less than 50 MB; the reading clie
   expect(await metric("api_stream_refused_total")).toBe(refused);
   expect(await metric("api_stream_dropped_total")).toBe(accepted);
   // Their connections are closed, not only forgotten (the kernel lists them no more).
-  await waitFor("the non-readers' connections to close", () => {
-    const open = sendQueues(new Set([port]));
-    return !open || acceptedPorts.every((p) => !open.has(`${port}|127.0.0.1|${p}`));
-  }, 15_000);
+  await waitFor(
+    "the non-readers' connections to close",
+    () => {
+      const open = sendQueues(new Set([port]));
+      return !open || acceptedPorts.every((p) => !open.has(`${port}|127.0.0.1|${p}`));
+    },
+    15_000,
+  );
   seeding = false;
   await seeder;
-  console.log(`stream memory: RSS ${before.toFixed(1)} MB before, peak ${peak.toFixed(1)} MB; ${accepted} non-readers accepted and disconnected, ${refused} refused; reader got ${normal.ids.length} events`);
+  console.log(
+    `stream memory: RSS ${before.toFixed(1)} MB before, peak ${peak.toFixed(1)} MB; ${accepted} non-readers accepted and disconnected, ${refused} refused; reader got ${normal.ids.length} events`,
+  );
   expect(peak - before).toBeLessThan(50);
 
   expect(normal.ended()).toBe(false);

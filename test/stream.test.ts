@@ -9,17 +9,17 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { createApiRedis } from "../src/api/redis.ts";
 import { Broadcaster } from "../src/api/stream/service.ts";
-import { freePort } from "../src/infra/process.ts";
-import { createLogger } from "../src/log.ts";
-import { SCHEMA_VERSION, type Transaction } from "../src/transaction.ts";
+import { createLogger } from "../src/domain/log.ts";
+import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
+import { connectRedis } from "../src/redis/connection.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { fill } from "../tools/testkit/fill.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
-import { fill } from "./helpers/fill.ts";
 
 const { config, kafka, redis } = testEnv();
 const QUEUE_MAX = 16;
-const apiRedis = createApiRedis(config.REDIS_URL);
+const apiRedis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
 let broadcaster: Broadcaster | undefined;
 const app = createApp({
@@ -126,7 +126,15 @@ describe("GET /stream", () => {
     await seed(fresh);
     const txs = await sse.until((e) => e.event === "tx", 3);
     expect(txs.map((e) => (e.data as { hash: string }).hash)).toEqual(fresh.map((t) => t.hash));
-    expect(txs[2]?.data).toEqual({ hash: fresh[2]?.hash, time: nowSec - 1, size: fresh[2]?.size, inputs: fresh[2]?.inputs, outputs: fresh[2]?.outputs, value: 5_000_000_000, fee: 100 });
+    expect(txs[2]?.data).toEqual({
+      hash: fresh[2]?.hash,
+      time: nowSec - 1,
+      size: fresh[2]?.size,
+      inputs: fresh[2]?.inputs,
+      outputs: fresh[2]?.outputs,
+      value: 5_000_000_000,
+      fee: 100,
+    });
     // The current minute changed too: a minute event with the new count.
     await sse.until((e) => e.event === "minute");
 

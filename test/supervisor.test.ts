@@ -1,10 +1,10 @@
 /**
- * The demo's supervision (src/infra/supervisor.ts): the backoff and give-up policy on its own
+ * The demo's supervision (tools/demo/supervisor.ts): the backoff and give-up policy on its own
  * (time passed in, no processes), then the Supervisor on real short-lived processes.
  */
 import { describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { backoffMs, DEFAULT_POLICY, type ExitStatus, type RestartEvent, RestartPolicy, Supervisor } from "../src/infra/supervisor.ts";
+import { backoffMs, DEFAULT_POLICY, type ExitStatus, type RestartEvent, RestartPolicy, Supervisor } from "../tools/demo/supervisor.ts";
 import { waitFor } from "./helpers/env.ts";
 
 describe("restart policy", () => {
@@ -79,7 +79,12 @@ describe("Supervisor on real processes", () => {
     await waitFor("the supervisor to give up", () => gaveUp, 30_000);
     expect(gaveUp).toEqual({ role: "crasher", exit: 3, failures: 5 });
     expect(spawned).toBe(5);
-    expect(exits.map((e) => [e.exit, e.delayMs, e.failures])).toEqual([[3, 20, 1], [3, 40, 2], [3, 80, 3], [3, 100, 4]]);
+    expect(exits.map((e) => [e.exit, e.delayMs, e.failures])).toEqual([
+      [3, 20, 1],
+      [3, 40, 2],
+      [3, 80, 3],
+      [3, 100, 4],
+    ]);
     expect(restarts.length).toBe(4);
     await supervisor.stop(1_000);
   });

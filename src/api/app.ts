@@ -5,13 +5,13 @@
 import { cors } from "@elysiajs/cors";
 import { Elysia } from "elysia";
 import type Redis from "ioredis";
-import type { Config } from "../config.ts";
-import type { Logger } from "../log.ts";
+import type { Config } from "../domain/config.ts";
+import type { Logger } from "../domain/log.ts";
 import { addressesRoutes } from "./addresses/routes.ts";
 import { AddressesService } from "./addresses/service.ts";
 import { countsRoutes } from "./counts/routes.ts";
-import { dashboardRoutes } from "./dashboard/routes.ts";
 import { CountsService } from "./counts/service.ts";
+import { dashboardRoutes } from "./dashboard/routes.ts";
 import { errorHandler } from "./errors.ts";
 import type { KafkaProbe } from "./health/kafka.ts";
 import { healthRoutes } from "./health/routes.ts";
@@ -19,8 +19,8 @@ import { type HealthOptions, HealthService, MAX_HEALTH_CACHE_MS } from "./health
 import { HttpMetrics } from "./metrics/http.ts";
 import { metricsRoutes, requestTimer } from "./metrics/routes.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
-import { redisStore } from "./store-redis.ts";
 import type { ApiStore } from "./store.ts";
+import { redisStore } from "./store-redis.ts";
 import { streamRoutes } from "./stream/routes.ts";
 import { Broadcaster } from "./stream/service.ts";
 import { swaggerPlugin } from "./swagger/plugin.ts";
@@ -32,7 +32,7 @@ export const DEFAULT_CACHE_MS = 1_000;
 
 export interface AppDeps {
   config: Config;
-  /** A client made by `createApiRedis` (fails fast when Redis is away). */
+  /** A client made by `connectRedis` (src/redis/connection.ts): commands fail rather than wait. */
   redis: Redis;
   /** Kafka reachability and consumer lag for /health. */
   kafka: KafkaProbe;
@@ -54,7 +54,13 @@ export interface AppDeps {
 }
 
 /** CORS_ORIGIN: `*` for any origin, else a comma-separated list of allowed origins. */
-const corsOrigin = (value: string): string | string[] => (value.trim() === "*" ? "*" : value.split(",").map((o) => o.trim()).filter(Boolean));
+const corsOrigin = (value: string): string | string[] =>
+  value.trim() === "*"
+    ? "*"
+    : value
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean);
 
 export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
@@ -66,8 +72,7 @@ export function createApp(deps: AppDeps) {
   const counts = new CountsService(store, now, cacheMs);
   const addresses = new AddressesService(store, now, cacheMs);
   const broadcaster =
-    deps.broadcaster?.(store, now) ??
-    new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });
+    deps.broadcaster?.(store, now) ?? new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });
   const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now, deps.log, {
     cacheMs: Math.min(cacheMs, MAX_HEALTH_CACHE_MS),
     ...deps.health,

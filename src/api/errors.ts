@@ -8,7 +8,7 @@
  * unexpected error is logged and answered with a generic 500 body, never a stack trace.
  */
 import { Elysia, t, ValidationError } from "elysia";
-import type { Logger } from "../log.ts";
+import type { Logger } from "../domain/log.ts";
 
 export const ErrorBody = t.Object(
   {
@@ -104,10 +104,7 @@ export const errorHandler = (log: Logger) =>
     if (known) {
       // Not always a URL: `CONNECT host:port` carries an authority, which is not echoed.
       const pathname = URL.canParse(request.url) ? new URL(request.url).pathname : "(a target that is not a path)";
-      const message =
-        code === "NOT_FOUND"
-          ? `no route ${request.method} ${pathname}; see /swagger for the routes this API serves`
-          : "the request could not be read";
+      const message = code === "NOT_FOUND" ? `no route ${request.method} ${pathname}; see /swagger for the routes this API serves` : "the request could not be read";
       return json(known.status, { error: known.code, message });
     }
     log.error("unhandled error", { method: request.method, url: request.url, error: error instanceof Error ? error.message : String(error) });

@@ -1,31 +1,13 @@
 /**
- * The API's Redis client and the guard around every read: a read that fails or takes longer
+ * The guard around every API read of Redis: a read that fails or takes longer
  * than `REDIS_TIMEOUT_MS` becomes a 503 `unavailable` (with Retry-After) rather than a hung request
- * or a 500. The body says what could not be read; the driver's message is only logged.
+ * or a 500. The body says what could not be read; the driver's message is only logged. The client
+ * itself comes from the one factory, src/redis/connection.ts.
  */
-import Redis from "ioredis";
-import { watchConnection } from "../redis/watchdog.ts";
 import { UnavailableError } from "./errors.ts";
 
 /** How long one read may take before the API answers 503. */
 export const REDIS_TIMEOUT_MS = 1_000;
-
-/**
- * A client for the API: commands fail fast when Redis is away (one retry, a timeout) instead of
- * piling up in the offline queue; it keeps reconnecting in the background.
- */
-export function createApiRedis(url: string): Redis {
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: 1,
-    commandTimeout: REDIS_TIMEOUT_MS,
-    connectTimeout: REDIS_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-  });
-  // Errors surface per command (as 503); the connection-level event would only repeat them.
-  redis.on("error", () => {});
-  watchConnection(redis, () => {});
-  return redis;
-}
 
 /** Rejects with `UnavailableError` when `work` fails or is slower than `timeoutMs`. */
 export async function fromRedis<T>(work: Promise<T>, what: string, timeoutMs = REDIS_TIMEOUT_MS): Promise<T> {

@@ -3,7 +3,7 @@
  * Redis that fails or is slow becomes a 503 rather than a 500 or a hang.
  */
 import type Redis from "ioredis";
-import type { Config } from "../config.ts";
+import type { Config } from "../domain/config.ts";
 import { metricsKey } from "../redis/keys.ts";
 import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, replayLeft, topAddresses, transactionByHash } from "../redis/read.ts";
 import { fromRedis } from "./redis.ts";

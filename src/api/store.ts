@@ -3,9 +3,9 @@
  * (store-redis.ts) implements it on the read functions of src/redis/read.ts (the consumers' key
  * layout, docs/redis-keys.md). Times are unix milliseconds, UTC; values satoshi.
  */
-import type { GroupRole } from "../groups.ts";
+import type { GroupRole } from "../domain/groups.ts";
+import type { TransactionView } from "../domain/transaction.ts";
 import type { AddressTotal, Bucket, Side } from "../redis/read.ts";
-import type { TransactionView } from "../transaction.ts";
 
 export type { AddressTotal, Bucket, Side };
 export type StoredTransaction = TransactionView;

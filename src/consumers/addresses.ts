@@ -5,9 +5,9 @@
  * (lua/advanceAddressWindow-6.lua).
  */
 import type Redis from "ioredis";
-import type { Config } from "../config.ts";
+import type { Config } from "../domain/config.ts";
+import type { Transaction } from "../domain/transaction.ts";
 import { type AddressRecord, addressRecordArgs, advanceAddressWindow, applyAddresses, run } from "../redis/scripts.ts";
-import type { Transaction } from "../transaction.ts";
 import { chunkedApply, type GroupProcessor } from "./group.ts";
 
 /** Per address, the sum of its values; null addresses, unknown values and zeros left out. */

@@ -7,9 +7,9 @@
  * effects (lua/includes/checkPosition.lua).
  */
 import type Redis from "ioredis";
-import type { GroupRole } from "../groups.ts";
+import type { GroupRole } from "../domain/groups.ts";
+import type { Transaction } from "../domain/transaction.ts";
 import { type Applied, type ApplyResult, NO_POSITION, runAll, type ScriptCall, type Stretch } from "../redis/scripts.ts";
-import type { Transaction } from "../transaction.ts";
 
 /** A valid transaction and its offset in the partition. */
 export interface LogRecord {
@@ -43,7 +43,13 @@ export const MAX_ARGS_PER_CALL = 3_000;
  * dead letters, belong to the chunk before them). At least one chunk, empty when there are no
  * records, so the position moves past a stretch of dead letters too.
  */
-export function chunkStretch<T>(records: readonly T[], offsetOf: (r: T) => string, argsOf: (r: T) => number, stretch: Stretch, maxArgs = MAX_ARGS_PER_CALL): { records: T[]; stretch: Stretch }[] {
+export function chunkStretch<T>(
+  records: readonly T[],
+  offsetOf: (r: T) => string,
+  argsOf: (r: T) => number,
+  stretch: Stretch,
+  maxArgs = MAX_ARGS_PER_CALL,
+): { records: T[]; stretch: Stretch }[] {
   const chunks: T[][] = [[]];
   let args = 0;
   for (const r of records) {
@@ -88,7 +94,20 @@ export function chunkedApply<R>(
 ): GroupProcessor["apply"] {
   return (redis, records, stretch) => {
     const mapped = records.map((r) => ({ r: toRecord(r.tx), offset: r.offset }));
-    const chunks = chunkStretch(mapped, (m) => m.offset, (m) => argsOf(m.r), stretch);
-    return applyAll(redis, chunks.map((c) => call(c.stretch, c.records.map((m) => m.r))));
+    const chunks = chunkStretch(
+      mapped,
+      (m) => m.offset,
+      (m) => argsOf(m.r),
+      stretch,
+    );
+    return applyAll(
+      redis,
+      chunks.map((c) =>
+        call(
+          c.stretch,
+          c.records.map((m) => m.r),
+        ),
+      ),
+    );
   };
 }

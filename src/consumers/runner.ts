@@ -20,24 +20,24 @@
  * until it succeeds, the group rebalances (kafkajs re-fetches) or the consumer stops; nothing is
  * committed meanwhile. `stop` finishes the batch in hand, commits, leaves the group.
  */
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { type Admin, type Consumer, type EachBatchPayload, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
-import type { Config } from "../config.ts";
-import { REPLAY_LOOKBACK_SECONDS } from "../groups.ts";
+import type { Config } from "../domain/config.ts";
+import { REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
+import { createLogger, type Logger } from "../domain/log.ts";
+import { Metrics } from "../domain/metrics.ts";
+import { onShutdown } from "../domain/shutdown.ts";
+import { checkTransaction, SCHEMA_VERSION } from "../domain/transaction.ts";
+import { MAX_AHEAD_SECONDS } from "../domain/window.ts";
 import { createKafka, dlqTopic, groupId } from "../kafka/client.ts";
 import { deadLetterMessage } from "../kafka/dlq.ts";
 import { ensureTopics } from "../kafka/topic.ts";
-import { createLogger, type Logger } from "../log.ts";
-import { Metrics } from "../metrics.ts";
 import { type Clock, redisClock } from "../redis/clock.ts";
+import { connectRedis } from "../redis/connection.ts";
 import { metricsKey, positionField, positionKey } from "../redis/keys.ts";
 import { defineScripts } from "../redis/loader.ts";
 import { checkRedis, RedisRequirementError } from "../redis/requirements.ts";
 import { type Applied, type ApplyResult, run, ScriptError, type Stretch, startReplay } from "../redis/scripts.ts";
-import { WATCHDOG_TIMEOUT_MS, watchConnection } from "../redis/watchdog.ts";
-import { onShutdown } from "../shutdown.ts";
-import { checkTransaction, SCHEMA_VERSION } from "../transaction.ts";
-import { MAX_AHEAD_SECONDS } from "../window.ts";
 import type { GroupProcessor, LogRecord } from "./group.ts";
 
 export type Decoded = ReturnType<typeof checkTransaction>;
@@ -125,25 +125,6 @@ export const SESSION_TIMEOUT_MS = 10_000;
 const backoffMs = (attempt: number) => Math.min(100 * 2 ** (attempt - 1), 5_000);
 
 /**
- * How long a Redis command may go unanswered before it fails (and its batch is retried). Script
- * calls take milliseconds; this only ends a wait on a connection that will never answer, which
- * the watchdog (src/redis/watchdog.ts) then replaces.
- */
-export const REDIS_COMMAND_TIMEOUT_MS = 10_000;
-
-/** A Redis client for a consumer: commands fail within a second or two while Redis is away (the batch is retried) instead of waiting in the offline queue. */
-export function createConsumerRedis(url: string, log: Logger): Redis {
-  const redis = new Redis(url, {
-    maxRetriesPerRequest: 2,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-  });
-  redis.on("error", (err: Error) => log.limited("redis:error", "warn", `redis: ${err.message}`));
-  watchConnection(redis, () => log.warn(`redis: no answer to PING within ${WATCHDOG_TIMEOUT_MS} ms; replacing the connection`));
-  return defineScripts(redis);
-}
-
-/**
  * Where a replay of `partition` into an empty projection starts: the first record written within
  * the group's lookback, or the oldest the log still holds; and since when the projection then
  * holds the partition's records (`covers_from_ms`: 0 when the log holds the partition from its
@@ -167,7 +148,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   const log = options.log ?? createLogger(`consumer-${role}`, config);
   const ownRedis = !options.redis;
   const kafka = options.kafka ?? createKafka(config, `consumer-${role}-${process.pid}`, log);
-  const redis = options.redis ?? createConsumerRedis(config.REDIS_URL, log);
+  const redis = options.redis ?? defineScripts(connectRedis(config.REDIS_URL, log));
   defineScripts(redis);
   const clock: Clock = redisClock(redis);
   const metrics = new Metrics();
@@ -289,7 +270,10 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       } catch (err) {
         if (!(err instanceof ScriptError)) throw err;
         const reason = `refused by ${err.message}`;
-        if (producer) await sendDeadLetters(producer, dlq, [deadLetterMessage({ source: id, reason, raw: Buffer.from(JSON.stringify(record.tx)), origin: { topic: origin, partition, offset: record.offset } })]);
+        if (producer)
+          await sendDeadLetters(producer, dlq, [
+            deadLetterMessage({ source: id, reason, raw: Buffer.from(JSON.stringify(record.tx)), origin: { topic: origin, partition, offset: record.offset } }),
+          ]);
         metrics.inc(metric("dead_letters_total"));
         metrics.inc(metric("script_refusals_total"));
         log.limited(`refused:${role}`, "warn", `${role}: dead letter: ${reason}`, { partition, offset: record.offset });
@@ -310,7 +294,11 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
     if (!last) return;
     const partition = batch.partition;
     // The offset this fetch asked for (kafkajs keeps it on the batch): the position the stretch starts at.
-    const stretch = { field: positionField(batch.topic, partition), from: String((batch as unknown as { fetchedOffset: string }).fetchedOffset), to: String(Number(last.offset) + 1) };
+    const stretch = {
+      field: positionField(batch.topic, partition),
+      from: String((batch as unknown as { fetchedOffset: string }).fetchedOffset),
+      to: String(Number(last.offset) + 1),
+    };
     const nowSec = clock.now() / 1000;
     const sentBefore = deadLetteredBelow.get(partition) ?? 0;
     const records: LogRecord[] = [];

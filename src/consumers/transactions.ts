@@ -3,7 +3,7 @@
  * for the 3-hour window and within TX_CAP (lua/applyTransactions-4.lua); a timer trims while the
  * feed is idle (lua/trimTransactions-2.lua).
  */
-import type { Config } from "../config.ts";
+import type { Config } from "../domain/config.ts";
 import { applyTransactions, run, trimTransactions } from "../redis/scripts.ts";
 import { chunkedApply, type GroupProcessor } from "./group.ts";
 

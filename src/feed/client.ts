@@ -13,7 +13,7 @@
  * noticed within `deadAfterMs + pingEveryMs`. Reconnects wait an exponential backoff with jitter
  * (`backoffMinMs` doubling up to `backoffMaxMs`), reset once a connection delivers a frame.
  */
-import type { Logger } from "../log.ts";
+import type { Logger } from "../domain/log.ts";
 
 export interface FeedTiming {
   pingEveryMs: number;

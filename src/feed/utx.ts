@@ -2,7 +2,7 @@
  * The blockchain.com feed's messages, checked and turned into a `Transaction`.
  *
  * `readFeedMessage(raw, now)` is pure: one websocket frame in, one of
- *   - `{ kind: "tx", tx }`        a valid `utx`, normalized (src/transaction.ts),
+ *   - `{ kind: "tx", tx }`        a valid `utx`, normalized (src/domain/transaction.ts),
  *   - `{ kind: "control", op }`   any other op (`pong`, ...): handled, not an error,
  *   - `{ kind: "invalid", reason }` anything else, with a reason specific enough to fix the sender
  *     (a frame above `MAX_FRAME_BYTES` without reading it).
@@ -10,7 +10,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../transaction.ts";
+import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../domain/transaction.ts";
 
 /**
  * The largest frame read. A standard transaction (at most 400,000 weight units, 100 kB) makes a

@@ -3,10 +3,9 @@
  * and a kafkajs client whose log goes through our logger.
  */
 import { Kafka, logLevel as KafkaLevel, type LogEntry } from "kafkajs";
-import { brokerList, type Config } from "../config.ts";
-import type { Logger } from "../log.ts";
-
-import { GROUPS, type GroupRole } from "../groups.ts";
+import { brokerList, type Config } from "../domain/config.ts";
+import { GROUPS, type GroupRole } from "../domain/groups.ts";
+import type { Logger } from "../domain/log.ts";
 
 export { GROUPS, type GroupRole };
 

@@ -4,8 +4,8 @@
  * the configured one is logged as a warning.
  */
 import type { Kafka } from "kafkajs";
-import type { Config } from "../config.ts";
-import type { Logger } from "../log.ts";
+import type { Config } from "../domain/config.ts";
+import type { Logger } from "../domain/log.ts";
 import { dlqTopic } from "./client.ts";
 
 type TopicConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS">;
@@ -38,7 +38,8 @@ export async function ensureTopics(kafka: Kafka, config: TopicConfig, log: Logge
         .catch((err: Error) => {
           if (!/already exists/i.test(err.message)) throw err;
         });
-      for (const t of wanted) log.info(`created topic ${t.topic}`, { partitions: t.numPartitions, replication: config.TOPIC_REPLICATION, retention_hours: config.TOPIC_RETENTION_HOURS });
+      for (const t of wanted)
+        log.info(`created topic ${t.topic}`, { partitions: t.numPartitions, replication: config.TOPIC_REPLICATION, retention_hours: config.TOPIC_RETENTION_HOURS });
     }
     const meta = await admin.fetchTopicMetadata({ topics: [config.TOPIC] });
     const partitions = meta.topics[0]?.partitions.length ?? 0;

@@ -13,17 +13,16 @@
  * of the last data frame), `producer_buffer_messages` and `producer_buffer_bytes` (what is held
  * waiting for Kafka).
  */
-import Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
-import type { Config } from "../config.ts";
+import type { Config } from "../domain/config.ts";
+import type { Logger } from "../domain/log.ts";
+import { Metrics } from "../domain/metrics.ts";
 import { connectFeed, FEED_TIMING, type FeedTiming } from "../feed/client.ts";
 import { frameBytes, readFeedMessage } from "../feed/utx.ts";
 import { createKafka } from "../kafka/client.ts";
 import { deadLetterMessage } from "../kafka/dlq.ts";
-import type { Logger } from "../log.ts";
-import { Metrics } from "../metrics.ts";
+import { connectRedis } from "../redis/connection.ts";
 import { metricsKey } from "../redis/keys.ts";
-import { watchConnection } from "../redis/watchdog.ts";
 import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
 
 /** How long a shutdown waits for Kafka to acknowledge what is held. */
@@ -83,10 +82,8 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
     publisherTiming,
   );
 
-  // Fail fast while Redis is away (the metrics keep their deltas) instead of queueing commands.
-  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1 });
-  redis.on("error", (err) => log.limited("producer:redis", "warn", `Redis unavailable, metrics held: ${err.message}`));
-  watchConnection(redis, () => log.warn("Redis stopped answering; replacing the connection"));
+  // While Redis is away a flush fails and the metrics keep their deltas for the next one.
+  const redis = connectRedis(config.REDIS_URL, log);
   const stopFlushing = metrics.startFlushing(redis, metricsKey(config));
 
   const feed = connectFeed(

@@ -16,12 +16,12 @@
  *   twice; consumers count a hash once (the contract), so that is safe.
  */
 import { CompressionCodecs, CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
-import type { Config } from "../config.ts";
+import type { Config } from "../domain/config.ts";
+import type { Logger } from "../domain/log.ts";
+import type { Transaction } from "../domain/transaction.ts";
 import { backoff } from "../feed/client.ts";
 import { dlqTopic } from "../kafka/client.ts";
 import { ensureTopics } from "../kafka/topic.ts";
-import type { Logger } from "../log.ts";
-import type { Transaction } from "../transaction.ts";
 
 /**
  * The largest record value. Kafka refuses a record batch above the topic's `max.message.bytes`

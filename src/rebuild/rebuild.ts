@@ -10,8 +10,8 @@
  * either untouched or dropped and replaying, never stopped.
  */
 import type Redis from "ioredis";
-import type { Config } from "../config.ts";
-import { type GroupRole, ROLES } from "../groups.ts";
+import type { Config } from "../domain/config.ts";
+import { type GroupRole, ROLES } from "../domain/groups.ts";
 import { groupId } from "../kafka/client.ts";
 import { groupProgress, replayLeft, replayTotal } from "../redis/read.ts";
 import { dropProjection, run } from "../redis/scripts.ts";
@@ -73,7 +73,15 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]>
       const p = await groupProgress(redis, config, role);
       const total = replayTotal(p);
       const startedParts = p.replayUntil.size;
-      last = { role, group, replayed: total - replayLeft(p), total, started: startedParts, partitions: options.partitions, done: startedParts >= options.partitions && replayLeft(p) === 0 };
+      last = {
+        role,
+        group,
+        replayed: total - replayLeft(p),
+        total,
+        started: startedParts,
+        partitions: options.partitions,
+        done: startedParts >= options.partitions && replayLeft(p) === 0,
+      };
       if (last.done || options.signal?.aborted) break;
       if (startedParts === 0 && Date.now() - started > (options.startTimeoutMs ?? START_TIMEOUT_MS)) break;
       if (Date.now() - lastReport >= (options.progressEveryMs ?? 1_000)) {

@@ -11,12 +11,12 @@
  * themselves: a call touches a number of them unknown in advance, and a script has a fixed
  * number of keys. The full names below are the same prefix plus the same suffix.
  */
-import type { Config } from "../config.ts";
-import type { GroupRole } from "../groups.ts";
+import type { Config } from "../domain/config.ts";
+import type { GroupRole } from "../domain/groups.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
-/** The consumer groups that keep a projection in Redis, by role (src/groups.ts). */
+/** The consumer groups that keep a projection in Redis, by role (src/domain/groups.ts). */
 export type StateRole = GroupRole;
 export type Side = "received" | "sent";
 

@@ -8,9 +8,10 @@
  * - `defineScripts(redis)` registers every script on an ioredis client (`defineCommand`:
  *   EVALSHA, with EVAL on NOSCRIPT), once per client.
  */
-import type Redis from "ioredis";
+
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type Redis from "ioredis";
 
 export const LUA_DIR = join(import.meta.dir, "..", "..", "lua");
 

@@ -11,13 +11,14 @@
  *   groupProgress        a group's positions and its replay       1 round trip
  */
 import type Redis from "ioredis";
-import type { Config } from "../config.ts";
-import type { GroupRole } from "../groups.ts";
-import type { TransactionView } from "../transaction.ts";
-import { hourOf, minuteOf, toSec, windowStart } from "../window.ts";
+import type { Config } from "../domain/config.ts";
+import type { GroupRole } from "../domain/groups.ts";
+import type { TransactionView } from "../domain/transaction.ts";
+import { hourOf, minuteOf, toSec, windowStart } from "../domain/window.ts";
 import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
 
 export type { Side };
+
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
 /** Transactions and their total value in one minute or one hour. */
@@ -77,14 +78,22 @@ async function buckets(redis: Redis, keys: string[], starts: number[]): Promise<
 export function minuteBuckets(redis: Redis, config: Prefixed, fromMs: number, n: number): Promise<Bucket[]> {
   const first = minuteOf(toSec(fromMs));
   const starts = Array.from({ length: Math.max(0, n) }, (_, i) => first + 60 * i);
-  return buckets(redis, starts.map((m) => countsMinuteKey(config, m)), starts);
+  return buckets(
+    redis,
+    starts.map((m) => countsMinuteKey(config, m)),
+    starts,
+  );
 }
 
 /** `n` consecutive hours from the hour holding `fromMs`, oldest first; empty hours are zeros. */
 export function hourBuckets(redis: Redis, config: Prefixed, fromMs: number, n: number): Promise<Bucket[]> {
   const first = hourOf(toSec(fromMs));
   const starts = Array.from({ length: Math.max(0, n) }, (_, i) => first + 3600 * i);
-  return buckets(redis, starts.map((h) => countsHourKey(config, h)), starts);
+  return buckets(
+    redis,
+    starts.map((h) => countsHourKey(config, h)),
+    starts,
+  );
 }
 
 /**

@@ -11,27 +11,10 @@
  */
 import type Redis from "ioredis";
 import type { ChainableCommander } from "ioredis";
-import type { Config } from "../config.ts";
-import { type TransactionView, viewJson } from "../transaction.ts";
-import {
-  HOUR_BUCKET_KEEP_SECONDS,
-  MAX_AHEAD_SECONDS,
-  MINUTE_BUCKET_KEEP_SECONDS,
-  SEEN_MARGIN_SECONDS,
-  WINDOW_BUDGET,
-  WINDOW_MINUTES,
-} from "../window.ts";
-import {
-  addressKeys,
-  countsHourPrefix,
-  countsMinutePrefix,
-  positionKey,
-  replayKey,
-  type StateRole,
-  seenKey,
-  txBodyPrefix,
-  txByTimeKey,
-} from "./keys.ts";
+import type { Config } from "../domain/config.ts";
+import { type TransactionView, viewJson } from "../domain/transaction.ts";
+import { HOUR_BUCKET_KEEP_SECONDS, MAX_AHEAD_SECONDS, MINUTE_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_BUDGET, WINDOW_MINUTES } from "../domain/window.ts";
+import { addressKeys, countsHourPrefix, countsMinutePrefix, positionKey, replayKey, type StateRole, seenKey, txBodyPrefix, txByTimeKey } from "./keys.ts";
 import { defineScripts } from "./loader.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
@@ -157,12 +140,7 @@ export function startReplay(config: Prefixed, role: StateRole, field: string, fr
 // ---- group btc-minute-counts -------------------------------------------------------------------
 
 /** lua/applyCounts-4.lua: per transaction, its hash, time and value. */
-export function applyCounts(
-  config: Prefixed,
-  stretch: Stretch,
-  records: readonly { hash: string; time: number; value: number }[],
-  at?: number,
-): ScriptCall<Applied<ApplyResult>> {
+export function applyCounts(config: Prefixed, stretch: Stretch, records: readonly { hash: string; time: number; value: number }[], at?: number): ScriptCall<Applied<ApplyResult>> {
   const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), MINUTE_BUCKET_KEEP_SECONDS, HOUR_BUCKET_KEEP_SECONDS];
   for (const r of records) args.push(r.hash, r.time, r.value);
   return {

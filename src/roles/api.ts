@@ -6,18 +6,18 @@
  */
 import { createApp } from "../api/app.ts";
 import { KafkaProbe } from "../api/health/kafka.ts";
-import { createApiRedis } from "../api/redis.ts";
-import { configOrExit } from "../config.ts";
+import { configOrExit } from "../domain/config.ts";
+import { createLogger } from "../domain/log.ts";
+import { onShutdown } from "../domain/shutdown.ts";
 import { createKafka, GROUPS, type GroupRole, groupId } from "../kafka/client.ts";
-import { createLogger } from "../log.ts";
 import { redisClock } from "../redis/clock.ts";
+import { connectRedis } from "../redis/connection.ts";
 import { exitUnlessRedisFits } from "../redis/requirements.ts";
-import { onShutdown } from "../shutdown.ts";
 
 const config = configOrExit();
 const log = createLogger("api", config);
 
-const redis = createApiRedis(config.REDIS_URL);
+const redis = connectRedis(config.REDIS_URL);
 await exitUnlessRedisFits(redis, (line) => log.warn(line));
 const admin = createKafka(config, "btc-api", log).admin({ retry: { retries: 1, initialRetryTime: 200 } });
 const kafka = new KafkaProbe(

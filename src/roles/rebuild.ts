@@ -4,13 +4,13 @@
  * their consumers replaying the Kafka log into it until they are level (src/rebuild/rebuild.ts).
  * Exits 0 when done, 1 when Redis or Kafka failed, 2 on a bad argument.
  */
-import Redis from "ioredis";
-import { configOrExit } from "../config.ts";
-import { type GroupRole, ROLES } from "../groups.ts";
+import { configOrExit } from "../domain/config.ts";
+import { type GroupRole, ROLES } from "../domain/groups.ts";
+import { createLogger } from "../domain/log.ts";
 import { createKafka } from "../kafka/client.ts";
-import { createLogger } from "../log.ts";
-import { defineScripts } from "../redis/loader.ts";
 import { rebuild } from "../rebuild/rebuild.ts";
+import { connectRedis } from "../redis/connection.ts";
+import { defineScripts } from "../redis/loader.ts";
 import { checkRedis, RedisRequirementError } from "../redis/requirements.ts";
 
 function parseRoles(args: string[]): GroupRole[] {
@@ -19,7 +19,9 @@ function parseRoles(args: string[]): GroupRole[] {
     const arg = args[i] as string;
     const value = arg === "--group" ? args[++i] : arg.startsWith("--group=") ? arg.slice("--group=".length) : undefined;
     if (value === undefined || !ROLES.includes(value as GroupRole)) {
-      console.error(`rebuild: ${arg === "--group" || arg.startsWith("--group=") ? `--group ${JSON.stringify(value ?? "")} is not allowed` : `unknown argument ${JSON.stringify(arg)}`}; usage: bun run rebuild [--group ${ROLES.join("|")}]`);
+      console.error(
+        `rebuild: ${arg === "--group" || arg.startsWith("--group=") ? `--group ${JSON.stringify(value ?? "")} is not allowed` : `unknown argument ${JSON.stringify(arg)}`}; usage: bun run rebuild [--group ${ROLES.join("|")}]`,
+      );
       process.exit(2);
     }
     roles.push(value as GroupRole);
@@ -40,7 +42,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const redis = defineScripts(new Redis(config.REDIS_URL, { maxRetriesPerRequest: 2 }));
+const redis = defineScripts(connectRedis(config.REDIS_URL, log));
 const admin = createKafka(config, `rebuild-${process.pid}`, log).admin();
 try {
   await checkRedis(redis);

@@ -4,10 +4,11 @@
  * topics and Redis keys, so test files can run side by side and leave nothing behind.
  */
 import { afterAll, setDefaultTimeout } from "bun:test";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
-import { type Config, loadConfig } from "../../src/config.ts";
-import { keyPrefix } from "../../src/redis/keys.ts";
+import { type Config, loadConfig } from "../../src/domain/config.ts";
+import { connectRedis } from "../../src/redis/connection.ts";
+import { dropNamespace } from "../../tools/testkit/namespace.ts";
 
 export interface TestEnv {
   /** Configuration of this file's namespace (what a role started by the test would read). */
@@ -37,9 +38,9 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
   };
   const config = loadConfig(env);
   const kafka = new Kafka({ clientId: `test-${id}`, brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
-  const redis = new Redis(config.REDIS_URL);
-  // Tests stop Redis on purpose; ioredis reconnects, and the test asserts what matters.
-  redis.on("error", () => {});
+  // The roles' own connection policy: a command that gets no answer fails, and a connection that
+  // stops answering is replaced, so no assertion waits for ever.
+  const redis = connectRedis(config.REDIS_URL);
   afterAll(async () => {
     await dropNamespace(kafka, redis, config);
     redis.disconnect();
@@ -47,31 +48,32 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
   return { config, env, kafka, redis };
 }
 
-/** Deletes a namespace's topics (the topic and its dead letters) and every Redis key under its prefix. */
-export async function dropNamespace(kafka: Kafka, redis: Redis, config: Pick<Config, "TOPIC" | "REDIS_PREFIX">): Promise<void> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const topics = (await admin.listTopics()).filter((t) => t.startsWith(config.TOPIC));
-  if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
-  await admin.disconnect();
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix(config)}*`, "COUNT", 5000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
-}
+/**
+ * How long one check may go unanswered. Two clean-clone runs hung a test for good inside one
+ * check (a Kafka admin or Redis call that never settled); now such a check counts as a failed
+ * attempt, is named on stderr, and the next attempt (a new admin, a replaced Redis connection)
+ * goes on until the deadline.
+ */
+export const CHECK_TIMEOUT_MS = 15_000;
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `timeoutMs`. */
 export async function waitFor<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   while (Date.now() < deadline) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const limit = Math.max(100, Math.min(CHECK_TIMEOUT_MS, deadline - Date.now()));
+    const hung = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`one check got no answer within ${limit} ms`)), limit);
+    });
     try {
-      const value = await check();
+      const value = await Promise.race([Promise.resolve().then(check), hung]);
       if (value !== undefined && value !== false) return value as T;
     } catch (err) {
       last = err;
+      if (String(err).includes("got no answer")) console.error(`waitFor: ${what}: ${err}; trying again`);
+    } finally {
+      clearTimeout(timer);
     }
     await Bun.sleep(100);
   }
@@ -88,7 +90,12 @@ export async function bounded(what: string, work: () => Promise<unknown> | unkno
     }, ms);
   });
   try {
-    await Promise.race([Promise.resolve().then(work).catch((err) => console.error(`cleanup: ${what} failed: ${err}`)), late]);
+    await Promise.race([
+      Promise.resolve()
+        .then(work)
+        .catch((err) => console.error(`cleanup: ${what} failed: ${err}`)),
+      late,
+    ]);
   } finally {
     clearTimeout(timer);
   }

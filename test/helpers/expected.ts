@@ -49,9 +49,9 @@ export function expectedFrom(frames: Iterable<string>): Expected {
   }
   const e: Expected = { count: once.size, minutes: new Map(), received: new Map(), sent: new Map(), latest: [] };
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
-  const valueOf = (tx: RawUtx) => tx.outputs.reduce((s, o) => s + o.value, 0);
+  const totalOut = (tx: RawUtx) => tx.outputs.reduce((s, o) => s + o.value, 0);
   for (const tx of once.values()) {
-    const value = valueOf(tx);
+    const value = totalOut(tx);
     const minute = Math.floor(tx.time / 60) * 60;
     const bucket = e.minutes.get(minute) ?? { count: 0, value: 0 };
     e.minutes.set(minute, { count: bucket.count + 1, value: bucket.value + value });
@@ -61,7 +61,7 @@ export function expectedFrom(frames: Iterable<string>): Expected {
   e.latest = [...once.values()]
     .sort((a, b) => b.time - a.time || (a.hash < b.hash ? 1 : -1))
     .map((tx) => {
-      const value = valueOf(tx);
+      const value = totalOut(tx);
       const spent = tx.inputs.some((i) => i.value === null) ? null : tx.inputs.reduce((s, i) => s + (i.value ?? 0), 0);
       return { hash: tx.hash, time: tx.time, value, fee: spent === null ? null : spent - value, inputs: tx.inputs, outputs: tx.outputs };
     });

@@ -4,8 +4,8 @@
  * group committed the end of the topic".
  */
 import type { Kafka, Message } from "kafkajs";
-import type { Config } from "../../src/config.ts";
-import type { Transaction } from "../../src/transaction.ts";
+import type { Config } from "../../src/domain/config.ts";
+import type { Transaction } from "../../src/domain/transaction.ts";
 import { waitFor } from "./env.ts";
 
 export async function createTopic(kafka: Kafka, config: Pick<Config, "TOPIC">): Promise<void> {

@@ -15,16 +15,16 @@ import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 import { createApp } from "../../src/api/app.ts";
 import { KafkaProbe } from "../../src/api/health/kafka.ts";
-import { createApiRedis } from "../../src/api/redis.ts";
-import type { Config } from "../../src/config.ts";
+import type { Config } from "../../src/domain/config.ts";
+import { createLogger } from "../../src/domain/log.ts";
 import { GROUPS, type GroupRole, groupId } from "../../src/kafka/client.ts";
-import { type Child, startChild } from "../../src/infra/process.ts";
-import { createLogger } from "../../src/log.ts";
-import type { Frame } from "../../src/sim/frames.ts";
-import type { SimOptions } from "../../src/sim/options.ts";
-import { type Simulator, startSimulator } from "../../src/sim/server.ts";
-import { type Expected, expectedFrom, top } from "./expected.ts";
+import { connectRedis } from "../../src/redis/connection.ts";
+import { type Child, startChild } from "../../tools/infra/process.ts";
+import type { Frame } from "../../tools/sim/frames.ts";
+import type { SimOptions } from "../../tools/sim/options.ts";
+import { type Simulator, startSimulator } from "../../tools/sim/server.ts";
 import { bounded, waitFor } from "./env.ts";
+import { type Expected, expectedFrom, top } from "./expected.ts";
 import { caughtUp } from "./kafka.ts";
 
 export type Role = "producer" | "consumer-counts" | "consumer-addresses" | "consumer-transactions";
@@ -68,7 +68,7 @@ export class Pipeline {
     // The role logs of the previous run of this test go (startChild appends).
     for (const f of readdirSync(ARTIFACTS)) if (f.startsWith(`${tag}-`) && f.endsWith(".log")) rmSync(join(ARTIFACTS, f));
     const { config, kafka } = env;
-    this.apiRedis = createApiRedis(config.REDIS_URL);
+    this.apiRedis = connectRedis(config.REDIS_URL);
     const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
     const log = createLogger("api", { ...config, LOG_LEVEL: "error" });
     this.app = createApp({ config, redis: this.apiRedis, kafka: probe, log, now: () => this.clock(), cacheMs: 0 });
@@ -158,7 +158,9 @@ export class Pipeline {
       const { groups } = await admin.describeGroups(ROLES.map((r) => groupId(this.env.config, r)));
       for (const g of groups) {
         const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [this.env.config.TOPIC] });
-        lines.push(`${g.groupId}: ${g.state}, ${g.members.length} members (${g.members.map((m) => m.clientId).join(", ")}), committed ${JSON.stringify(offsets?.partitions.map((p) => [p.partition, p.offset]))}`);
+        lines.push(
+          `${g.groupId}: ${g.state}, ${g.members.length} members (${g.members.map((m) => m.clientId).join(", ")}), committed ${JSON.stringify(offsets?.partitions.map((p) => [p.partition, p.offset]))}`,
+        );
       }
       // CPU time over one second tells a busy-looping process from one waiting for ever.
       const cpu = (pid: number) => {
@@ -171,8 +173,7 @@ export class Pipeline {
       };
       const before = this.children.map((c) => cpu(c.proc.pid));
       await Bun.sleep(1_000);
-      const state = (c: Child, i: number) =>
-        c.proc.exitCode ?? c.proc.signalCode ?? `running, ${cpu(c.proc.pid) - (before[i] ?? 0)} ticks of CPU in 1 s`;
+      const state = (c: Child, i: number) => c.proc.exitCode ?? c.proc.signalCode ?? `running, ${cpu(c.proc.pid) - (before[i] ?? 0)} ticks of CPU in 1 s`;
       lines.push(`processes: ${this.children.map((c, i) => `${c.name} pid ${c.proc.pid} ${state(c, i)}`).join("; ")}`);
       return lines.join("\n  ");
     } finally {
@@ -182,7 +183,11 @@ export class Pipeline {
 
   /** Every group has committed the end of every partition. */
   drained(): Promise<boolean> {
-    return caughtUp(this.env.kafka, this.env.config.TOPIC, ROLES.map((role) => groupId(this.env.config, role)));
+    return caughtUp(
+      this.env.kafka,
+      this.env.config.TOPIC,
+      ROLES.map((role) => groupId(this.env.config, role)),
+    );
   }
 
   /**
@@ -204,7 +209,7 @@ export class Pipeline {
       `the API to serve the figures of ${want.expected.count} transactions`,
       async () => Bun.deepEquals(await this.served(), want.served) && (await this.drained()),
       timeoutMs,
-    ).catch(async () => console.error(`settle: ${await this.diagnose()}`)); // the assertions below say what differs
+    ).catch(async () => console.error(`settle: ${await Promise.race([this.diagnose(), Bun.sleep(15_000).then(() => "(the diagnosis got no answer within 15 s)")])}`)); // the assertions below say what differs
     const served = await this.served();
     let lost = 0;
     let twice = 0;

@@ -3,7 +3,7 @@ import { t } from "elysia";
 
 // Numbers of the answers are plain TypeBox (`Type`): Elysia's `t.Integer` / `t.Number` also
 // accept numeric strings (for parameters), which would show in the OpenAPI document as a union.
-import { NonNegativeInteger, Format } from "../params.ts";
+import { Format, NonNegativeInteger } from "../params.ts";
 
 export const MinuteCount = t.Object(
   {
@@ -15,10 +15,7 @@ export const MinuteCount = t.Object(
   { title: "MinuteCount" },
 );
 
-export const MinuteCounts = t.Object(
-  { minutes: t.Array(MinuteCount, { maxItems: 60, description: "oldest first" }) },
-  { title: "MinuteCounts" },
-);
+export const MinuteCounts = t.Object({ minutes: t.Array(MinuteCount, { maxItems: 60, description: "oldest first" }) }, { title: "MinuteCounts" });
 export type MinuteCounts = typeof MinuteCounts.static;
 
 export const MinuteParams = t.Object({ min_value: NonNegativeInteger("the minimum count a minute must have to be listed", "0") });
@@ -39,10 +36,7 @@ export const HourCount = t.Object(
   { title: "HourCount" },
 );
 
-export const HourCounts = t.Object(
-  { hours: t.Array(HourCount, { maxItems: 24, description: "oldest first; the last one is the current hour" }) },
-  { title: "HourCounts" },
-);
+export const HourCounts = t.Object({ hours: t.Array(HourCount, { maxItems: 24, description: "oldest first; the last one is the current hour" }) }, { title: "HourCounts" });
 export type HourCounts = typeof HourCounts.static;
 
 /** The text table of GET /transactions_count_per_minute: a header line, then one line a minute. */

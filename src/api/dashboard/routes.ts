@@ -7,8 +7,9 @@
  * Bun.file with an empty 416, not a JSON error; wrapped, the Range is ignored (RFC 9110 14.2
  * allows it) and the whole file is sent.
  */
-import { Elysia, t } from "elysia";
+
 import { dirname, join } from "node:path";
+import { Elysia, t } from "elysia";
 import { NotFoundError } from "../errors.ts";
 
 export const DASHBOARD_ASSETS = "/dashboard";

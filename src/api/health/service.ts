@@ -14,8 +14,8 @@
  * go to the log.
  */
 import type Redis from "ioredis";
-import { ROLES } from "../../groups.ts";
-import type { Logger } from "../../log.ts";
+import { ROLES } from "../../domain/groups.ts";
+import type { Logger } from "../../domain/log.ts";
 import type { ApiStore, ProjectionState } from "../store.ts";
 import type { KafkaProbe, KafkaStatus } from "./kafka.ts";
 import type { Health } from "./model.ts";
@@ -121,7 +121,9 @@ export class HealthService {
     for (const g of groups) {
       if (g.state === "no_member") reasons.push(`group ${g.group} (${g.role}): no member`);
       if (g.state === "stalled")
-        reasons.push(`group ${g.group} (${g.role}): stalled, ${g.lag ?? 0} records behind and ${g.records_to_replay} to replay, position unmoved for ${Math.round(g.unmoved_seconds ?? 0)} s`);
+        reasons.push(
+          `group ${g.group} (${g.role}): stalled, ${g.lag ?? 0} records behind and ${g.records_to_replay} to replay, position unmoved for ${Math.round(g.unmoved_seconds ?? 0)} s`,
+        );
     }
     return {
       status: reasons.length ? "unavailable" : "ok",
@@ -184,7 +186,7 @@ export class HealthService {
   }
 }
 
-/** The demo supervisor's restarts, from the metrics hash (fields written by src/roles/demo.ts). */
+/** The demo supervisor's restarts, from the metrics hash (fields written by the demo supervisor, tools/demo/main.ts). */
 export function supervisorOf(metrics: Record<string, string>): Health["supervisor"] {
   const count = (v: string | undefined) => {
     const n = Number(v);

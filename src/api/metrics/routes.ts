@@ -2,15 +2,15 @@
  * GET /metrics (Prometheus text format) and the hooks that time every request.
  *
  * Request counts and latencies are this process's, in memory; the pipeline's counters come from
- * the Redis metrics hash every role flushes into (src/metrics.ts).
+ * the Redis metrics hash every role flushes into (src/domain/metrics.ts).
  */
 import { Elysia, StatusMap, t } from "elysia";
 import type Redis from "ioredis";
-import type { Config } from "../../config.ts";
+import type { Config } from "../../domain/config.ts";
 import { metricsKey } from "../../redis/keys.ts";
 import { responses } from "../openapi.ts";
 import { fromRedis } from "../redis.ts";
-import { HttpMetrics, pipelineExposition } from "./http.ts";
+import { type HttpMetrics, pipelineExposition } from "./http.ts";
 
 const Exposition = t.String({ description: "Prometheus text exposition" });
 

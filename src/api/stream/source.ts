@@ -15,7 +15,7 @@
  * - The poller runs only while someone is subscribed (every `intervalMs`); `beforePoll` runs
  *   first on each tick (the transport samples its sockets there).
  */
-import { toView } from "../../transaction.ts";
+import { toView } from "../../domain/transaction.ts";
 import type { ApiStore } from "../store.ts";
 
 export interface SourceOptions {

@@ -14,8 +14,9 @@
  * - Without /proc (not Linux) the socket cannot be watched: a connection then ends after
  *   `UNWATCHED_BYTES_FACTOR` × `maxPendingBytes` and the client reconnects.
  */
-import { TooManyRequestsError, UnavailableError } from "../errors.ts";
+
 import type { SocketId } from "../client.ts";
+import { TooManyRequestsError, UnavailableError } from "../errors.ts";
 import { sendQueues, socketKey } from "./sockets.ts";
 
 export interface TransportOptions {

@@ -17,9 +17,10 @@
  *
  * The hook costs one string comparison per request.
  */
+
+import { dirname, join } from "node:path";
 import { swagger } from "@elysiajs/swagger";
 import { Elysia, t } from "elysia";
-import { dirname, join } from "node:path";
 import { NotFoundError } from "../errors.ts";
 
 export const SWAGGER_PATH = "/swagger";

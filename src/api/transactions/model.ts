@@ -1,13 +1,10 @@
 import { t } from "elysia";
-import { TransactionView } from "../../transaction.ts";
+import { TransactionView } from "../../domain/transaction.ts";
 import { Limit } from "../params.ts";
 
 export { TransactionView };
 
-export const LatestTransactions = t.Object(
-  { transactions: t.Array(TransactionView, { maxItems: 1000, description: "newest first by `time`" }) },
-  { title: "LatestTransactions" },
-);
+export const LatestTransactions = t.Object({ transactions: t.Array(TransactionView, { maxItems: 1000, description: "newest first by `time`" }) }, { title: "LatestTransactions" });
 export type LatestTransactions = typeof LatestTransactions.static;
 
 export const LatestQuery = t.Object({ limit: Limit(100, 1000) });

@@ -4,10 +4,11 @@
  * The newest `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice of that
  * read: a client cycling the limit costs no extra Redis read. One by hash is a single GET.
  */
+
+import { toView } from "../../domain/transaction.ts";
 import { Rendered, Sliced, TtlCache } from "../cache.ts";
 import { NotFoundError } from "../errors.ts";
 import type { ApiStore } from "../store.ts";
-import { toView } from "../../transaction.ts";
 import type { LatestTransactions, TransactionView } from "./model.ts";
 
 /** The stored record without the pipeline's fields, properties in the contract's order. */
@@ -33,8 +34,7 @@ export class TransactionsService {
     const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
     const all = await this.latestCache.get(
       "latest",
-      async () =>
-        new Sliced((await this.store.latestTransactions(size, this.now())).map(view), (transactions) => ({ transactions: [...transactions] }), '{"transactions":[', "]}"),
+      async () => new Sliced((await this.store.latestTransactions(size, this.now())).map(view), (transactions) => ({ transactions: [...transactions] }), '{"transactions":[', "]}"),
     );
     return all.take(limit) as Rendered<LatestTransactions>;
   }

@@ -1,7 +1,6 @@
 // The live dashboard: JSON endpoints for the state, /stream (server-sent events) for what
 // changes. On a gap in the event ids, or a reconnect, everything is refetched.
 (() => {
-  "use strict";
   const MINUTE = 60_000;
   const TX_ROWS = 25;
   const ADDR_ROWS = 10;
@@ -68,15 +67,21 @@
   function chartData() {
     const current = Math.floor(Date.now() / MINUTE) * MINUTE;
     for (const k of minutes.keys()) if (k < current - 60 * MINUTE) minutes.delete(k);
-    const xs = [], counts = [], values = [];
+    const xs = [],
+      counts = [],
+      values = [];
     for (let t = current - 60 * MINUTE; t <= current; t += MINUTE) {
       const m = minutes.get(t);
       xs.push(t / 1000);
       counts.push(m ? m.count : t === current ? null : 0);
       values.push(m ? m.value / 1e8 : t === current ? null : 0);
     }
-    let c = 0, v = 0;
-    for (let i = 0; i < 60; i++) { c += counts[i] || 0; v += (values[i] || 0) * 1e8; }
+    let c = 0,
+      v = 0;
+    for (let i = 0; i < 60; i++) {
+      c += counts[i] || 0;
+      v += (values[i] || 0) * 1e8;
+    }
     $("hour-count").textContent = satFmt.format(c);
     $("hour-value").textContent = btc(v);
     $("hour-value").title = sat(v);
@@ -95,16 +100,28 @@
         ...chartSize(),
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, n: { auto: true, range: (u, lo, hi) => [0, Math.max(1, hi * 1.1)] }, btc: { auto: true, range: (u, lo, hi) => [0, Math.max(0.001, hi * 1.1)] } },
+        scales: {
+          x: { time: true },
+          n: { auto: true, range: (_u, _lo, hi) => [0, Math.max(1, hi * 1.1)] },
+          btc: { auto: true, range: (_u, _lo, hi) => [0, Math.max(0.001, hi * 1.1)] },
+        },
         axes: [
-          { ...axis, values: (u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 16)) },
+          { ...axis, values: (_u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 16)) },
           { ...axis, scale: "n", label: "tx / min", labelSize: 18, size: 50 },
           { ...axis, scale: "btc", side: 1, grid: { show: false }, label: "BTC / min", labelSize: 18, size: 60 },
         ],
         series: [
-          { label: "minute (UTC)", value: (u, v) => (v == null ? "–" : new Date(v * 1000).toISOString().slice(11, 16)) },
-          { label: "transactions", scale: "n", stroke: "#4e9cff", fill: "rgba(78,156,255,0.18)", width: 2, paths: uPlot.paths.bars({ size: [0.7, 40] }), value: (u, v) => (v == null ? "–" : satFmt.format(v)) },
-          { label: "value BTC", scale: "btc", stroke: "#f7931a", width: 2, points: { show: false }, value: (u, v) => (v == null ? "–" : btc(v * 1e8)) },
+          { label: "minute (UTC)", value: (_u, v) => (v == null ? "–" : new Date(v * 1000).toISOString().slice(11, 16)) },
+          {
+            label: "transactions",
+            scale: "n",
+            stroke: "#4e9cff",
+            fill: "rgba(78,156,255,0.18)",
+            width: 2,
+            paths: uPlot.paths.bars({ size: [0.7, 40] }),
+            value: (_u, v) => (v == null ? "–" : satFmt.format(v)),
+          },
+          { label: "value BTC", scale: "btc", stroke: "#f7931a", width: 2, points: { show: false }, value: (_u, v) => (v == null ? "–" : btc(v * 1e8)) },
         ],
       },
       data,
@@ -149,7 +166,13 @@
     if (mine !== addrSeq) return; // a newer request (side switch) answers instead
     $("addresses").tBodies[0].replaceChildren(
       ...body.addresses.map((a, i) =>
-        el("tr", { "data-address": a.address }, el("td", { class: "muted", text: String(i + 1) }), el("td", { class: "addr mono", title: a.address }, a.address), el("td", { class: "r", "data-sat": String(a.total_value), title: sat(a.total_value), text: btc(a.total_value) })),
+        el(
+          "tr",
+          { "data-address": a.address },
+          el("td", { class: "muted", text: String(i + 1) }),
+          el("td", { class: "addr mono", title: a.address }, a.address),
+          el("td", { class: "r", "data-sat": String(a.total_value), title: sat(a.total_value), text: btc(a.total_value) }),
+        ),
       ),
     );
     $("addresses").dataset.side = side;
@@ -208,7 +231,9 @@
     );
     const sup = h.supervisor;
     if (sup) {
-      const roles = Object.entries(sup.per_role || {}).map(([name, n]) => `${name} ${n}`).join(", ");
+      const roles = Object.entries(sup.per_role || {})
+        .map(([name, n]) => `${name} ${n}`)
+        .join(", ");
       const last = sup.last && typeof sup.last === "object" ? JSON.stringify(sup.last) : sup.last ? String(sup.last) : "";
       $("h-restarts").textContent = satFmt.format(sup.restarts_total);
       $("h-restarts").title = [roles, last && `last: ${last}`].filter(Boolean).join("; ");
@@ -255,7 +280,10 @@
     es.addEventListener("hello", (e) => {
       const data = JSON.parse(e.data);
       lastSeq = data.seq;
-      if (data.metrics) { gauges = data.metrics; showGauges(); }
+      if (data.metrics) {
+        gauges = data.metrics;
+        showGauges();
+      }
       live(true, "live");
       if (hellos++ > 0) refetch("refetched after a reconnect").catch(() => {});
     });
@@ -279,11 +307,16 @@
   }
 
   loadAll()
-    .catch((err) => { $("tx-note").textContent = `could not load: ${err.message}`; })
+    .catch((err) => {
+      $("tx-note").textContent = `could not load: ${err.message}`;
+    })
     .finally(() => {
       document.body.dataset.ready = "1";
       connect();
     });
   setInterval(() => loadHealth().catch(() => {}), 10_000);
-  setInterval(() => { if (chart) chart.setData(chartData()); showGauges(); }, 15_000);
+  setInterval(() => {
+    if (chart) chart.setData(chartData());
+    showGauges();
+  }, 15_000);
 })();

@@ -64,8 +64,7 @@ export async function ensureKafkaJars(log: (line: string) => void = (l) => conso
   log(`kafka: fetching Apache Kafka ${KAFKA_VERSION} from Maven Central into ${home} (first run only)`);
 
   const proc = Bun.spawn(
-    [mvn, "-B", "-f", join(home, "pom.xml"), "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
-      "-DincludeScope=runtime", `-DoutputDirectory=${libs}`],
+    [mvn, "-B", "-f", join(home, "pom.xml"), "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies", "-DincludeScope=runtime", `-DoutputDirectory=${libs}`],
     { stdout: "pipe", stderr: "pipe" },
   );
   let fetched = 0;
@@ -183,10 +182,10 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
     const metaDir = join(node.dataDir, "data");
     writeFileSync(node.props, properties(node, specs, metaDir));
     if (!existsSync(join(metaDir, "meta.properties"))) {
-      const format = Bun.spawnSync(
-        [java, ...classpath, "kafka.tools.StorageTool", "format", "-t", id, "-c", node.props, ...(nodes.length === 1 ? ["--standalone"] : []), "-g"],
-        { stdout: "pipe", stderr: "pipe" },
-      );
+      const format = Bun.spawnSync([java, ...classpath, "kafka.tools.StorageTool", "format", "-t", id, "-c", node.props, ...(nodes.length === 1 ? ["--standalone"] : []), "-g"], {
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       if (format.exitCode !== 0) throw new Error(`kafka: formatting ${metaDir} failed: ${format.stderr.toString()}${format.stdout.toString()}`);
       writeFileSync(join(node.dataDir, "controller-port"), String(node.controllerPort));
     }

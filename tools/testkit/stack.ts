@@ -7,9 +7,9 @@
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type LocalKafka, startKafka } from "../../src/infra/kafka.ts";
-import { freePort } from "../../src/infra/process.ts";
-import { type LocalRedis, startRedis } from "../../src/infra/redis.ts";
+import { type LocalKafka, startKafka } from "../infra/kafka.ts";
+import { freePort } from "../infra/process.ts";
+import { type LocalRedis, startRedis } from "../infra/redis.ts";
 
 export interface TestStack {
   kafka: LocalKafka;
@@ -37,7 +37,7 @@ export async function stopTestStack(): Promise<void> {
   stack = undefined;
   await Promise.all([kafka.stop(), redis.stop()]);
   // Keep the broker's log of the run (warnings and errors) for when a test failed.
-  const artifacts = join(import.meta.dir, "..", "artifacts");
+  const artifacts = join(import.meta.dir, "..", "..", "test", "artifacts");
   mkdirSync(artifacts, { recursive: true });
   for (const node of kafka.nodes) copyFileSync(node.logFile, join(artifacts, `kafka-${node.nodeId}.log`));
   rmSync(root, { recursive: true, force: true });

@@ -1,12 +1,12 @@
 /**
- * `bun run sim [options]`: the local blockchain.com feed simulator (src/sim/server.ts).
+ * `bun run sim [options]`: the local blockchain.com feed simulator (tools/sim/server.ts).
  * Prints its websocket URL, for FEED_URL; `--help` lists the options.
  */
-import { configOrExit } from "../config.ts";
-import { createLogger } from "../log.ts";
-import { onShutdown } from "../shutdown.ts";
-import { parseSimArgs, SIM_USAGE, type SimOptions } from "../sim/options.ts";
-import { startSimulator } from "../sim/server.ts";
+import { configOrExit } from "../../src/domain/config.ts";
+import { createLogger } from "../../src/domain/log.ts";
+import { onShutdown } from "../../src/domain/shutdown.ts";
+import { parseSimArgs, SIM_USAGE, type SimOptions } from "./options.ts";
+import { startSimulator } from "./server.ts";
 
 const argv = Bun.argv.slice(2);
 if (argv.includes("--help") || argv.includes("-h")) {

@@ -10,7 +10,7 @@
  */
 import { existsSync } from "node:fs";
 import type { ServerWebSocket } from "bun";
-import { createLogger, type Logger } from "../log.ts";
+import { createLogger, type Logger } from "../../src/domain/log.ts";
 import { type Frame, malformedFrame, replayFrames, syntheticFrames } from "./frames.ts";
 import { resolveSimOptions, type SimOptions } from "./options.ts";
 import { Random } from "./random.ts";

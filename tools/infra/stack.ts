@@ -2,8 +2,8 @@
  * The local stack: use the Kafka and Redis that KAFKA_BROKERS and REDIS_URL name when they
  * answer; when one names a localhost port where nothing answers, start it there.
  */
-import type { Config } from "../config.ts";
-import { brokerList } from "../config.ts";
+import type { Config } from "../../src/domain/config.ts";
+import { brokerList } from "../../src/domain/config.ts";
 import { type LocalKafka, startKafka } from "./kafka.ts";
 import { isLocalHost, portAnswers } from "./process.ts";
 import { type LocalRedis, pingRedis, startRedis } from "./redis.ts";

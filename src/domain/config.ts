@@ -47,7 +47,12 @@ export const EnvSchema = Type.Object({
   }),
   TOPIC_PARTITIONS: Int(3, 1, 1000, "partitions of the topic when it is created"),
   TOPIC_REPLICATION: Int(1, 1, 10, "replication factor of the topic when it is created"),
-  TOPIC_RETENTION_HOURS: Int(26, 4, 8760, "retention of the topic when it is created, in hours (26 covers the 24 hours of /transactions_count_per_hour when a projection is replayed)"),
+  TOPIC_RETENTION_HOURS: Int(
+    26,
+    4,
+    8760,
+    "retention of the topic when it is created, in hours (26 covers the 24 hours of /transactions_count_per_hour when a projection is replayed)",
+  ),
   PARTITIONER: OneOf("minute", ["minute", "hash"] as const, "how records are routed to partitions"),
   REDIS_PREFIX: Type.String({
     default: "btc",

@@ -1,11 +1,12 @@
 /**
  * A local redis-server, started when REDIS_URL names a localhost port where nothing answers.
  */
-import Redis from "ioredis";
+
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { type Child, cacheDir, startChild, waitUntil, which } from "./process.ts";
+import Redis from "ioredis";
 import { MissingToolError } from "./kafka.ts";
+import { type Child, cacheDir, startChild, waitUntil, which } from "./process.ts";
 
 export interface LocalRedis {
   readonly url: string;
@@ -47,8 +48,21 @@ export async function startRedis(opts: StartRedisOptions): Promise<LocalRedis> {
   const url = `redis://127.0.0.1:${opts.port}`;
   const logFile = join(dataDir, "redis.log");
   const args = [
-    server, "--port", String(opts.port), "--bind", "127.0.0.1", "--dir", dataDir, "--save", "",
-    "--appendonly", opts.persist ? "yes" : "no", "--appendfsync", "everysec", "--daemonize", "no",
+    server,
+    "--port",
+    String(opts.port),
+    "--bind",
+    "127.0.0.1",
+    "--dir",
+    dataDir,
+    "--save",
+    "",
+    "--appendonly",
+    opts.persist ? "yes" : "no",
+    "--appendfsync",
+    "everysec",
+    "--daemonize",
+    "no",
   ];
   let child: Child;
   const launch = async () => {

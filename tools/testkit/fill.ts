@@ -4,10 +4,11 @@
  * calls at a chosen time (unix seconds) instead of Redis's clock, for tests that pin the window.
  */
 import type Redis from "ioredis";
-import type { Config } from "../../src/config.ts";
 import { addressRecord, advanceWindow } from "../../src/consumers/addresses.ts";
 import { chunkStretch } from "../../src/consumers/group.ts";
-import { type GroupRole, ROLES } from "../../src/groups.ts";
+import type { Config } from "../../src/domain/config.ts";
+import { type GroupRole, ROLES } from "../../src/domain/groups.ts";
+import type { Transaction } from "../../src/domain/transaction.ts";
 import { defineScripts } from "../../src/redis/loader.ts";
 import {
   type Applied,
@@ -20,7 +21,6 @@ import {
   runAll,
   type ScriptCall,
 } from "../../src/redis/scripts.ts";
-import type { Transaction } from "../../src/transaction.ts";
 
 type FillConfig = Pick<Config, "REDIS_PREFIX" | "TX_CAP">;
 

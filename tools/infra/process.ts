@@ -6,10 +6,11 @@
  * it when the process that started it dies, even by SIGKILL: no JVM or redis-server is left
  * behind by a crashed test run or demo.
  */
-import { type Subprocess, spawn } from "bun";
+
 import { closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { connect } from "node:net";
 import { join, resolve } from "node:path";
+import { type Subprocess, spawn } from "bun";
 
 /** The gitignored folder for the Kafka jars and local data. */
 export const CACHE_DIR = resolve(process.env.BTC_CACHE_DIR ?? join(import.meta.dir, "..", "..", ".cache"));

@@ -7,25 +7,28 @@
  * output with the role's name, prints where everything runs, and on Ctrl-C / SIGTERM stops the
  * children (each finishes its batch and commits) and then what it started.
  *
- * Supervision (src/infra/supervisor.ts): a role that exits is started again after 0.5 s doubling
+ * Supervision (tools/demo/supervisor.ts): a role that exits is started again after 0.5 s doubling
  * to 30 s, each restart logged and counted in the metrics hash (`supervisor_restarts_total`,
  * `supervisor_restarts_<role>_total`, `supervisor_last_restart`); a role that fails 5 times in a
  * row within a minute stops the demo with exit code 1.
  */
-import Redis from "ioredis";
+
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { configOrExit } from "../config.ts";
+import { configOrExit } from "../../src/domain/config.ts";
+import { createLogger } from "../../src/domain/log.ts";
+import { connectRedis } from "../../src/redis/connection.ts";
+import { metricsKey } from "../../src/redis/keys.ts";
 import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
 import { ensureStack } from "../infra/stack.ts";
-import { describeExit, type RestartEvent, Supervisor } from "../infra/supervisor.ts";
-import { metricsKey } from "../redis/keys.ts";
+import { describeExit, type RestartEvent, Supervisor } from "./supervisor.ts";
 
 const live = process.argv.includes("--live");
 const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--");
 const config = configOrExit();
-const roles = join(import.meta.dir);
+/** The repository: role files are named from it. */
+const ROOT = join(import.meta.dir, "..", "..");
 
 interface RoleSpec {
   name: string;
@@ -36,12 +39,12 @@ interface RoleSpec {
 
 function plan(feedUrl: string, simPort: number): RoleSpec[] {
   const specs: RoleSpec[] = [];
-  if (!live) specs.push({ name: "sim", file: "sim.ts", args: ["--port", String(simPort), ...simArgs] });
-  specs.push({ name: "producer", file: "producer.ts", env: { FEED_URL: feedUrl } });
-  for (let i = 1; i <= 3; i++) specs.push({ name: `counts-${i}`, file: "consumer-counts.ts" });
-  specs.push({ name: "addresses", file: "consumer-addresses.ts" });
-  specs.push({ name: "transactions", file: "consumer-transactions.ts" });
-  specs.push({ name: "api", file: "api.ts" });
+  if (!live) specs.push({ name: "sim", file: "tools/sim/main.ts", args: ["--port", String(simPort), ...simArgs] });
+  specs.push({ name: "producer", file: "src/roles/producer.ts", env: { FEED_URL: feedUrl } });
+  for (let i = 1; i <= 3; i++) specs.push({ name: `counts-${i}`, file: "src/roles/consumer-counts.ts" });
+  specs.push({ name: "addresses", file: "src/roles/consumer-addresses.ts" });
+  specs.push({ name: "transactions", file: "src/roles/consumer-transactions.ts" });
+  specs.push({ name: "api", file: "src/roles/api.ts" });
   return specs;
 }
 
@@ -78,18 +81,12 @@ const env = { ...process.env, KAFKA_BROKERS: stack.kafkaBrokers, REDIS_URL: stac
 const specs = new Map<string, RoleSpec>();
 const missing: string[] = [];
 for (const spec of plan(feedUrl, simPort)) {
-  if (existsSync(join(roles, spec.file))) specs.set(spec.name, spec);
+  if (existsSync(join(ROOT, spec.file))) specs.set(spec.name, spec);
   else missing.push(spec.name);
 }
 
 // Restarts are counted where the other pipeline counters live; Redis away only loses the count.
-const redis = new Redis(stack.redisUrl, { maxRetriesPerRequest: 3 });
-let redisWarned = 0;
-redis.on("error", (err: Error) => {
-  if (Date.now() - redisWarned < 10_000) return;
-  redisWarned = Date.now();
-  console.error(`demo: redis: ${err.message}`);
-});
+const redis = connectRedis(stack.redisUrl, createLogger("demo", config));
 function countRestart(event: RestartEvent): void {
   const key = metricsKey(config);
   const last = JSON.stringify({ role: event.role, exit: event.exit, at_ms: event.atMs });
@@ -106,7 +103,7 @@ let stopping = false;
 const supervisor = new Supervisor({
   spawn(name) {
     const spec = specs.get(name) as RoleSpec;
-    const proc = Bun.spawn(diesWithParent([process.execPath, join(roles, spec.file), ...(spec.args ?? [])]), {
+    const proc = Bun.spawn(diesWithParent([process.execPath, join(ROOT, spec.file), ...(spec.args ?? [])]), {
       env: { ...env, ...spec.env },
       stdin: "ignore",
       stdout: "pipe",
@@ -119,8 +116,7 @@ const supervisor = new Supervisor({
   started: (name, proc) => console.log(`demo: ${name} pid ${proc.pid}`),
   exited: (e) => console.error(`demo: ${e.role} exited (${describeExit(e.exit)}); restarting in ${e.delayMs / 1000} s (failure ${e.failures} in a row)`),
   restarted: countRestart,
-  gaveUp: (name, exit, failures, withinMs) =>
-    stop(`${name} failed ${failures} times in a row within ${Math.ceil(withinMs / 1000)} s (last: ${describeExit(exit)}); giving up`, 1),
+  gaveUp: (name, exit, failures, withinMs) => stop(`${name} failed ${failures} times in a row within ${Math.ceil(withinMs / 1000)} s (last: ${describeExit(exit)}); giving up`, 1),
 });
 
 process.on("SIGINT", () => stop("SIGINT", 0));

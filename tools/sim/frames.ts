@@ -97,7 +97,8 @@ function randomValue(rng: Random, depth: number): unknown {
     default: {
       const o: Record<string, unknown> = {};
       // defineProperty: `__proto__` becomes a key of the JSON, not the object's prototype.
-      for (let n = rng.int(0, 6); n > 0; n--) Object.defineProperty(o, pick(rng, KEYS), { value: randomValue(rng, depth + 1), enumerable: true, writable: true, configurable: true });
+      for (let n = rng.int(0, 6); n > 0; n--)
+        Object.defineProperty(o, pick(rng, KEYS), { value: randomValue(rng, depth + 1), enumerable: true, writable: true, configurable: true });
       return o;
     }
   }
@@ -159,7 +160,18 @@ function at(root: unknown, path: string): Record<string, unknown> {
 }
 
 /** Byte sequences that are not UTF-8: bytes never used, overlong forms, a surrogate, above U+10FFFF, lone and cut sequences. */
-const NOT_UTF8 = [[0xff], [0xfe], [0xc0, 0xaf], [0xe0, 0x80, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0x80], [0xc3, 0x28], [0xf8, 0x88, 0x80, 0x80, 0x80], [0xe2, 0x82]];
+const NOT_UTF8 = [
+  [0xff],
+  [0xfe],
+  [0xc0, 0xaf],
+  [0xe0, 0x80, 0xaf],
+  [0xed, 0xa0, 0x80],
+  [0xf4, 0x90, 0x80, 0x80],
+  [0x80],
+  [0xc3, 0x28],
+  [0xf8, 0x88, 0x80, 0x80, 0x80],
+  [0xe2, 0x82],
+];
 
 const utf8 = (s: string) => new TextEncoder().encode(s);
 const join = (...parts: ArrayLike<number>[]) => {
@@ -251,7 +263,7 @@ const BREAKERS: Breaker[] = [
   {
     kind: "invalid UTF-8",
     weight: 10,
-    make(m, text, rng) {
+    make(_m, text, rng) {
       const bad = pick(rng, NOT_UTF8);
       switch (rng.int(0, 2)) {
         case 0: {

@@ -5,7 +5,7 @@
  * probability falling like 1/sqrt(i): a few hot addresses, a long tail seen once or twice), a few
  * outputs without address (OP_RETURN, value 0) and a few inputs of unknown value.
  */
-import { SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../transaction.ts";
+import { SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../../src/domain/transaction.ts";
 import { type AddressType as AddressKind, encodeAddress } from "../sim/address.ts";
 
 export interface PopulationOptions {

@@ -1,7 +1,7 @@
 /**
  * `bun run infra`: the local Kafka and Redis, until Ctrl-C / SIGTERM.
  */
-import { configOrExit } from "../config.ts";
+import { configOrExit } from "../../src/domain/config.ts";
 import { MissingToolError } from "./kafka.ts";
 import { ensureStack } from "./stack.ts";
 
