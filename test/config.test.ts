@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { ConfigError, loadConfig } from "../src/domain/config.ts";
+import { ConfigError, EnvSchema, loadConfig } from "../src/domain/config.ts";
+import { configTable, README, readmeTable } from "../tools/docs/config-table.ts";
 
 describe("configuration", () => {
   test("applies the contract's defaults", () => {
@@ -57,5 +58,22 @@ describe("configuration", () => {
     const proc = Bun.spawnSync([process.execPath, "tools/infra/main.ts"], { env: { ...process.env, PORT: "nope" }, stderr: "pipe" });
     expect(proc.exitCode).toBe(2);
     expect(proc.stderr.toString().trim()).toBe('config: PORT="nope" is not allowed; expected HTTP port of the API: an integer from 1 to 65535');
+  });
+});
+
+describe("the README's configuration table", () => {
+  test("is the one generated from the schema (`bun run docs:config` writes it)", async () => {
+    const held = readmeTable(await Bun.file(README).text());
+    expect(held).toBeDefined();
+    expect(held).toBe(configTable());
+  });
+
+  test("lists every variable the schema knows, with its default", () => {
+    const table = configTable();
+    for (const [name, schema] of Object.entries(EnvSchema.properties)) {
+      const row = table.split("\n").find((l) => l.startsWith(`| \`${name}\` |`));
+      expect(row).toBeDefined();
+      expect(row).toContain(schema.default === "" ? "*(empty)*" : `\`${schema.default}\``);
+    }
   });
 });
