@@ -26,8 +26,8 @@ export const EnvSchema = Type.Object({
   }),
   REDIS_URL: Type.String({
     default: "redis://localhost:6379",
-    pattern: "^rediss?://[^\\s]+$",
-    description: "Redis server: a redis:// or rediss:// URL",
+    pattern: "^rediss?://[^\\s,]+(,rediss?://[^\\s,]+)*$",
+    description: "Redis server: a redis:// or rediss:// URL; for a Redis Cluster, several seed nodes' URLs, comma-separated",
   }),
   FEED_URL: Type.String({
     default: "wss://ws.blockchain.info/inv",
