@@ -200,17 +200,21 @@ describe("/metrics", () => {
     const text = await res.text();
     expect(text).toContain('api_http_requests_total{route="unmatched",method="GET",status="404"} 1');
     expect(text).toContain('api_http_requests_total{route="/show_transactions/",method="GET",status="422"} 2');
-    expect(text).toContain('api_http_request_duration_seconds_bucket{route="/show_transactions/",method="GET",status="422",le="+Inf"} 2');
+    expect(text).toContain('api_http_request_duration_seconds_bucket{le="+Inf",route="/show_transactions/",method="GET",status="422"} 2'); // prom-client writes `le` first
     expect(text).toContain('api_http_request_duration_seconds_count{route="/show_transactions/",method="GET",status="422"} 2');
     expect(text).toContain("# TYPE api_http_request_duration_seconds histogram");
     expect(text).toContain("pipeline_metrics_up 1");
     expect(text).toContain("# TYPE producer_received_total counter\nproducer_received_total 42");
     expect(text).toContain("# TYPE producer_last_message_at_ms gauge\nproducer_last_message_at_ms 1700000000000");
-    // Every sample line is `name{labels} number` or `name number`.
+    // prom-client's default metrics of this process: CPU, memory, event-loop lag.
+    expect(text).toMatch(/# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total [0-9.e+-]+\n/);
+    expect(text).toMatch(/# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes [1-9][0-9]*\n/);
+    expect(text).toMatch(/# TYPE nodejs_eventloop_lag_seconds gauge\nnodejs_eventloop_lag_seconds [0-9.e+-]+\n/);
+    // Every sample line is `name{labels} number` or `name number` (blank lines separate metrics).
     for (const line of text
       .trimEnd()
       .split("\n")
-      .filter((l) => !l.startsWith("#")))
+      .filter((l) => l && !l.startsWith("#")))
       expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? -?[0-9.e+-]+$/);
   });
 });
