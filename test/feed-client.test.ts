@@ -3,8 +3,9 @@
  * silent connection, reconnects with backoff and says how long the gap was.
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
+import { backoff } from "../src/domain/backoff.ts";
 import type { Level, Logger } from "../src/domain/log.ts";
-import { backoff, connectFeed, type FeedTiming } from "../src/feed/client.ts";
+import { connectFeed, type FeedTiming } from "../src/feed/client.ts";
 import { frameBytes, MAX_FRAME_BYTES, readFeedMessage } from "../src/feed/utx.ts";
 import { startSimulator } from "../tools/sim/server.ts";
 import { waitFor } from "./helpers/env.ts";

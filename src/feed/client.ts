@@ -11,8 +11,10 @@
  * Keep-alive: a `{"op":"ping"}` every `pingEveryMs`. A connection that has shown no sign of life
  * (no frame at all, not even a pong) for `deadAfterMs` is given up, so a dead connection is
  * noticed within `deadAfterMs + pingEveryMs`. Reconnects wait an exponential backoff with jitter
- * (`backoffMinMs` doubling up to `backoffMaxMs`), reset once a connection delivers a frame.
+ * (src/domain/backoff.ts; `backoffMinMs` doubling up to `backoffMaxMs`), reset once a connection
+ * delivers a frame.
  */
+import { backoff } from "../domain/backoff.ts";
 import type { Logger } from "../domain/log.ts";
 
 export interface FeedTiming {
@@ -33,12 +35,6 @@ export interface FeedEvents {
 
 const SUBSCRIBE = JSON.stringify({ op: "unconfirmed_sub" });
 const PING = JSON.stringify({ op: "ping" });
-
-/** Exponential backoff with "equal jitter": half the step fixed, half random, so retries spread out but never collapse to 0. */
-export const backoff = (attempt: number, minMs: number, maxMs: number) => {
-  const step = Math.min(maxMs, minMs * 2 ** attempt);
-  return Math.round(step / 2 + (Math.random() * step) / 2);
-};
 
 /** Connects and stays connected until `close()`. */
 export function connectFeed(url: string, log: Logger, on: FeedEvents, timing: FeedTiming = FEED_TIMING): { close(): void } {

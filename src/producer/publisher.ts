@@ -16,10 +16,10 @@
  *   twice; consumers count a hash once (the contract), so that is safe.
  */
 import { CompressionCodecs, CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from "kafkajs";
+import { backoff } from "../domain/backoff.ts";
 import type { Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import type { Transaction } from "../domain/transaction.ts";
-import { backoff } from "../feed/client.ts";
 import { dlqTopic } from "../kafka/client.ts";
 import { ensureTopics } from "../kafka/topic.ts";
 
