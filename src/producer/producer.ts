@@ -18,9 +18,9 @@ import type { Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { Metrics } from "../domain/metrics.ts";
 import { connectFeed, FEED_TIMING, type FeedTiming } from "../feed/client.ts";
-import { frameBytes, readFeedMessage } from "../feed/utx.ts";
+import { readFeedMessage } from "../feed/utx.ts";
 import { createKafka } from "../kafka/client.ts";
-import { deadLetterMessage } from "../kafka/dlq.ts";
+import { cutDeadLetter, deadLetterMessage } from "../kafka/dlq.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { metricsKey } from "../redis/keys.ts";
 import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
@@ -45,21 +45,12 @@ export interface Producer {
 
 /**
  * The dead letter of a feed frame. A frame larger than a Kafka record can hold (a megabyte of
- * junk, or a frame above the feed's MAX_FRAME_BYTES) keeps its first `MAX_RECORD_BYTES` bytes and
- * says so in a `raw_bytes` header (its full size): cut, but dead-lettered like any other, rather
- * than dropped. The cut is a copy, so the letter waiting for Kafka does not keep the whole frame
- * alive; a text frame is never encoded whole (only its first MAX_RECORD_BYTES + 1 characters).
+ * junk, or a frame above the feed's MAX_FRAME_BYTES) is cut to its first `MAX_RECORD_BYTES` bytes
+ * and says so in a `raw_bytes` header (its full size), by the dead-letter rule (src/kafka/dlq.ts):
+ * cut, but dead-lettered like any other, rather than dropped.
  */
-export function feedDeadLetter(raw: string | Buffer, reason: string, now: number): Message {
-  const size = frameBytes(raw);
-  if (size <= MAX_RECORD_BYTES) return deadLetterMessage({ source: "feed", reason, raw }, now);
-  // One character more than needed: a surrogate pair cut in two would change the last bytes kept.
-  const head = typeof raw === "string" ? Buffer.from(raw.slice(0, MAX_RECORD_BYTES + 1)) : raw;
-  const cut = Buffer.alloc(MAX_RECORD_BYTES);
-  head.copy(cut, 0, 0, MAX_RECORD_BYTES);
-  const letter = deadLetterMessage({ source: "feed", reason, raw: cut }, now);
-  return { ...letter, headers: { ...letter.headers, raw_bytes: String(size) } };
-}
+export const feedDeadLetter = (raw: string | Buffer, reason: string, now: number): Message =>
+  cutDeadLetter(deadLetterMessage({ source: "feed", reason, raw }, now), MAX_RECORD_BYTES, "raw_bytes");
 
 /** The first characters of a frame for a log line, without decoding a large binary frame whole. */
 const frameStart = (raw: string | Buffer) => (typeof raw === "string" ? raw.slice(0, 120) : raw.subarray(0, 120).toString());
