@@ -154,7 +154,7 @@ let spawned = 0;
 /** Starts a consumer role from its entry point; its log goes to a file (an unread pipe would block it once full). */
 function spawnConsumer(env: TestEnv, role: GroupRole, extra: Record<string, string> = {}): Subprocess {
   mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
-  const child = Bun.spawn([process.execPath, join(ROOT, "src", "roles", `consumer-${role}.ts`)], {
+  const child = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "consumer.ts"), role], {
     cwd: ROOT,
     env: { ...process.env, ...env.env, LOG_LEVEL: "error", ...extra },
     stdout: "ignore",

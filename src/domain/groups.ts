@@ -1,25 +1,82 @@
 /**
- * The three consumer groups of the contract, by role: the one list every other module takes
- * them from (Kafka group ids, Redis key namespaces, /health, rebuild, tests).
+ * The registry of consumer groups: one entry per projection, the one list every other module
+ * takes the groups from. Kafka group ids (src/kafka/client.ts), Redis key namespaces
+ * (src/redis/keys.ts), the replay of an empty projection (src/consumers/runner.ts), /health,
+ * rebuild, `bun run consumer <role>`, the demo, compose and the tests all enumerate `ROLES` or
+ * read an entry here. What a group *does* with a batch is its processor, in the pipeline layer
+ * (src/consumers/processors.ts), keyed by the same roles.
+ *
+ * Adding a projection: an entry here, its processor there, its Lua scripts and key families,
+ * and its API route folder.
  */
+import { type TLiteral, type TUnion, Type } from "@sinclair/typebox";
 import { HOUR_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_SECONDS } from "./window.ts";
 
-export const GROUPS = {
-  counts: "btc-minute-counts",
-  addresses: "btc-address-values",
-  transactions: "btc-transactions",
-} as const;
-export type GroupRole = keyof typeof GROUPS;
-export const ROLES = Object.keys(GROUPS) as GroupRole[];
+export interface GroupSpec {
+  /** The Kafka consumer group id, before GROUP_PREFIX. */
+  readonly group: string;
+  /** What the projection holds, for usage lines and logs. */
+  readonly summary: string;
+  /**
+   * The group's Redis key namespace: every key of its projection starts `{REDIS_PREFIX}:<namespace>:`
+   * (src/redis/keys.ts builds the key families inside it). Distinct per group, without `:`.
+   */
+  readonly namespace: string;
+  /**
+   * How far back in the log (by record timestamp) the group replays into an empty projection:
+   * what its projection can still hold.
+   */
+  readonly replayLookbackSeconds: number;
+  /** Processes of the group that `bun run demo`, compose.yaml and the pipeline tests run. */
+  readonly processes: number;
+}
 
 /**
- * How far back in the log (by record timestamp) a group replays into an empty projection: what
- * its projection can still hold. Counts keep hour buckets for the 24 hours of
- * /transactions_count_per_hour; the others keep the 3-hour window (plus the margin for records
- * stamped a little ahead of when they were written).
+ * Counts keep hour buckets for the 24 hours of /transactions_count_per_hour, so they replay that
+ * far back; the others keep the 3-hour window (plus the margin for records stamped a little
+ * ahead of when they were written).
  */
-export const REPLAY_LOOKBACK_SECONDS: Record<GroupRole, number> = {
-  counts: HOUR_BUCKET_KEEP_SECONDS,
-  addresses: WINDOW_SECONDS + SEEN_MARGIN_SECONDS,
-  transactions: WINDOW_SECONDS + SEEN_MARGIN_SECONDS,
-};
+export const GROUP_REGISTRY = {
+  counts: {
+    group: "btc-minute-counts",
+    summary: "transactions and value per event minute and hour",
+    namespace: "counts",
+    replayLookbackSeconds: HOUR_BUCKET_KEEP_SECONDS,
+    processes: 3,
+  },
+  addresses: {
+    group: "btc-address-values",
+    summary: "value received and sent per address over the last 3 hours",
+    namespace: "addresses",
+    replayLookbackSeconds: WINDOW_SECONDS + SEEN_MARGIN_SECONDS,
+    processes: 1,
+  },
+  transactions: {
+    group: "btc-transactions",
+    summary: "the transactions of the last 3 hours, within TX_CAP",
+    namespace: "transactions",
+    replayLookbackSeconds: WINDOW_SECONDS + SEEN_MARGIN_SECONDS,
+    processes: 1,
+  },
+} as const satisfies Record<string, GroupSpec>;
+
+export type GroupRole = keyof typeof GROUP_REGISTRY;
+/** Every role, in the registry's order (the order /health lists them in). */
+export const ROLES = Object.keys(GROUP_REGISTRY) as GroupRole[];
+
+/** `role` is a role of the registry. */
+export const isGroupRole = (role: unknown): role is GroupRole => typeof role === "string" && Object.hasOwn(GROUP_REGISTRY, role);
+
+/** Role -> an entry's field, for every role. */
+const field = <K extends keyof GroupSpec>(key: K) => Object.fromEntries(ROLES.map((role) => [role, GROUP_REGISTRY[role][key]]));
+
+/** Role -> Kafka group id (before GROUP_PREFIX). */
+export const GROUPS = field("group") as { readonly [R in GroupRole]: (typeof GROUP_REGISTRY)[R]["group"] };
+/** Role -> how far back (s) the group replays into an empty projection. */
+export const REPLAY_LOOKBACK_SECONDS = field("replayLookbackSeconds") as Readonly<Record<GroupRole, number>>;
+
+/**
+ * A role as a JSON Schema (the API's /health documents it): one literal per role of the registry.
+ * Typed as a one-literal union of every role: Elysia's types read a union only from a tuple.
+ */
+export const GroupRoleSchema = Type.Union(ROLES.map((role) => Type.Literal(role))) as TUnion<[TLiteral<GroupRole>]>;

@@ -1,10 +1,7 @@
 /**
- * `bun run consumer:addresses`: consumer group btc-address-values: value received and sent per address over the last 3 hours.
- * Any number of processes may run; Kafka shares the partitions between them.
+ * Kept only for bench/consumers.bench.ts, which still starts src/roles/consumer-<role>.ts: the
+ * entry point is `bun src/roles/consumer.ts addresses` (`bun run consumer:addresses`).
  */
+import { runConsumer } from "./consumer.ts";
 
-import { addressesGroup } from "../consumers/addresses.ts";
-import { runConsumerRole } from "../consumers/runner.ts";
-import { configOrExit } from "../domain/config.ts";
-
-await runConsumerRole(configOrExit(), addressesGroup);
+await runConsumer("addresses");

@@ -1,10 +1,7 @@
 /**
- * `bun run consumer:counts`: consumer group btc-minute-counts: transactions and value per event minute and hour.
- * Any number of processes may run; Kafka shares the partitions between them.
+ * Kept only for bench/consumers.bench.ts, which still starts src/roles/consumer-<role>.ts: the
+ * entry point is `bun src/roles/consumer.ts counts` (`bun run consumer:counts`).
  */
+import { runConsumer } from "./consumer.ts";
 
-import { countsGroup } from "../consumers/counts.ts";
-import { runConsumerRole } from "../consumers/runner.ts";
-import { configOrExit } from "../domain/config.ts";
-
-await runConsumerRole(configOrExit(), countsGroup);
+await runConsumer("counts");

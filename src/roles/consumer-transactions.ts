@@ -1,10 +1,7 @@
 /**
- * `bun run consumer:transactions`: consumer group btc-transactions: the transactions of the last 3 hours, within TX_CAP.
- * Any number of processes may run; Kafka shares the partitions between them.
+ * Kept only for bench/consumers.bench.ts, which still starts src/roles/consumer-<role>.ts: the
+ * entry point is `bun src/roles/consumer.ts transactions` (`bun run consumer:transactions`).
  */
+import { runConsumer } from "./consumer.ts";
 
-import { runConsumerRole } from "../consumers/runner.ts";
-import { transactionsGroup } from "../consumers/transactions.ts";
-import { configOrExit } from "../domain/config.ts";
-
-await runConsumerRole(configOrExit(), transactionsGroup);
+await runConsumer("transactions");
