@@ -6,18 +6,16 @@
 import type { GroupRole } from "../domain/groups.ts";
 import type { TransactionView } from "../domain/transaction.ts";
 import type { AddressTotal, Bucket, Side } from "../redis/read.ts";
+import type { Projection } from "./health/model.ts";
 
 export type { AddressTotal, Bucket, Side };
 export type StoredTransaction = TransactionView;
 
-/** A group's projection as /health shows it. */
-export interface ProjectionState {
-  role: GroupRole;
-  state: "current" | "catching_up" | "empty";
-  records_to_replay: number;
+/** A group's projection as /health shows it (`Projection`), and where it is, for the stall check. */
+export type ProjectionState = Projection & {
   /** Sum of the group's positions in Redis (next offset per partition): moves as the group applies records. */
   position: number;
-}
+};
 
 export interface ApiStore {
   /** The newest `limit` stored transactions by `time` (within the window at `nowMs`), newest first. */

@@ -4,12 +4,16 @@
  */
 import { Kafka, logLevel as KafkaLevel, type LogEntry } from "kafkajs";
 import { brokerList, type Config } from "../domain/config.ts";
-import { GROUPS, type GroupRole } from "../domain/groups.ts";
+import { GROUPS, type GroupRole, ROLES } from "../domain/groups.ts";
 import type { Logger } from "../domain/log.ts";
 
 export { GROUPS, type GroupRole };
 
+/** A group's Kafka id: GROUP_PREFIX and the registry's id (src/domain/groups.ts). */
 export const groupId = (config: Pick<Config, "GROUP_PREFIX">, role: GroupRole) => `${config.GROUP_PREFIX}${GROUPS[role]}`;
+
+/** Every consumer group of the registry with its Kafka id, in the registry's order (what /health probes). */
+export const consumerGroups = (config: Pick<Config, "GROUP_PREFIX">): { role: GroupRole; group: string }[] => ROLES.map((role) => ({ role, group: groupId(config, role) }));
 
 /** Dead letters of the feed and of every consumer group. */
 export const dlqTopic = (config: Pick<Config, "TOPIC">) => `${config.TOPIC}.dlq`;

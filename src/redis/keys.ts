@@ -3,7 +3,8 @@
  * redis-cli.
  *
  * All keys of one deployment share the hash tag `{REDIS_PREFIX}`, so every script call touches
- * one Redis Cluster slot. Each consumer group keeps its projection under `{prefix}:<role>:`;
+ * one Redis Cluster slot. Each consumer group keeps its projection under `{prefix}:<namespace>:`,
+ * its namespace in the registry of groups (src/domain/groups.ts);
  * every value is text: numbers, addresses, transaction hashes, JSON.
  *
  * Keys that exist per minute, per hour or per transaction are written by the Lua scripts, which
@@ -12,13 +13,15 @@
  * number of keys. The full names below are the same prefix plus the same suffix.
  */
 import type { Config } from "../domain/config.ts";
-import type { GroupRole } from "../domain/groups.ts";
+import { GROUP_REGISTRY, type GroupRole } from "../domain/groups.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
 /** The consumer groups that keep a projection in Redis, by role (src/domain/groups.ts). */
 export type StateRole = GroupRole;
-export type Side = "received" | "sent";
+/** The two sides of an address's value: paid to it by outputs, spent by its inputs. */
+export const SIDES = ["received", "sent"] as const;
+export type Side = (typeof SIDES)[number];
 
 /** `{btc}:` for REDIS_PREFIX=btc: the start of every key of the deployment. */
 export const keyPrefix = (config: Prefixed) => `{${config.REDIS_PREFIX}}:`;
@@ -32,7 +35,8 @@ export const metricsKey = (config: Prefixed) => `${keyPrefix(config)}metrics`;
 
 // ---- every group: where it is in the log, and what it has applied -------------------------------
 
-const groupPrefix = (config: Prefixed, role: StateRole) => `${keyPrefix(config)}${role}:`;
+/** `{prefix}:<namespace>:`: the start of every key of a group's projection (its namespace is in the registry). */
+const groupPrefix = (config: Prefixed, role: StateRole) => `${keyPrefix(config)}${GROUP_REGISTRY[role].namespace}:`;
 
 /** HASH "<topic>:<partition>" -> next offset: how far in the log the projection is, written with the effects. */
 export const positionKey = (config: Prefixed, role: StateRole) => `${groupPrefix(config, role)}position`;

@@ -10,6 +10,7 @@
  *   topAddresses         top N addresses received / sent, 3 hours 1 round trip, O(log A + N)
  *   groupProgress        a group's positions and its replay       1 round trip
  */
+import { Type } from "@sinclair/typebox";
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import type { GroupRole } from "../domain/groups.ts";
@@ -30,10 +31,15 @@ export interface Bucket {
   value: number;
 }
 
-export interface AddressTotal {
-  address: string;
-  total_value: number;
-}
+/** An address and its total on one side over the window: what `topAddresses` reads, and a row of GET /high_value_addr. */
+export const AddressTotal = Type.Object(
+  {
+    address: Type.String({ description: "bitcoin address", example: "35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG" }),
+    total_value: Type.Integer({ minimum: 0, description: "aggregate value over the window, satoshi", example: 1790000 }),
+  },
+  { title: "AddressTotal" },
+);
+export type AddressTotal = typeof AddressTotal.static;
 
 /**
  * The newest `limit` stored transactions by event time, newest first (equal times in reverse

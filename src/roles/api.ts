@@ -9,7 +9,7 @@ import { KafkaProbe } from "../api/health/kafka.ts";
 import { configOrExit } from "../domain/config.ts";
 import { createLogger } from "../domain/log.ts";
 import { onShutdown } from "../domain/shutdown.ts";
-import { createKafka, GROUPS, type GroupRole, groupId } from "../kafka/client.ts";
+import { consumerGroups, createKafka } from "../kafka/client.ts";
 import { redisClock } from "../redis/clock.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { exitUnlessRedisFits } from "../redis/requirements.ts";
@@ -20,11 +20,7 @@ const log = createLogger("api", config);
 const redis = connectRedis(config.REDIS_URL);
 await exitUnlessRedisFits(redis, (line) => log.warn(line));
 const admin = createKafka(config, "btc-api", log).admin({ retry: { retries: 1, initialRetryTime: 200 } });
-const kafka = new KafkaProbe(
-  admin,
-  config.TOPIC,
-  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
-);
+const kafka = new KafkaProbe(admin, config.TOPIC, consumerGroups(config));
 
 // "Now" is Redis's clock, the one the consumers' scripts use, whatever this host's clock says.
 const clock = redisClock(redis);

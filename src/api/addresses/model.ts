@@ -1,28 +1,25 @@
-import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
+import { WINDOW_SECONDS } from "../../domain/window.ts";
+import { SIDES } from "../../redis/keys.ts";
+import { AddressTotal } from "../../redis/read.ts";
 import { Limit } from "../params.ts";
 
-export const WINDOW_SECONDS = 10_800;
+/** received or sent, as the answer names it. */
+export const Side = t.UnionEnum(SIDES);
+export type Side = typeof Side.static;
 
-export const SideSchema = t.UnionEnum(["received", "sent"], {
+/** `?side=`: as `Side`, received when left out. */
+export const SideSchema = t.UnionEnum(SIDES, {
   default: "received",
   description: "received (default: value paid to the address by transaction outputs) or sent (value its inputs spent)",
 });
 
 export const HighValueQuery = t.Object({ side: t.Optional(SideSchema), limit: Limit(10, 1000) });
 
-export const AddressTotal = t.Object(
-  {
-    address: t.String({ description: "bitcoin address", example: "35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG" }),
-    total_value: Type.Integer({ minimum: 0, description: "aggregate value over the window, satoshi", example: 1790000 }),
-  },
-  { title: "AddressTotal" },
-);
-
 export const HighValueAddresses = t.Object(
   {
     window_seconds: t.Literal(WINDOW_SECONDS, { description: "the window: the last 3 hours" }),
-    side: t.UnionEnum(["received", "sent"]),
+    side: Side,
     addresses: t.Array(AddressTotal, { maxItems: 1000, description: "highest total first" }),
   },
   { title: "HighValueAddresses" },

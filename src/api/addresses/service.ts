@@ -4,9 +4,10 @@
  * Per side, the top `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice
  * of that read: a client cycling the limit costs no extra Redis read.
  */
+import { WINDOW_SECONDS } from "../../domain/window.ts";
 import { type Rendered, Sliced, TtlCache } from "../cache.ts";
-import type { AddressTotal, ApiStore, Side } from "../store.ts";
-import { type HighValueAddresses, WINDOW_SECONDS } from "./model.ts";
+import type { AddressTotal, ApiStore } from "../store.ts";
+import type { HighValueAddresses, Side } from "./model.ts";
 
 export const MAX_LIMIT = 1000;
 

@@ -9,32 +9,22 @@
  */
 import type { Admin } from "kafkajs";
 import type { GroupRole } from "../../kafka/client.ts";
+import type { GroupLag, Health } from "./model.ts";
 
-export interface GroupLag {
-  role: GroupRole;
-  group: string;
-  /** Records on the topic not yet committed by the group; null when unknown (no topic). */
-  lag: number | null;
-  /** False while the group has committed nothing: its lag is then every record retained. */
-  committed: boolean;
+/** A group as the probe sees it: its lag as /health shows it (`GroupLag`), and what the stall check needs besides. */
+export type ProbedGroup = GroupLag & {
   /** Members of the group now (describeGroups); null when unknown. */
   members: number | null;
   /** Sum of the group's committed offsets: moves when the group makes progress. */
   position: number | null;
-}
+};
 
-export interface KafkaStatus {
-  ok: boolean;
-  /** What failed, for the client: no host, port or driver message. */
-  error?: string;
-  /** The driver's message, for the log only (never sent). */
-  detail?: string;
-  topic: string;
-  topic_exists: boolean;
-  groups: GroupLag[];
-  /** When this answer was obtained (it may be up to `cacheMs` old). */
-  checked_at: string;
-}
+/**
+ * The probe's answer: /health's `kafka` part with the groups as probed, and the driver's message
+ * (`detail`, for the log only, never sent). `error` says what failed, with no host, port or driver
+ * message; `checked_at` is when the answer was obtained (it may be up to `cacheMs` old).
+ */
+export type KafkaStatus = Omit<Health["kafka"], "groups"> & { detail?: string; groups: ProbedGroup[] };
 
 export interface KafkaProbeOptions {
   cacheMs?: number;
@@ -121,7 +111,7 @@ export class KafkaProbe {
       }
       const partitions = await this.admin.fetchTopicOffsets(this.topic);
       const groups = await Promise.all(
-        this.groups.map(async ({ role, group }): Promise<GroupLag> => {
+        this.groups.map(async ({ role, group }): Promise<ProbedGroup> => {
           const [offsets] = await this.admin.fetchOffsets({ groupId: group, topics: [this.topic] });
           const committedBy = new Map((offsets?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
           let lag = 0;

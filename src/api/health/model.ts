@@ -1,18 +1,21 @@
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
+import { GroupRoleSchema as Role } from "../../domain/groups.ts";
 
 const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(schema: T, description: string) => t.Union([schema, t.Null()], { description });
 
+/** A consumer group's lag on the topic, as Kafka reports it. */
 export const GroupLag = t.Object({
-  role: t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]),
+  role: Role,
   group: t.String({ description: "consumer group id" }),
   lag: Nullable(Type.Integer({ minimum: 0 }), "records on the topic the group has not committed yet; null when unknown"),
   committed: t.Boolean({ description: "false while the group has committed nothing (its lag is then every record retained)" }),
 });
+export type GroupLag = typeof GroupLag.static;
 
 export const Projection = t.Object(
   {
-    role: t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]),
+    role: Role,
     state: t.Union([t.Literal("current"), t.Literal("catching_up"), t.Literal("empty")], {
       description:
         "current: the group's position in Redis has reached the end of its last replay; catching_up: it is replaying the log into an emptied projection; " +
@@ -22,8 +25,7 @@ export const Projection = t.Object(
   },
   { description: "a group's projection in Redis" },
 );
-
-const Role = t.Union([t.Literal("counts"), t.Literal("addresses"), t.Literal("transactions")]);
+export type Projection = typeof Projection.static;
 
 export const GroupState = t.Object(
   {
