@@ -30,29 +30,34 @@ export function encodeAddress(type: AddressType, payload: Uint8Array): Address {
 }
 
 const BASE58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-const LIMB = 58 ** 4;
+const LIMB = 58 ** 3;
+
+/** Scratch space for the checksum's double SHA-256 (one call at a time). */
+const DIGEST = new Uint8Array(32);
 
 function base58check(version: number, payload: Uint8Array): string {
   const bytes = new Uint8Array(payload.length + 5);
   bytes[0] = version;
   bytes.set(payload, 1);
-  const checksum = Bun.SHA256.hash(Bun.SHA256.hash(bytes.subarray(0, payload.length + 1))) as Uint8Array;
-  bytes.set(checksum.subarray(0, 4), payload.length + 1);
-  // Base conversion 256 -> 58 on limbs of four base-58 digits (58^4 < 2^24, so limb * 256 + carry stays exact).
-  const limbs: number[] = []; // least significant first
+  Bun.SHA256.hash(bytes.subarray(0, payload.length + 1), DIGEST);
+  Bun.SHA256.hash(DIGEST, DIGEST);
+  bytes.set(DIGEST.subarray(0, 4), payload.length + 1);
+  const limbs = new Int32Array((bytes.length >> 1) + 1); // a limb holds more than two bytes' worth
+  // Base conversion 256 -> 58 on limbs of three base-58 digits (58^3 * 256 < 2^31, so the arithmetic stays on small integers).
+  let used = 0; // limbs in use, least significant first
   for (let b = 0; b < bytes.length; b++) {
     let carry = bytes[b] as number;
-    for (let i = 0; i < limbs.length; i++) {
+    for (let i = 0; i < used; i++) {
       carry += (limbs[i] as number) * 256;
       limbs[i] = carry % LIMB;
-      carry = Math.floor(carry / LIMB);
+      carry = (carry / LIMB) | 0;
     }
-    for (; carry; carry = Math.floor(carry / LIMB)) limbs.push(carry % LIMB);
+    for (; carry; carry = (carry / LIMB) | 0) limbs[used++] = carry % LIMB;
   }
   let digits = "";
-  for (const limb of limbs) {
-    let l = limb;
-    for (let j = 0; j < 4; j++, l = Math.floor(l / 58)) digits = BASE58[l % 58] + digits;
+  for (let i = used - 1; i >= 0; i--) {
+    const l = limbs[i] as number;
+    digits += BASE58.charAt((l / (58 * 58)) | 0) + BASE58.charAt(((l / 58) | 0) % 58) + BASE58.charAt(l % 58);
   }
   digits = digits.replace(/^1+/, ""); // the top limb's zero padding
   let zeros = "";
@@ -66,34 +71,38 @@ const BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
 /** The human-readable part "bc" expanded for the checksum: high bits, 0, low bits. */
 const HRP = [3, 3, 0, 2, 3];
 
-function polymod(values: number[]): number {
-  let chk = 1;
-  for (let i = 0; i < values.length; i++) {
-    const top = chk >>> 25;
-    chk = ((chk & 0x1ffffff) << 5) ^ (values[i] as number);
-    if (top & 1) chk ^= 0x3b6a57b2;
-    if (top & 2) chk ^= 0x26508e6d;
-    if (top & 4) chk ^= 0x1ea119fa;
-    if (top & 8) chk ^= 0x3d4233dd;
-    if (top & 16) chk ^= 0x2a1462b3;
-  }
-  return chk >>> 0;
+/** One step of the BCH checksum over a 5-bit value. */
+function polymodStep(chk: number, value: number): number {
+  const top = chk >>> 25;
+  chk = ((chk & 0x1ffffff) << 5) ^ value;
+  if (top & 1) chk ^= 0x3b6a57b2;
+  if (top & 2) chk ^= 0x26508e6d;
+  if (top & 4) chk ^= 0x1ea119fa;
+  if (top & 8) chk ^= 0x3d4233dd;
+  if (top & 16) chk ^= 0x2a1462b3;
+  return chk;
 }
 
 /** BIP 173 (witness v0, bech32) and BIP 350 (v1+, bech32m) for hrp "bc". */
 function segwit(version: number, program: Uint8Array): string {
-  const data = [version];
+  let chk = 1;
+  for (const v of HRP) chk = polymodStep(chk, v);
+  let out = "bc1";
+  const emit = (v: number) => {
+    chk = polymodStep(chk, v);
+    out += BECH32[v];
+  };
+  emit(version);
   let acc = 0;
   let bits = 0;
   for (let b = 0; b < program.length; b++) {
     acc = ((acc << 8) | (program[b] as number)) & 0xfff; // the bits not yet emitted fit in 12
     bits += 8;
-    for (; bits >= 5; bits -= 5) data.push((acc >>> (bits - 5)) & 31);
+    for (; bits >= 5; bits -= 5) emit((acc >>> (bits - 5)) & 31);
   }
-  if (bits) data.push((acc << (5 - bits)) & 31);
-  const mod = polymod([...HRP, ...data, 0, 0, 0, 0, 0, 0]) ^ (version === 0 ? 1 : 0x2bc830a3);
-  for (let i = 0; i < 6; i++) data.push((mod >>> (5 * (5 - i))) & 31);
-  let out = "bc1";
-  for (let i = 0; i < data.length; i++) out += BECH32[data[i] as number];
+  if (bits) emit((acc << (5 - bits)) & 31);
+  for (let i = 0; i < 6; i++) chk = polymodStep(chk, 0);
+  const mod = (chk >>> 0) ^ (version === 0 ? 1 : 0x2bc830a3);
+  for (let i = 0; i < 6; i++) out += BECH32[(mod >>> (5 * (5 - i))) & 31];
   return out;
 }
