@@ -24,7 +24,8 @@ import { type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
-import { type Frame, MALFORMED_KINDS } from "../tools/sim/frames.ts";
+import type { Frame } from "../tools/sim/frames.ts";
+import { MALFORMED_KINDS } from "../tools/sim/malformed.ts";
 import { startSimulator } from "../tools/sim/server.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 

@@ -11,7 +11,8 @@
 import { existsSync } from "node:fs";
 import type { ServerWebSocket } from "bun";
 import { createLogger, type Logger } from "../../src/domain/log.ts";
-import { type Frame, malformedFrame, replayFrames, syntheticFrames } from "./frames.ts";
+import { type Frame, replayFrames, syntheticFrames } from "./frames.ts";
+import { malformedFrame } from "./malformed.ts";
 import { resolveSimOptions, type SimOptions } from "./options.ts";
 import { Random } from "./random.ts";
 import { SyntheticFeed } from "./synthetic.ts";
