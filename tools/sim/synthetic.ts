@@ -1,7 +1,7 @@
 /**
  * Synthetic `utx` messages shaped like blockchain.com's, deterministic for a seed.
  *
- * - Addresses: a third of the address slots draw from a pool of `POOL_SIZE` with Zipf
+ * - Addresses: 30% of the address slots draw from a pool (`POOL_SIZE` unless given) with Zipf
  *   popularity (a few exchanges, a long tail), the rest are fresh; mixed types like mainnet
  *   today (bc1q, 3, 1, bc1p).
  * - Values: log-normal (median ~0.003 BTC, a long tail into hundreds of BTC, so above 2^31 sat
@@ -10,6 +10,9 @@
  *   (no `addr`, value 0).
  * - Extra fields the pipeline does not read (scripts, witness, sequence, tx_index, ...) as the
  *   real feed sends them.
+ *
+ * The one synthetic generator: the simulator sends it, and the test kit's populations
+ * (tools/testkit/population.ts) are its transactions as the producer reads them.
  */
 import { type Address, type AddressType, encodeAddress } from "./address.ts";
 import { Random } from "./random.ts";
@@ -91,13 +94,24 @@ const OUTPUTS: [number, number, number][] = [
 /** Random hex that witnesses are cut from. */
 const NOISE = new Random(0).hex(4096);
 
+export interface SyntheticOptions {
+  /** Addresses in the popular pool (default `POOL_SIZE`): a smaller pool, more reuse of each. */
+  pool?: number;
+}
+
 export class SyntheticFeed {
   private readonly rng: Random;
   private readonly pool = new Map<number, Address>();
-  private fresh = POOL_SIZE;
+  private readonly poolSize: number;
+  private fresh: number;
 
-  constructor(private readonly seed: number) {
+  constructor(
+    private readonly seed: number,
+    options: SyntheticOptions = {},
+  ) {
     this.rng = new Random(seed);
+    this.poolSize = options.pool ?? POOL_SIZE;
+    this.fresh = this.poolSize;
   }
 
   /** The next transaction, stamped `time` (unix seconds). */
@@ -147,7 +161,7 @@ export class SyntheticFeed {
 
   private address(): Address {
     if (!this.rng.chance(REUSE)) return this.make(this.fresh++);
-    const i = this.rng.zipf(POOL_SIZE);
+    const i = this.rng.zipf(this.poolSize);
     let a = this.pool.get(i);
     if (!a) this.pool.set(i, (a = this.make(i)));
     return a;
