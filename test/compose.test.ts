@@ -7,6 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import pkg from "../package.json";
 import { EnvSchema, loadConfig } from "../src/domain/config.ts";
+import { GROUP_REGISTRY, ROLES } from "../src/domain/groups.ts";
 import { KAFKA_VERSION } from "../tools/infra/kafka.ts";
 
 interface Service {
@@ -49,12 +50,20 @@ describe("compose.yaml", () => {
 
   test("has one service per role script of package.json", () => {
     const scripts = roles.map(([, s]) => s.command?.[2]).sort();
-    expect(scripts).toEqual(["api", "consumer:addresses", "consumer:counts", "consumer:transactions", "producer", "sim"]);
+    expect(scripts).toEqual(["api", ...ROLES.map((role) => `consumer:${role}`), "producer", "sim"].sort());
     for (const script of scripts) expect(Object.keys(pkg.scripts)).toContain(script as string);
   });
 
   test("runs the counts consumer as three replicas", () => {
     expect(services["consumer-counts"]?.deploy?.replicas).toBe(3);
+  });
+
+  test("runs every consumer group of the registry as a service, as many replicas as the registry says", () => {
+    for (const role of ROLES) {
+      const service = services[`consumer-${role}`];
+      expect({ role, command: service?.command }).toEqual({ role, command: ["bun", "run", `consumer:${role}`] });
+      expect({ role, replicas: service?.deploy?.replicas ?? 1 }).toEqual({ role, replicas: GROUP_REGISTRY[role].processes });
+    }
   });
 
   test("gives every role only variables the configuration knows, pointing at the compose services", () => {

@@ -9,6 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { createWriteStream, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { GROUP_REGISTRY } from "../src/domain/groups.ts";
 import { groupId } from "../src/kafka/client.ts";
 import { metricsKey, txByTimeKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
@@ -106,10 +107,12 @@ describe("bun run demo", () => {
     const admin = kafka.admin();
     await admin.connect();
     const members = async () => (await admin.describeGroups([countsGroup])).groups[0];
+    /** The demo's counts processes, counts-1 ... counts-3 (the registry of groups). */
+    const processes = GROUP_REGISTRY.counts.processes;
     try {
       // Running: three counts members, transactions flowing into Redis.
       await waitFor("the demo to start counts-2", () => demo.pids("counts-2")[0], 30_000);
-      await waitFor("three members in the counts group", async () => (await members())?.members.length === 3, 60_000);
+      await waitFor(`${processes} members in the counts group`, async () => (await members())?.members.length === processes, 60_000);
       await waitFor("transactions in Redis", async () => (await redis.zcard(txByTimeKey(config))) >= 30, 60_000);
 
       const killed = demo.pids("counts-2")[0] as number;
@@ -123,7 +126,7 @@ describe("bun run demo", () => {
         async () => {
           const group = await members();
           const ids = group?.members.map((m) => m.clientId) ?? [];
-          return group?.state === "Stable" && ids.includes(`consumer-counts-${restarted}`) && !ids.includes(`consumer-counts-${killed}`) && ids.length === 3;
+          return group?.state === "Stable" && ids.includes(`consumer-counts-${restarted}`) && !ids.includes(`consumer-counts-${killed}`) && ids.length === processes;
         },
         30_000,
       );

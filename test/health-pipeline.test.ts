@@ -8,7 +8,7 @@ import { afterAll, expect, test } from "bun:test";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { createLogger } from "../src/domain/log.ts";
-import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { consumerGroups, groupId } from "../src/kafka/client.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
@@ -17,11 +17,7 @@ const pipelineEnv = testEnv();
 const { config, kafka } = pipelineEnv;
 const p = new Pipeline(pipelineEnv, "health");
 const redis = connectRedis(config.REDIS_URL);
-const probe = new KafkaProbe(
-  kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }),
-  config.TOPIC,
-  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
-);
+const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, consumerGroups(config));
 const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 });
 afterAll(async () => {
   await bounded("stopping the pipeline", () => p.stop(), 30_000);

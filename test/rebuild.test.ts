@@ -84,9 +84,7 @@ describe("rebuild", () => {
   test("after the namespace's Redis keys are flushed, the running consumers replay the log and every figure comes back", async () => {
     await createTopic(env.kafka, env.config);
     await produce(env.kafka, env.config.TOPIC, [...txs, ...older, ...dupes].map(txMessage));
-    roles.spawn("consumer-counts");
-    roles.spawn("consumer-addresses");
-    roles.spawn("consumer-transactions");
+    for (const role of ROLES) roles.spawn(`consumer-${role}`);
     await waitCommitted();
     await waitFor("3000 stored", async () => (await storedTransactionCount(redis, env.config)) === 3000);
     before = await figures();

@@ -35,8 +35,9 @@ describe("start-up checks", () => {
         "redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory",
       );
       probe.disconnect();
-      for (const name of ["consumer-counts", "producer", "api"]) {
-        const role = Bun.spawn([process.execPath, join(ROOT, "src", "roles", `${name}.ts`)], {
+      const entries: Record<string, [string, ...string[]]> = { "consumer-counts": ["consumer.ts", "counts"], producer: ["producer.ts"], api: ["api.ts"] };
+      for (const [name, [file, ...args]] of Object.entries(entries)) {
+        const role = Bun.spawn([process.execPath, join(ROOT, "src", "roles", file), ...args], {
           cwd: ROOT,
           env: { ...process.env, ...env.env, REDIS_URL: `redis://127.0.0.1:${port}`, PORT: String(freePort()) },
           stdout: "pipe",

@@ -1,8 +1,9 @@
 /**
  * `bun run rebuild`: a group's projection recomputed from the Kafka log, on a live pipeline.
  *
- * Per chosen group (default all three): one atomic script call drops the group's whole
- * projection, its position in the log included (lua/drop<Group>-N.lua). The group's running
+ * Per chosen group (default every group of the registry, src/domain/groups.ts): one atomic
+ * script call drops the group's whole projection, its position in the log included
+ * (lua/drop<Group>-N.lua). The group's running
  * consumers notice (on their next batch, or within POSITION_WATCH_MS when idle) that Redis holds
  * no position, and replay the log into the empty projection by themselves (src/consumers/runner.ts).
  * The rebuild then only reports their progress, read from Redis, until they are level with the
@@ -43,7 +44,7 @@ export interface RebuildResult {
 export interface RebuildOptions {
   config: Config;
   redis: Redis;
-  /** Groups to rebuild, in this order; default all three. */
+  /** Groups to rebuild, in this order; default every group, in the registry's order. */
   roles?: readonly GroupRole[];
   /** Partitions of the topic: the rebuild waits until each has a position again. */
   partitions: number;

@@ -1,11 +1,12 @@
 /**
- * `bun run rebuild [--group counts|addresses|transactions]`: drops the Redis projection of the
- * chosen consumer groups (default all three), one atomic call each, and prints the progress of
- * their consumers replaying the Kafka log into it until they are level (src/rebuild/rebuild.ts).
+ * `bun run rebuild [--group <role>]...`: drops the Redis projection of the chosen consumer groups
+ * (roles of the registry, src/domain/groups.ts; default every group), one atomic call each, and
+ * prints the progress of their consumers replaying the Kafka log into it until they are level
+ * (src/rebuild/rebuild.ts).
  * Exits 0 when done, 1 when Redis or Kafka failed, 2 on a bad argument.
  */
 import { configOrExit } from "../domain/config.ts";
-import { type GroupRole, ROLES } from "../domain/groups.ts";
+import { type GroupRole, isGroupRole, ROLES } from "../domain/groups.ts";
 import { createLogger } from "../domain/log.ts";
 import { createKafka } from "../kafka/client.ts";
 import { rebuild } from "../rebuild/rebuild.ts";
@@ -18,13 +19,13 @@ function parseRoles(args: string[]): GroupRole[] {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const value = arg === "--group" ? args[++i] : arg.startsWith("--group=") ? arg.slice("--group=".length) : undefined;
-    if (value === undefined || !ROLES.includes(value as GroupRole)) {
+    if (!isGroupRole(value)) {
       console.error(
         `rebuild: ${arg === "--group" || arg.startsWith("--group=") ? `--group ${JSON.stringify(value ?? "")} is not allowed` : `unknown argument ${JSON.stringify(arg)}`}; usage: bun run rebuild [--group ${ROLES.join("|")}]`,
       );
       process.exit(2);
     }
-    roles.push(value as GroupRole);
+    roles.push(value);
   }
   return roles;
 }

@@ -16,8 +16,9 @@ import type { Kafka } from "kafkajs";
 import { createApp } from "../../src/api/app.ts";
 import { KafkaProbe } from "../../src/api/health/kafka.ts";
 import type { Config } from "../../src/domain/config.ts";
+import { GROUP_REGISTRY, type GroupRole, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
-import { GROUPS, type GroupRole, groupId } from "../../src/kafka/client.ts";
+import { groupId } from "../../src/kafka/client.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { type Child, startChild } from "../../tools/infra/process.ts";
 import type { Frame } from "../../tools/sim/frames.ts";
@@ -27,11 +28,15 @@ import { bounded, waitFor } from "./env.ts";
 import { type Expected, expectedFrom, top } from "./expected.ts";
 import { caughtUp } from "./kafka.ts";
 
-export type Role = "producer" | "consumer-counts" | "consumer-addresses" | "consumer-transactions";
+/** The producer, or a consumer group's role (`bun run consumer <role>`) as `consumer-<role>`. */
+export type Role = "producer" | `consumer-${GroupRole}`;
 
 const ROOT = join(import.meta.dir, "..", "..");
 const ARTIFACTS = join(ROOT, "test", "artifacts");
-const ROLES = Object.keys(GROUPS) as GroupRole[];
+
+/** The entry point and arguments of a role. */
+const entryOf = (role: Role): string[] =>
+  role === "producer" ? [join(ROOT, "src", "roles", "producer.ts")] : [join(ROOT, "src", "roles", "consumer.ts"), role.slice("consumer-".length)];
 
 export interface PipelineEnv {
   config: Config;
@@ -90,7 +95,7 @@ export class Pipeline {
   /** Starts a role from its entry point, pointed at this pipeline's namespace and feed (`bunArgs` go before the entry point, e.g. a --preload). */
   spawn(role: Role, extra: Record<string, string> = {}, bunArgs: string[] = []): Child {
     const n = ++this.serial;
-    const child = startChild(`${role}-${n}`, [process.execPath, ...bunArgs, join(ROOT, "src", "roles", `${role}.ts`)], {
+    const child = startChild(`${role}-${n}`, [process.execPath, ...bunArgs, ...entryOf(role)], {
       cwd: ROOT,
       logFile: join(ARTIFACTS, `${this.tag}-${role}-${n}.log`),
       env: { ...this.env.env, LOG_LEVEL: "info", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
@@ -104,12 +109,10 @@ export class Pipeline {
     return this.children.find((c) => c.name.startsWith(`${role}-`) && c.proc.exitCode === null && c.proc.signalCode === null);
   }
 
-  /** The producer and the three groups, counts as three processes. */
+  /** The producer and every group, each as many processes as the registry says (counts as three). */
   spawnAll(): void {
     this.spawn("producer");
-    for (let i = 0; i < 3; i++) this.spawn("consumer-counts");
-    this.spawn("consumer-addresses");
-    this.spawn("consumer-transactions");
+    for (const role of ROLES) for (let i = 0; i < GROUP_REGISTRY[role].processes; i++) this.spawn(`consumer-${role}`);
   }
 
   /** One minute after the newest frame's minute: that minute is the last complete one. */

@@ -3,7 +3,8 @@
  * feed simulator. `bun run start` (`--live`): the same against FEED_URL (blockchain.com).
  *
  * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point, then one
- * child process per role (the counts consumer three times, one per partition), prefixes their
+ * child process per role (each consumer group as many times as the registry of groups says,
+ * src/domain/groups.ts: the counts consumer three times, one per partition), prefixes their
  * output with the role's name, prints where everything runs, and on Ctrl-C / SIGTERM stops the
  * children (each finishes its batch and commits) and then what it started.
  *
@@ -16,6 +17,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { configOrExit } from "../../src/domain/config.ts";
+import { GROUP_REGISTRY, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { metricsKey } from "../../src/redis/keys.ts";
@@ -41,9 +43,11 @@ function plan(feedUrl: string, simPort: number): RoleSpec[] {
   const specs: RoleSpec[] = [];
   if (!live) specs.push({ name: "sim", file: "tools/sim/main.ts", args: ["--port", String(simPort), ...simArgs] });
   specs.push({ name: "producer", file: "src/roles/producer.ts", env: { FEED_URL: feedUrl } });
-  for (let i = 1; i <= 3; i++) specs.push({ name: `counts-${i}`, file: "src/roles/consumer-counts.ts" });
-  specs.push({ name: "addresses", file: "src/roles/consumer-addresses.ts" });
-  specs.push({ name: "transactions", file: "src/roles/consumer-transactions.ts" });
+  // Each group's processes: `<role>` when it runs one, `<role>-1` ... `<role>-n` when several.
+  for (const role of ROLES) {
+    const n = GROUP_REGISTRY[role].processes;
+    for (let i = 1; i <= n; i++) specs.push({ name: n > 1 ? `${role}-${i}` : role, file: "src/roles/consumer.ts", args: [role] });
+  }
   specs.push({ name: "api", file: "src/roles/api.ts" });
   return specs;
 }
