@@ -12,8 +12,11 @@ export { GROUPS, type GroupRole };
 /** A group's Kafka id: GROUP_PREFIX and the registry's id (src/domain/groups.ts). */
 export const groupId = (config: Pick<Config, "GROUP_PREFIX">, role: GroupRole) => `${config.GROUP_PREFIX}${GROUPS[role]}`;
 
+/** A consumer group: its role in the registry and its Kafka id. */
+export type ConsumerGroup = { role: GroupRole; group: string };
+
 /** Every consumer group of the registry with its Kafka id, in the registry's order (what /health probes). */
-export const consumerGroups = (config: Pick<Config, "GROUP_PREFIX">): { role: GroupRole; group: string }[] => ROLES.map((role) => ({ role, group: groupId(config, role) }));
+export const consumerGroups = (config: Pick<Config, "GROUP_PREFIX">): ConsumerGroup[] => ROLES.map((role) => ({ role, group: groupId(config, role) }));
 
 /** Dead letters of the feed and of every consumer group. */
 export const dlqTopic = (config: Pick<Config, "TOPIC">) => `${config.TOPIC}.dlq`;

@@ -8,7 +8,7 @@
  * reachable" at once; the slow round keeps running and its answer is cached when it comes.
  */
 import type { Admin } from "kafkajs";
-import type { GroupRole } from "../../kafka/client.ts";
+import type { ConsumerGroup } from "../../kafka/client.ts";
 import type { GroupLag, Health } from "./model.ts";
 
 /** A group as the probe sees it: its lag as /health shows it (`GroupLag`), and what the stall check needs besides. */
@@ -43,7 +43,7 @@ export class KafkaProbe {
   constructor(
     private readonly admin: Admin,
     private readonly topic: string,
-    private readonly groups: { role: GroupRole; group: string }[],
+    private readonly groups: ConsumerGroup[],
     opts: KafkaProbeOptions = {},
   ) {
     this.cacheMs = opts.cacheMs ?? 2_000;
