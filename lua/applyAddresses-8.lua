@@ -17,13 +17,8 @@
     KEYS[4] window                       STRING first minute of the window (unix s)
     KEYS[5] received prefix .. minute    ZSET address -> satoshi received in that minute
     KEYS[6] sent prefix     .. minute    ZSET address -> satoshi sent in that minute
-    KEYS[7] seen                         ZSET transaction hash -> event time
-    KEYS[8] position                     HASH "<topic>:<partition>" -> next offset
-
-    ARGV[1] now, unix seconds; "" for Redis's clock
-    ARGV[2] position field; "" to apply without a position (tests)
-    ARGV[3] from: the offset the call starts at (the position it expects)
-    ARGV[4] to: the position after the call
+    KEYS[7] seen, KEYS[8] position, ARGV[1..4] now, position field, from, to: as in every
+    apply script (includes/applyArgs.lua)
     ARGV[5] window length, minutes
     ARGV[6] seconds hashes are remembered past the window start
     ARGV[7] most minute-set entries subtracted in this call
@@ -36,26 +31,22 @@
     -2 now or a setting is not a number
     -3 a time, count or value is not a non-negative integer
 ]]
---- @include "clock"
+--- @include "applyArgs"
 --- @include "checkPosition"
 --- @include "isCount"
---- @include "markSeen"
+--- @include "dedupeRecords"
 --- @include "moveAddressWindow"
 
 local totals = { KEYS[1], KEYS[2] }
 local indexKey = KEYS[3]
 local windowKey = KEYS[4]
 local minutePrefixes = { KEYS[5], KEYS[6] }
-local seenKey = KEYS[7]
-local positionKey = KEYS[8]
-
-local field, from, to = ARGV[2], ARGV[3], ARGV[4]
+local now, field, from, to, seenKey, positionKey = applyArgs()
 local windowMinutes = tonumber(ARGV[5])
 local seenMargin = tonumber(ARGV[6])
 local budget = tonumber(ARGV[7])
 local FIRST = 8
 
-local now = clock(ARGV[1])
 if not (now and windowMinutes and seenMargin and budget) then return -2 end
 -- Where each transaction starts, checked whole before anything is written.
 local starts = {}
@@ -76,46 +67,30 @@ if refused then return refused end
 
 local start = moveAddressWindow(totals, minutePrefixes, indexKey, windowKey, now, windowMinutes, budget)
 
-local hashes, times, at = {}, {}, {}
-local stale = 0
-for _, s in ipairs(starts) do
-  local time = tonumber(ARGV[s + 1])
-  if time - time % 60 < start then
-    stale = stale + 1
-  else
-    hashes[#hashes + 1], times[#times + 1], at[#at + 1] = ARGV[s], time, s
-  end
-end
-redis.call("ZREMRANGEBYSCORE", seenKey, "-inf", "(" .. (start - seenMargin))
-local fresh = markSeen(seenKey, hashes, times)
+-- A transaction whose minute is before the window start is stale.
+local function beforeWindow(time) return time - time % 60 < start end
+local fresh, times, duplicates, stale = dedupeRecords(seenKey, starts, beforeWindow, start - seenMargin)
 
 -- Sums per side: per minute and address, and per address over the window.
 local byMinute = { {}, {} }
 local byAddress = { {}, {} }
-local applied, duplicates = 0, 0
-for n = 1, #hashes do
-  if fresh[n] then
-    applied = applied + 1
-    local s = at[n]
-    local minute = times[n] - times[n] % 60
-    local counts = { tonumber(ARGV[s + 2]), tonumber(ARGV[s + 3]) }
-    local p = s + 4
-    for side = 1, 2 do
-      local sums = byMinute[side][minute]
-      if not sums then
-        sums = {}
-        byMinute[side][minute] = sums
-      end
-      local total = byAddress[side]
-      for _ = 1, counts[side] do
-        local address, value = ARGV[p], tonumber(ARGV[p + 1])
-        sums[address] = (sums[address] or 0) + value
-        total[address] = (total[address] or 0) + value
-        p = p + 2
-      end
+for n, s in ipairs(fresh) do
+  local minute = times[n] - times[n] % 60
+  local counts = { tonumber(ARGV[s + 2]), tonumber(ARGV[s + 3]) }
+  local p = s + 4
+  for side = 1, 2 do
+    local sums = byMinute[side][minute]
+    if not sums then
+      sums = {}
+      byMinute[side][minute] = sums
     end
-  else
-    duplicates = duplicates + 1
+    local total = byAddress[side]
+    for _ = 1, counts[side] do
+      local address, value = ARGV[p], tonumber(ARGV[p + 1])
+      sums[address] = (sums[address] or 0) + value
+      total[address] = (total[address] or 0) + value
+      p = p + 2
+    end
   end
 end
 
@@ -133,4 +108,4 @@ for side = 1, 2 do
   end
 end
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
-return { "applied", applied, duplicates, stale, start }
+return { "applied", #fresh, duplicates, stale, start }

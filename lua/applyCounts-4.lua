@@ -12,13 +12,8 @@
   names are the prefix plus the suffix shown (src/redis/keys.ts), with the same {hash tag}.
     KEYS[1] minute prefix  .. minute start (unix s)   HASH {count, value}, expires
     KEYS[2] hour prefix    .. hour start (unix s)     HASH {count, value}, expires
-    KEYS[3] seen                                      ZSET transaction hash -> event time
-    KEYS[4] position                                  HASH "<topic>:<partition>" -> next offset
-
-    ARGV[1] now, unix seconds; "" for Redis's clock (includes/clock.lua)
-    ARGV[2] position field "<topic>:<partition>"; "" to apply without a position (tests)
-    ARGV[3] from: the partition offset the call starts at (the position it expects)
-    ARGV[4] to: the position after the call
+    KEYS[3] seen, KEYS[4] position, ARGV[1..4] now, position field, from, to: as in every
+    apply script (includes/applyArgs.lua)
     ARGV[5] seconds a minute bucket lives after its minute starts
     ARGV[6] seconds an hour bucket lives after its hour starts (also how long hashes are remembered)
     ARGV[7..] 3 fields per transaction: hash, time (unix s), value (satoshi)
@@ -29,44 +24,32 @@
     -2 now or a setting is not a number
     -3 a time or value is not a non-negative integer
 ]]
---- @include "clock"
+--- @include "applyArgs"
 --- @include "checkPosition"
 --- @include "isCount"
---- @include "markSeen"
+--- @include "recordStarts"
+--- @include "dedupeRecords"
 --- @include "extendExpiries"
 
 local minutePrefix = KEYS[1]
 local hourPrefix = KEYS[2]
-local seenKey = KEYS[3]
-local positionKey = KEYS[4]
-
-local field, from, to = ARGV[2], ARGV[3], ARGV[4]
+local now, field, from, to, seenKey, positionKey = applyArgs()
 local minuteKeep = tonumber(ARGV[5])
 local hourKeep = tonumber(ARGV[6])
 local FIRST, FIELDS = 7, 3
 
-local now = clock(ARGV[1])
 if not (now and minuteKeep and hourKeep) then return -2 end
-if (#ARGV - FIRST + 1) % FIELDS ~= 0 then return -1 end
-for i = FIRST, #ARGV, FIELDS do
-  if not (isCount(ARGV[i + 1]) and isCount(ARGV[i + 2])) then return -3 end
+local starts = recordStarts(FIRST, FIELDS)
+if not starts then return -1 end
+for _, s in ipairs(starts) do
+  if not (isCount(ARGV[s + 1]) and isCount(ARGV[s + 2])) then return -3 end
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
 
--- In-time transactions are dedupe candidates; the others are stale.
-local hashes, times, at = {}, {}, {}
-local stale = 0
-for i = FIRST, #ARGV, FIELDS do
-  local time = tonumber(ARGV[i + 1])
-  if time - time % 3600 + hourKeep <= now then
-    stale = stale + 1
-  else
-    hashes[#hashes + 1], times[#times + 1], at[#at + 1] = ARGV[i], time, i
-  end
-end
-redis.call("ZREMRANGEBYSCORE", seenKey, "-inf", "(" .. (now - hourKeep))
-local fresh = markSeen(seenKey, hashes, times)
+-- A transaction whose hour bucket has expired is stale; the group remembers hashes as long.
+local function expired(time) return time - time % 3600 + hourKeep <= now end
+local fresh, times, duplicates, stale = dedupeRecords(seenKey, starts, expired, now - hourKeep)
 
 -- Sums per bucket, written once per bucket; flushed early before a sum could leave the exact
 -- range of a double (2^53).
@@ -87,17 +70,11 @@ local function add(key, value, ttl)
   sum.value = sum.value + value
 end
 
-local applied, duplicates = 0, 0
-for n = 1, #hashes do
-  if fresh[n] then
-    applied = applied + 1
-    local time, value = times[n], tonumber(ARGV[at[n] + 2])
-    local minute, hour = time - time % 60, time - time % 3600
-    if minute + minuteKeep > now then add(minutePrefix .. minute, value, minute + minuteKeep - now) end
-    add(hourPrefix .. hour, value, hour + hourKeep - now)
-  else
-    duplicates = duplicates + 1
-  end
+for n, s in ipairs(fresh) do
+  local time, value = times[n], tonumber(ARGV[s + 2])
+  local minute, hour = time - time % 60, time - time % 3600
+  if minute + minuteKeep > now then add(minutePrefix .. minute, value, minute + minuteKeep - now) end
+  add(hourPrefix .. hour, value, hour + hourKeep - now)
 end
 
 for key, sum in pairs(sums) do
@@ -106,4 +83,4 @@ for key, sum in pairs(sums) do
 end
 extendExpiries(ttls)
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
-return { "applied", applied, duplicates, stale }
+return { "applied", #fresh, duplicates, stale }

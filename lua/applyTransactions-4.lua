@@ -11,13 +11,8 @@
   KEYS[2] is a prefix: the full name of a body is the prefix plus the hash (src/redis/keys.ts).
     KEYS[1] by time                  ZSET transaction hash -> event time (unix s)
     KEYS[2] body prefix .. hash      STRING the transaction's JSON, expires
-    KEYS[3] seen                     ZSET transaction hash -> event time
-    KEYS[4] position                 HASH "<topic>:<partition>" -> next offset
-
-    ARGV[1] now, unix seconds; "" for Redis's clock
-    ARGV[2] position field; "" to apply without a position (tests)
-    ARGV[3] from: the offset the call starts at (the position it expects)
-    ARGV[4] to: the position after the call
+    KEYS[3] seen, KEYS[4] position, ARGV[1..4] now, position field, from, to: as in every
+    apply script (includes/applyArgs.lua)
     ARGV[5] window length, minutes
     ARGV[6] cap: most transactions stored
     ARGV[7] seconds hashes are remembered, and bodies live, past the window start
@@ -30,60 +25,43 @@
     -2 now or a setting is not a number
     -3 a time is not a non-negative integer
 ]]
---- @include "clock"
+--- @include "applyArgs"
 --- @include "checkPosition"
 --- @include "isCount"
---- @include "markSeen"
+--- @include "recordStarts"
+--- @include "dedupeRecords"
 --- @include "windowStart"
 --- @include "trimStored"
 
 local byTimeKey = KEYS[1]
 local bodyPrefix = KEYS[2]
-local seenKey = KEYS[3]
-local positionKey = KEYS[4]
-
-local field, from, to = ARGV[2], ARGV[3], ARGV[4]
+local now, field, from, to, seenKey, positionKey = applyArgs()
 local windowMinutes = tonumber(ARGV[5])
 local cap = tonumber(ARGV[6])
 local margin = tonumber(ARGV[7])
 local budget = tonumber(ARGV[8])
 local FIRST, FIELDS = 9, 3
 
-local now = clock(ARGV[1])
 if not (now and windowMinutes and cap and margin and budget) then return -2 end
-if (#ARGV - FIRST + 1) % FIELDS ~= 0 then return -1 end
-for i = FIRST, #ARGV, FIELDS do
-  if not isCount(ARGV[i + 1]) then return -3 end
+local starts = recordStarts(FIRST, FIELDS)
+if not starts then return -1 end
+for _, s in ipairs(starts) do
+  if not isCount(ARGV[s + 1]) then return -3 end
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
 local start = windowStart(now, windowMinutes)
 
-local hashes, times, at = {}, {}, {}
-local stale = 0
-for i = FIRST, #ARGV, FIELDS do
-  local time = tonumber(ARGV[i + 1])
-  if time - time % 60 < start then
-    stale = stale + 1
-  else
-    hashes[#hashes + 1], times[#times + 1], at[#at + 1] = ARGV[i], time, i
-  end
-end
-redis.call("ZREMRANGEBYSCORE", seenKey, "-inf", "(" .. (start - margin))
-local fresh = markSeen(seenKey, hashes, times)
+-- A transaction whose minute is before the window start is stale.
+local function beforeWindow(time) return time - time % 60 < start end
+local fresh, times, duplicates, stale = dedupeRecords(seenKey, starts, beforeWindow, start - margin)
 
-local applied, duplicates = 0, 0
-for n = 1, #hashes do
-  if fresh[n] then
-    applied = applied + 1
-    local time = times[n]
-    redis.call("SET", bodyPrefix .. hashes[n], ARGV[at[n] + 2], "EX", math.max(1, time - time % 60 + windowMinutes * 60 + margin - now))
-    redis.call("ZADD", byTimeKey, time, hashes[n])
-  else
-    duplicates = duplicates + 1
-  end
+for n, s in ipairs(fresh) do
+  local hash, time = ARGV[s], times[n]
+  redis.call("SET", bodyPrefix .. hash, ARGV[s + 2], "EX", math.max(1, time - time % 60 + windowMinutes * 60 + margin - now))
+  redis.call("ZADD", byTimeKey, time, hash)
 end
 
 local byWindow, byCap, stored = trimStored(byTimeKey, bodyPrefix, start, cap, budget)
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
-return { "applied", applied, duplicates, stale, byWindow, byCap, stored }
+return { "applied", #fresh, duplicates, stale, byWindow, byCap, stored }
