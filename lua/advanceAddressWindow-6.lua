@@ -15,16 +15,18 @@
     ARGV[2] window length, minutes
     ARGV[3] most minute-set entries subtracted in this call
 
-  Returns {window start, entries subtracted, 1 when more are waiting else 0}, or -2 when a
-  setting is not a number.
+  Returns {window start, entries subtracted, 1 when more are waiting else 0}, or an error code
+  (includes/scriptError.lua):
+    -2 NOT_A_NUMBER  now or a setting (ARGV[1..3])
 ]]
+--- @include "scriptError"
 --- @include "clock"
 --- @include "moveAddressWindow"
 
 local now = clock(ARGV[1])
 local windowMinutes = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
-if not (now and windowMinutes and budget) then return -2 end
+if not (now and windowMinutes and budget) then return scriptError("NOT_A_NUMBER") end
 
 local start, subtracted, waiting = moveAddressWindow({ KEYS[1], KEYS[2] }, { KEYS[5], KEYS[6] }, KEYS[3], KEYS[4], now, windowMinutes, budget)
 return { start, subtracted, waiting and 1 or 0 }

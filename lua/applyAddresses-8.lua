@@ -26,11 +26,13 @@
               paid to, then S pairs (address, satoshi) it spent from
 
   Returns {"applied", applied, duplicates, stale, window start}, {"moved", position} or
-  {"unset"}, or an error code:
-    -1 the records do not match their counts R and S
-    -2 now or a setting is not a number
-    -3 a time, count or value is not a non-negative integer
+  {"unset"}, or an error code (includes/scriptError.lua):
+    -1 BAD_RECORDS   the records do not divide into whole records: they do not match their
+                     counts R and S
+    -2 NOT_A_NUMBER  now or a setting (ARGV[1], ARGV[5..7])
+    -3 NOT_A_COUNT   a time, R, S or a value
 ]]
+--- @include "scriptError"
 --- @include "applyArgs"
 --- @include "checkPosition"
 --- @include "isCount"
@@ -47,17 +49,17 @@ local seenMargin = tonumber(ARGV[6])
 local budget = tonumber(ARGV[7])
 local FIRST = 8
 
-if not (now and windowMinutes and seenMargin and budget) then return -2 end
+if not (now and windowMinutes and seenMargin and budget) then return scriptError("NOT_A_NUMBER") end
 -- Where each transaction starts, checked whole before anything is written.
 local starts = {}
 local i = FIRST
 while i <= #ARGV do
-  if i + 3 > #ARGV then return -1 end
-  if not (isCount(ARGV[i + 1]) and isCount(ARGV[i + 2]) and isCount(ARGV[i + 3])) then return -3 end
+  if i + 3 > #ARGV then return scriptError("BAD_RECORDS") end
+  if not (isCount(ARGV[i + 1]) and isCount(ARGV[i + 2]) and isCount(ARGV[i + 3])) then return scriptError("NOT_A_COUNT") end
   local pairsEnd = i + 3 + 2 * (tonumber(ARGV[i + 2]) + tonumber(ARGV[i + 3]))
-  if pairsEnd > #ARGV then return -1 end
+  if pairsEnd > #ARGV then return scriptError("BAD_RECORDS") end
   for v = i + 5, pairsEnd, 2 do
-    if not isCount(ARGV[v]) then return -3 end
+    if not isCount(ARGV[v]) then return scriptError("NOT_A_COUNT") end
   end
   starts[#starts + 1] = i
   i = pairsEnd + 1

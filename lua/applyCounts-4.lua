@@ -19,11 +19,12 @@
     ARGV[7..] 3 fields per transaction: hash, time (unix s), value (satoshi)
 
   Returns {"applied", applied, duplicates, stale}, {"moved", position} or {"unset"}
-  (includes/checkPosition.lua), or an error code (SCRIPT_ERRORS in src/redis/scripts.ts):
-    -1 the records do not divide into whole records of 3 fields
-    -2 now or a setting is not a number
-    -3 a time or value is not a non-negative integer
+  (includes/checkPosition.lua), or an error code (includes/scriptError.lua):
+    -1 BAD_RECORDS   the records do not divide into whole records of 3 fields
+    -2 NOT_A_NUMBER  now or a setting (ARGV[1], ARGV[5..6])
+    -3 NOT_A_COUNT   a time or a value
 ]]
+--- @include "scriptError"
 --- @include "applyArgs"
 --- @include "checkPosition"
 --- @include "isCount"
@@ -38,11 +39,11 @@ local minuteKeep = tonumber(ARGV[5])
 local hourKeep = tonumber(ARGV[6])
 local FIRST, FIELDS = 7, 3
 
-if not (now and minuteKeep and hourKeep) then return -2 end
+if not (now and minuteKeep and hourKeep) then return scriptError("NOT_A_NUMBER") end
 local starts = recordStarts(FIRST, FIELDS)
-if not starts then return -1 end
+if not starts then return scriptError("BAD_RECORDS") end
 for _, s in ipairs(starts) do
-  if not (isCount(ARGV[s + 1]) and isCount(ARGV[s + 2])) then return -3 end
+  if not (isCount(ARGV[s + 1]) and isCount(ARGV[s + 2])) then return scriptError("NOT_A_COUNT") end
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end

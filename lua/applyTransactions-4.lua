@@ -20,11 +20,12 @@
     ARGV[9..] 3 fields per transaction: hash, time (unix s), JSON body
 
   Returns {"applied", applied, duplicates, stale, removed by the window, removed by the cap,
-  stored}, {"moved", position} or {"unset"}, or an error code:
-    -1 the records do not divide into whole records of 3 fields
-    -2 now or a setting is not a number
-    -3 a time is not a non-negative integer
+  stored}, {"moved", position} or {"unset"}, or an error code (includes/scriptError.lua):
+    -1 BAD_RECORDS   the records do not divide into whole records of 3 fields
+    -2 NOT_A_NUMBER  now or a setting (ARGV[1], ARGV[5..8])
+    -3 NOT_A_COUNT   a time
 ]]
+--- @include "scriptError"
 --- @include "applyArgs"
 --- @include "checkPosition"
 --- @include "isCount"
@@ -42,11 +43,11 @@ local margin = tonumber(ARGV[7])
 local budget = tonumber(ARGV[8])
 local FIRST, FIELDS = 9, 3
 
-if not (now and windowMinutes and cap and margin and budget) then return -2 end
+if not (now and windowMinutes and cap and margin and budget) then return scriptError("NOT_A_NUMBER") end
 local starts = recordStarts(FIRST, FIELDS)
-if not starts then return -1 end
+if not starts then return scriptError("BAD_RECORDS") end
 for _, s in ipairs(starts) do
-  if not isCount(ARGV[s + 1]) then return -3 end
+  if not isCount(ARGV[s + 1]) then return scriptError("NOT_A_COUNT") end
 end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end

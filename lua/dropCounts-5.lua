@@ -14,14 +14,16 @@
     ARGV[3] seconds an hour bucket lives after its hour starts
     ARGV[4] seconds ahead of now a bucket can be (records stamped ahead)
 
-  Returns the number of keys deleted, or -2 when a setting is not a number.
+  Returns the number of keys deleted, or an error code (includes/scriptError.lua):
+    -2 NOT_A_NUMBER  now or a setting (ARGV[1..4])
 ]]
+--- @include "scriptError"
 --- @include "clock"
 --- @include "unlinkAll"
 
 local now = clock(ARGV[1])
 local minuteKeep, hourKeep, ahead = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-if not (now and minuteKeep and hourKeep and ahead) then return -2 end
+if not (now and minuteKeep and hourKeep and ahead) then return scriptError("NOT_A_NUMBER") end
 
 local function starts(step, keep)
   local out = {}

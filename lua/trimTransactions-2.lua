@@ -10,9 +10,11 @@
     ARGV[3] cap: most transactions stored
     ARGV[4] most transactions dropped in this call
 
-  Returns {removed by the window, removed by the cap, stored}, or -2 when a setting is not a
-  number.
+  Returns {removed by the window, removed by the cap, stored}, or an error code
+  (includes/scriptError.lua):
+    -2 NOT_A_NUMBER  now or a setting (ARGV[1..4])
 ]]
+--- @include "scriptError"
 --- @include "clock"
 --- @include "windowStart"
 --- @include "trimStored"
@@ -21,7 +23,7 @@ local now = clock(ARGV[1])
 local windowMinutes = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local budget = tonumber(ARGV[4])
-if not (now and windowMinutes and cap and budget) then return -2 end
+if not (now and windowMinutes and cap and budget) then return scriptError("NOT_A_NUMBER") end
 
 local byWindow, byCap, stored = trimStored(KEYS[1], KEYS[2], windowStart(now, windowMinutes), cap, budget)
 return { byWindow, byCap, stored }

@@ -38,11 +38,16 @@ export interface ScriptCall<T> {
   readonly parse: (reply: unknown) => T;
 }
 
-/** Error codes the scripts return (negative integers), with what they mean. */
-export const SCRIPT_ERRORS: Readonly<Record<number, string>> = {
-  [-1]: "the records do not divide into whole records (wrong number of arguments)",
-  [-2]: "now or a setting is not a number",
-  [-3]: "a time, count or value is not a non-negative integer",
+/**
+ * Error codes the scripts return (negative integers): the one table of them, with each one's name
+ * and meaning. A script returns one by name, `return scriptError("<NAME>")`, through
+ * lua/includes/scriptError.lua (the same names and codes, for Lua), and its header lists the ones
+ * it returns as `-<code> <NAME>  <which arguments>`; test/lua-loader.test.ts checks that all agree.
+ */
+export const SCRIPT_ERRORS: Readonly<Record<number, { readonly name: string; readonly message: string }>> = {
+  [-1]: { name: "BAD_RECORDS", message: "the records do not divide into whole records (wrong number of arguments)" },
+  [-2]: { name: "NOT_A_NUMBER", message: "now or a setting is not a number" },
+  [-3]: { name: "NOT_A_COUNT", message: "a time, count or value is not a non-negative integer" },
 };
 
 export class ScriptError extends Error {
@@ -51,7 +56,7 @@ export class ScriptError extends Error {
     readonly script: ScriptName,
     readonly code: number,
   ) {
-    super(`${script}: ${SCRIPT_ERRORS[code] ?? "unknown error"} (code ${code})`);
+    super(`${script}: ${SCRIPT_ERRORS[code]?.message ?? "unknown error"} (code ${code})`);
   }
 }
 
