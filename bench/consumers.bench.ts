@@ -1,7 +1,7 @@
 /**
  * `bun run bench consumers`: the three consumer groups on a topic written beforehand, into an
  * empty Redis namespace (so each group starts by replaying the log from its first record,
- * src/consumers/runner.ts `resync`).
+ * src/consumers/positions.ts).
  *
  *   consumers_tx_per_s               records per second from the first position any group set in
  *                                    Redis (the start of its replay) until every group has

@@ -1,6 +1,6 @@
 /**
  * `bun run bench replay`: how fast a group replays the log into an empty Redis, as after Redis
- * lost its data or `bun run rebuild` dropped a projection (src/consumers/runner.ts `resync`: a
+ * lost its data or `bun run rebuild` dropped a projection (src/consumers/positions.ts: a
  * group finding no position in Redis replays the log from the first record within its lookback).
  *
  *   replay_tx_per_s   N synthetic transactions are written to a fresh topic first; then the three

@@ -2,7 +2,7 @@
  * Fuzzing the two doors of the pipeline, against the run-wide real Kafka and Redis:
  *
  * 1. The feed: over 10,000 malformed or hostile frames from the simulator (`malformed`, every
- *    kind of tools/sim/frames.ts: random JSON, wrong types, missing fields, huge arrays, ~1 MB
+ *    kind of tools/sim/malformed.ts: random JSON, wrong types, missing fields, huge arrays, ~1 MB
  *    frames, bytes that are not UTF-8, ...) mixed with valid transactions, into the real
  *    producer. Every bad frame must be in the dead-letter topic with a reason, every valid
  *    transaction in the topic exactly once, and the producer never loses its feed.
