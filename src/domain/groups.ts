@@ -15,8 +15,6 @@ import { HOUR_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_SECONDS } from ".
 export interface GroupSpec {
   /** The Kafka consumer group id, before GROUP_PREFIX. */
   readonly group: string;
-  /** What the projection holds, for usage lines and logs. */
-  readonly summary: string;
   /**
    * The group's Redis key namespace: every key of its projection starts `{REDIS_PREFIX}:<namespace>:`
    * (src/redis/keys.ts builds the key families inside it). Distinct per group, without `:`.
@@ -37,23 +35,23 @@ export interface GroupSpec {
  * ahead of when they were written).
  */
 export const GROUP_REGISTRY = {
+  /** Transactions and value per event minute and hour. */
   counts: {
     group: "btc-minute-counts",
-    summary: "transactions and value per event minute and hour",
     namespace: "counts",
     replayLookbackSeconds: HOUR_BUCKET_KEEP_SECONDS,
     processes: 3,
   },
+  /** Value received and sent per address over the last 3 hours. */
   addresses: {
     group: "btc-address-values",
-    summary: "value received and sent per address over the last 3 hours",
     namespace: "addresses",
     replayLookbackSeconds: WINDOW_SECONDS + SEEN_MARGIN_SECONDS,
     processes: 1,
   },
+  /** The transactions of the last 3 hours, within TX_CAP. */
   transactions: {
     group: "btc-transactions",
-    summary: "the transactions of the last 3 hours, within TX_CAP",
     namespace: "transactions",
     replayLookbackSeconds: WINDOW_SECONDS + SEEN_MARGIN_SECONDS,
     processes: 1,
