@@ -1,13 +1,13 @@
 /**
  * The registry of consumer groups: one entry per projection, the one list every other module
  * takes the groups from. Kafka group ids (src/kafka/client.ts), Redis key namespaces
- * (src/redis/keys.ts), the replay of an empty projection (src/consumers/runner.ts), /health,
+ * (src/redis/keys.ts), the replay of an empty projection (src/consumers/positions.ts), /health,
  * rebuild, `bun run consumer <role>`, the demo, compose and the tests all enumerate `ROLES` or
  * read an entry here. What a group *does* with a batch is its processor, in the pipeline layer
  * (src/consumers/processors.ts), keyed by the same roles.
  *
- * Adding a projection: an entry here, its processor there, its Lua scripts and key families,
- * and its API route folder.
+ * Adding a projection: an entry here and its processor there; the type checker then asks for
+ * what is per group elsewhere (its drop script in src/redis/scripts.ts, the test kit's fill).
  */
 import { type TLiteral, type TUnion, Type } from "@sinclair/typebox";
 import { HOUR_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_SECONDS } from "./window.ts";
