@@ -40,10 +40,10 @@ export interface ConsumerProcesses {
   stop(): Promise<number[]>;
 }
 
-/** Starts one process per group (`src/roles/consumer-<role>.ts`) with `env` on top of this process's environment. */
+/** Starts one process per group (`bun src/roles/consumer.ts <role>`) with `env` on top of this process's environment. */
 export function startConsumerProcesses(env: Record<string, string>, roles: GroupRole[] = ROLES): ConsumerProcesses {
   const children = roles.map((role) =>
-    Bun.spawn([process.execPath, join(ROOT, "src", "roles", `consumer-${role}.ts`)], {
+    Bun.spawn([process.execPath, join(ROOT, "src", "roles", "consumer.ts"), role], {
       cwd: ROOT,
       env: { ...process.env, ...env },
       stdout: "ignore",

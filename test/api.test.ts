@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { loadConfig } from "../src/domain/config.ts";
-import { ROLES } from "../src/domain/groups.ts";
+import { type GroupRole, ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
-import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { groupId } from "../src/kafka/client.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { metricsKey, positionField } from "../src/redis/keys.ts";
 import { applyCounts, run, startReplay } from "../src/redis/scripts.ts";
@@ -27,7 +27,7 @@ afterAll(async () => {
   for (const close of closers.reverse()) await close();
 });
 
-function probe(admin = kafka.admin({ retry: { retries: 0 } }), opts = {}, roles = Object.keys(GROUPS) as GroupRole[]) {
+function probe(admin = kafka.admin({ retry: { retries: 0 } }), opts = {}, roles: readonly GroupRole[] = ROLES) {
   const p = new KafkaProbe(
     admin,
     config.TOPIC,

@@ -15,7 +15,7 @@ import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
-import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { consumerGroups } from "../src/kafka/client.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
@@ -24,11 +24,7 @@ import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, kafka, redis: seedRedis } = testEnv();
 const redis = connectRedis(config.REDIS_URL);
-const probe = new KafkaProbe(
-  kafka.admin(),
-  config.TOPIC,
-  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
-);
+const probe = new KafkaProbe(kafka.admin(), config.TOPIC, consumerGroups(config));
 const app = createApp({ config, redis, kafka: probe, log: createLogger("dashboard-browser-test", config), cacheMs: 0 });
 const port = freePort();
 const base = `http://127.0.0.1:${port}`;

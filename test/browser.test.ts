@@ -11,7 +11,7 @@ import type { Browser } from "playwright-core";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { createLogger } from "../src/domain/log.ts";
-import { GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { consumerGroups } from "../src/kafka/client.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { ARTIFACTS, launchOffline } from "./helpers/browser.ts";
@@ -19,11 +19,7 @@ import { testEnv } from "./helpers/env.ts";
 
 const { config, kafka } = testEnv();
 const redis = connectRedis(config.REDIS_URL);
-const probe = new KafkaProbe(
-  kafka.admin(),
-  config.TOPIC,
-  (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
-);
+const probe = new KafkaProbe(kafka.admin(), config.TOPIC, consumerGroups(config));
 const app = createApp({ config, redis, kafka: probe, log: createLogger("api-browser-test", config), cacheMs: 0 });
 const port = freePort();
 let browser: Browser | undefined;

@@ -11,12 +11,11 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type Redis from "ioredis";
 import type { Message } from "kafkajs";
-import { addressesGroup } from "../src/consumers/addresses.ts";
 import { countsGroup } from "../src/consumers/counts.ts";
 import type { GroupProcessor } from "../src/consumers/group.ts";
 import { replayStart } from "../src/consumers/positions.ts";
+import { PROCESSORS } from "../src/consumers/processors.ts";
 import { type ConsumerRunner, createConsumerRunner } from "../src/consumers/runner.ts";
-import { transactionsGroup } from "../src/consumers/transactions.ts";
 import { type Config, loadConfig } from "../src/domain/config.ts";
 import { ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
@@ -34,7 +33,7 @@ import { committedTotal, createTopic, waitCommitted as kafkaWaitCommitted, produ
 // Real brokers and consumer groups (Bun 1.3 applies the preload's default timeout to the first file only).
 setDefaultTimeout(60_000);
 
-const GROUPS: Record<GroupRole, (c: Config) => GroupProcessor> = { counts: countsGroup, addresses: addressesGroup, transactions: transactionsGroup };
+const GROUPS = PROCESSORS;
 
 // ---- the independent computation ----------------------------------------------------------------
 

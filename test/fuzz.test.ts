@@ -19,7 +19,7 @@ import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { loadConfig } from "../src/domain/config.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { readFeedMessage } from "../src/feed/utx.ts";
-import { dlqTopic, GROUPS, type GroupRole, groupId } from "../src/kafka/client.ts";
+import { consumerGroups, dlqTopic } from "../src/kafka/client.ts";
 import { type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
 import { connectRedis } from "../src/redis/connection.ts";
@@ -557,11 +557,7 @@ test("Redis unreachable: every answer is a JSON 503 (or the route's own answer) 
   const { config, kafka } = env;
   const redis = connectRedis(`redis://127.0.0.1:${freePort()}`); // nothing listens there
   cleanup.push(() => redis.disconnect());
-  const probe = new KafkaProbe(
-    kafka.admin({ retry: { retries: 0 } }),
-    config.TOPIC,
-    (Object.keys(GROUPS) as GroupRole[]).map((role) => ({ role, group: groupId(config, role) })),
-  );
+  const probe = new KafkaProbe(kafka.admin({ retry: { retries: 0 } }), config.TOPIC, consumerGroups(config));
   cleanup.push(() => probe.close());
   const port = freePort();
   const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({ port, hostname: "127.0.0.1" });

@@ -27,7 +27,7 @@ let admin: Redis;
 let p: Pipeline;
 const healed: { loss: string; transactions: number; lost: number; twice: number }[] = [];
 const env = testEnv({ REDIS_URL: `redis://127.0.0.1:${port}` });
-const CONSUMERS: Role[] = ["consumer-counts", "consumer-addresses", "consumer-transactions"];
+const CONSUMERS: Role[] = ROLES.map((role) => `consumer-${role}` as const);
 
 beforeAll(async () => {
   redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false });

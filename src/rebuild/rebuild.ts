@@ -5,7 +5,7 @@
  * script call drops the group's whole projection, its position in the log included
  * (lua/drop<Group>-N.lua). The group's running
  * consumers notice (on their next batch, or within POSITION_WATCH_MS when idle) that Redis holds
- * no position, and replay the log into the empty projection by themselves (src/consumers/runner.ts).
+ * no position, and replay the log into the empty projection by themselves (src/consumers/positions.ts).
  * The rebuild then only reports their progress, read from Redis, until they are level with the
  * log. Nothing of the rebuild outlives its one call: a rebuild killed at any point leaves a group
  * either untouched or dropped and replaying, never stopped.

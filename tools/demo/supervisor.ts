@@ -7,6 +7,7 @@
  * unit-tested as is; `Supervisor` applies it to child processes.
  */
 import type { Subprocess } from "bun";
+import { backoffStep } from "../../src/domain/backoff.ts";
 
 export interface PolicyOptions {
   /** Delay before the first restart of a streak; doubles with each failure. */
@@ -21,7 +22,7 @@ export const DEFAULT_POLICY: PolicyOptions = { firstDelayMs: 500, maxDelayMs: 30
 
 /** The delay before restart number `failures` of a streak (1 for the first): 0.5, 1, 2, 4, ... 30 s. */
 export function backoffMs(failures: number, options: PolicyOptions = DEFAULT_POLICY): number {
-  return Math.min(options.maxDelayMs, options.firstDelayMs * 2 ** Math.max(0, failures - 1));
+  return backoffStep(Math.max(0, failures - 1), options.firstDelayMs, options.maxDelayMs);
 }
 
 export type Decision = { giveUp: false; delayMs: number; failures: number } | { giveUp: true; failures: number; withinMs: number };
