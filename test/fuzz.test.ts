@@ -13,7 +13,7 @@
  */
 import { afterAll, afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { connect as netConnect } from "node:net";
-import type { IHeaders, Kafka } from "kafkajs";
+import type { IHeaders } from "kafkajs";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { loadConfig } from "../src/domain/config.ts";
@@ -28,6 +28,7 @@ import type { Frame } from "../tools/sim/frames.ts";
 import { MALFORMED_KINDS } from "../tools/sim/malformed.ts";
 import { startSimulator } from "../tools/sim/server.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { readTopic } from "./helpers/kafka.ts";
 
 // Per file: in Bun 1.3.14 the preload's default timeout reaches only the first file of a run.
 setDefaultTimeout(60_000);
@@ -61,29 +62,6 @@ const SEED = 20_261_121;
 interface Letter {
   value: Buffer;
   headers: IHeaders;
-}
-
-/** Every record of `topic`, exactly `count` of them (the end offsets must add up to it). */
-async function readTopic(kafka: Kafka, topic: string, count: number): Promise<{ key: string; value: Buffer; headers: IHeaders }[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const size = async () => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  await waitFor(`${count} records on ${topic}`, async () => (await size()) >= count, 60_000);
-  expect(await size()).toBe(count);
-  await admin.disconnect();
-
-  const consumer = kafka.consumer({ groupId: `fuzz-read-${topic}-${Math.random()}`, maxWaitTimeInMs: 100 });
-  cleanup.push(() => consumer.disconnect());
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const records: { key: string; value: Buffer; headers: IHeaders }[] = [];
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      records.push({ key: message.key?.toString() ?? "", value: message.value ?? Buffer.alloc(0), headers: message.headers ?? {} });
-    },
-  });
-  await waitFor(`reading ${count} records of ${topic}`, () => records.length >= count, 60_000);
-  return records;
 }
 
 const bytesOf = (text: string | Uint8Array) => (typeof text === "string" ? Buffer.from(text) : Buffer.from(text.buffer, text.byteOffset, text.byteLength));

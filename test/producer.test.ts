@@ -19,6 +19,7 @@ import { metricsKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
 import { bounded, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { readTopic as readRecords } from "./helpers/kafka.ts";
 
 // test/setup.ts sets 60 s, but in Bun 1.3.14 a preload's default reaches only the first file of a
 // run (https://github.com/oven-sh/bun/issues/43787); per file it holds.
@@ -75,29 +76,9 @@ interface Record_ {
   headers: IHeaders;
 }
 
-/** Every record of `topic` (exactly `count`: the end offsets must add up to it). */
-async function readTopic(kafka: Kafka, topic: string, count: number): Promise<Record_[]> {
-  const admin = kafka.admin();
-  await admin.connect();
-  const size = async () => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
-  await waitFor(`${count} records on ${topic}`, async () => (await size()) >= count);
-  expect(await size()).toBe(count);
-  await admin.disconnect();
-
-  // A short fetch wait: disconnect waits for the fetch in flight.
-  const consumer = kafka.consumer({ groupId: `read-${topic}-${Math.random()}`, maxWaitTimeInMs: 100 });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  const records: Record_[] = [];
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      records.push({ partition, key: message.key?.toString() ?? "", value: message.value?.toString() ?? "", headers: message.headers ?? {} });
-    },
-  });
-  await waitFor(`reading ${count} records of ${topic}`, () => records.length >= count);
-  await consumer.disconnect();
-  return records;
-}
+/** Every record of `topic` (exactly `count`), values as text. */
+const readTopic = async (kafka: Kafka, topic: string, count: number): Promise<Record_[]> =>
+  (await readRecords(kafka, topic, count)).map((r) => ({ ...r, value: r.value.toString() }));
 
 test("creates the topic with 3 partitions and routes each transaction by minute(time) mod 3, keyed by hash", async () => {
   const { config, kafka, redis } = envs.publish;

@@ -1,12 +1,12 @@
 /**
  * Kafka helpers shared by the tests that write records directly and wait for the consumer
- * groups: topic creation, an idempotent writer that says where each record went, and "has every
- * group committed the end of the topic".
+ * groups: topic creation, an idempotent writer that says where each record went, "has every
+ * group committed the end of the topic", and a reader of a whole topic.
  */
-import type { Kafka, Message } from "kafkajs";
+import type { IHeaders, Kafka, Message } from "kafkajs";
 import type { Config } from "../../src/domain/config.ts";
 import type { Transaction } from "../../src/domain/transaction.ts";
-import { waitFor } from "./env.ts";
+import { bounded, waitFor } from "./env.ts";
 
 export async function createTopic(kafka: Kafka, config: Pick<Config, "TOPIC">): Promise<void> {
   const admin = kafka.admin();
@@ -69,4 +69,60 @@ export async function caughtUp(kafka: Kafka, topic: string, groupIds: readonly s
 /** Resolves when every group has committed the end of every partition of `topic`. */
 export async function waitCommitted(kafka: Kafka, topic: string, groupIds: readonly string[], timeoutMs: number): Promise<void> {
   await waitFor(`groups ${groupIds.join(", ")} to commit the end of ${topic}`, () => caughtUp(kafka, topic, groupIds), timeoutMs);
+}
+
+export interface ReadRecord {
+  partition: number;
+  key: string;
+  value: Buffer;
+  headers: IHeaders;
+}
+
+/**
+ * Every record of `topic`, exactly `count` of them (the end offsets must add up to it), read by a
+ * consumer of a group of its own. A kafkajs consumer inside the test process has been seen to
+ * stall for good late in a run (a socket stuck connecting): an attempt that delivers nothing new
+ * for `stallMs` is dropped and a new consumer reads from the start, up to three times.
+ */
+export async function readTopic(kafka: Kafka, topic: string, count: number, stallMs = 20_000): Promise<ReadRecord[]> {
+  const admin = kafka.admin();
+  await admin.connect();
+  const size = async () => (await admin.fetchTopicOffsets(topic)).reduce((sum, p) => sum + Number(p.high) - Number(p.low), 0);
+  try {
+    await waitFor(`${count} records on ${topic}`, async () => (await size()) >= count, 60_000);
+    const held = await size();
+    if (held !== count) throw new Error(`${topic} holds ${held} records, not ${count}`);
+  } finally {
+    await bounded(`disconnecting the admin of ${topic}`, () => admin.disconnect(), 10_000);
+  }
+  for (let attempt = 1; ; attempt++) {
+    const records = await readOnce(kafka, topic, count, stallMs);
+    if (records.length >= count) return records;
+    if (attempt === 3) throw new Error(`read ${records.length} of ${count} records of ${topic}, three consumers in a row stalling`);
+    console.error(`readTopic: ${topic}: ${records.length} of ${count} records, then nothing for ${stallMs} ms; reading again with a new consumer`);
+  }
+}
+
+async function readOnce(kafka: Kafka, topic: string, count: number, stallMs: number): Promise<ReadRecord[]> {
+  // A short fetch wait: disconnect waits for the fetch in flight.
+  const consumer = kafka.consumer({ groupId: `read-${topic}-${Math.random()}`, maxWaitTimeInMs: 100 });
+  const records: ReadRecord[] = [];
+  let lastAt = Date.now();
+  try {
+    const started = (async () => {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ partition, message }) => {
+          records.push({ partition, key: message.key?.toString() ?? "", value: message.value ?? Buffer.alloc(0), headers: message.headers ?? {} });
+          lastAt = Date.now();
+        },
+      });
+    })();
+    started.catch(() => {}); // a start that fails shows as a stall below
+    while (records.length < count && Date.now() - lastAt < stallMs) await Bun.sleep(100);
+    return records;
+  } finally {
+    await bounded(`disconnecting the reader of ${topic}`, () => consumer.disconnect(), 10_000);
+  }
 }
