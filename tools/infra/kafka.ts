@@ -6,9 +6,11 @@
  * reuse that folder. Brokers run in KRaft mode (no ZooKeeper): one node that is both broker and
  * controller, or a cluster of N such nodes on one host.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Child, cacheDir, freePort, startChild, waitUntil, which } from "./process.ts";
+import { Kafka, logLevel } from "kafkajs";
+import { type Child, cacheDir, diesWithParent, freePort, startChild, waitUntil, which } from "./process.ts";
 
 export const KAFKA_VERSION = "4.1.1";
 const LOG4J_VERSION = "2.24.3";
@@ -104,8 +106,10 @@ export interface LocalKafka {
   stop(): Promise<void>;
   /** Stops one node (the others keep running); for fault tests. */
   stopNode(nodeId: number): Promise<void>;
-  /** Starts a stopped node again on the same ports and data. */
+  /** Starts a stopped (or killed) node again on the same ports and data; nothing when it runs. */
   startNode(nodeId: number): Promise<void>;
+  /** SIGKILL of one node: gone at once, nothing flushed (what a crash does); `startNode` brings it back. */
+  killNode(nodeId: number): Promise<void>;
 }
 
 /** A KRaft cluster id: 16 random bytes, base64url without padding; never starting with "-",
@@ -117,7 +121,18 @@ function clusterId(): string {
   }
 }
 
-function properties(node: KafkaNode, all: readonly KafkaNode[], dataDir: string): string {
+/** The cluster id a node of `root` was formatted with, if one was: a node formatted later must join it. */
+function formattedClusterId(metaDirs: readonly string[]): string | undefined {
+  for (const dir of metaDirs) {
+    const file = join(dir, "meta.properties");
+    if (!existsSync(file)) continue;
+    const id = /^cluster\.id=(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim();
+    if (id) return id;
+  }
+  return undefined;
+}
+
+function properties(node: KafkaNode, all: readonly KafkaNode[], dataDir: string, overrides: Readonly<Record<string, string | number>>): string {
   const replication = Math.min(3, all.length);
   const lines = [
     "process.roles=broker,controller",
@@ -141,7 +156,10 @@ function properties(node: KafkaNode, all: readonly KafkaNode[], dataDir: string)
     "auto.create.topics.enable=false",
     "num.partitions=3",
   ];
-  return `${lines.join("\n")}\n`;
+  // An override replaces the default of the same key, or is added.
+  const merged = new Map(lines.map((line) => [line.slice(0, line.indexOf("=")), line] as const));
+  for (const [key, value] of Object.entries(overrides)) merged.set(key, `${key}=${value}`);
+  return `${[...merged.values()].join("\n")}\n`;
 }
 
 export interface StartKafkaOptions {
@@ -152,6 +170,10 @@ export interface StartKafkaOptions {
   log?: (line: string) => void;
   /** JVM heap per node. */
   heap?: string;
+  /** More JVM options per node, e.g. `["-XX:TieredStopAtLevel=1"]`. */
+  jvmOptions?: string[];
+  /** Broker properties that replace the defaults (or add to them), e.g. `{ "min.insync.replicas": 2 }`. */
+  overrides?: Readonly<Record<string, string | number>>;
 }
 
 /** Starts a single node (one port) or a cluster (several ports) and waits until every node is up. */
@@ -166,7 +188,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
     const controllerPort = existsSync(remembered) ? Number(readFileSync(remembered, "utf8")) : freePort();
     return { nodeId: i + 1, port, controllerPort };
   });
-  const id = clusterId();
+  const id = formattedClusterId(specs.map((s) => join(root, `node-${s.nodeId}`, "data"))) ?? clusterId();
   const classpath = [`-cp`, `${join(home, "libs")}/*`, `-Dlog4j2.configurationFile=${join(home, "log4j2.properties")}`];
   const heap = opts.heap ?? "512m";
 
@@ -178,21 +200,37 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
     return { ...spec, dataDir, props, logFile, child: undefined as unknown as Child };
   });
 
-  for (const node of nodes) {
-    const metaDir = join(node.dataDir, "data");
-    writeFileSync(node.props, properties(node, specs, metaDir));
-    if (!existsSync(join(metaDir, "meta.properties"))) {
-      const format = Bun.spawnSync([java, ...classpath, "kafka.tools.StorageTool", "format", "-t", id, "-c", node.props, ...(nodes.length === 1 ? ["--standalone"] : []), "-g"], {
-        stdout: "pipe",
-        stderr: "pipe",
-      });
-      if (format.exitCode !== 0) throw new Error(`kafka: formatting ${metaDir} failed: ${format.stderr.toString()}${format.stdout.toString()}`);
+  // The nodes are formatted side by side: each format is a JVM start of its own.
+  await Promise.all(
+    nodes.map(async (node) => {
+      const metaDir = join(node.dataDir, "data");
+      writeFileSync(node.props, properties(node, specs, metaDir, opts.overrides ?? {}));
+      if (existsSync(join(metaDir, "meta.properties"))) return;
+      // A short-lived tool: the client compiler alone starts it sooner.
+      const format = Bun.spawn(
+        diesWithParent([
+          java,
+          "-XX:TieredStopAtLevel=1",
+          ...classpath,
+          "kafka.tools.StorageTool",
+          "format",
+          "-t",
+          id,
+          "-c",
+          node.props,
+          ...(nodes.length === 1 ? ["--standalone"] : []),
+          "-g",
+        ]),
+        { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      );
+      const [out, err, code] = await Promise.all([new Response(format.stdout).text(), new Response(format.stderr).text(), format.exited]);
+      if (code !== 0) throw new Error(`kafka: formatting ${metaDir} failed: ${err}${out}`);
       writeFileSync(join(node.dataDir, "controller-port"), String(node.controllerPort));
-    }
-  }
+    }),
+  );
 
   const launch = (node: (typeof nodes)[number]) => {
-    node.child = startChild(`kafka-${node.nodeId}`, [java, `-Xms256m`, `-Xmx${heap}`, "-XX:+UseSerialGC", ...classpath, "kafka.Kafka", node.props], {
+    node.child = startChild(`kafka-${node.nodeId}`, [java, `-Xms256m`, `-Xmx${heap}`, "-XX:+UseSerialGC", ...(opts.jvmOptions ?? []), ...classpath, "kafka.Kafka", node.props], {
       logFile: node.logFile,
     });
     return waitUntil(
@@ -228,6 +266,91 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
       await Promise.all(nodes.map((n) => n.child.stop()));
     },
     stopNode: (nodeId) => find(nodeId).child.stop(),
-    startNode: (nodeId) => launchFresh(find(nodeId)),
+    async startNode(nodeId) {
+      const node = find(nodeId);
+      if (node.child.proc.exitCode === null && node.child.proc.signalCode === null) return; // already running
+      await launchFresh(node);
+    },
+    async killNode(nodeId) {
+      const { proc } = find(nodeId).child;
+      if (proc.exitCode !== null || proc.signalCode !== null) return;
+      proc.kill("SIGKILL");
+      await proc.exited;
+    },
   };
+}
+
+/** What `startKafkaCluster` sets on every broker: topics replicated 3 times, a write needs 2 in sync. */
+export const CLUSTER_BROKER_DEFAULTS: Readonly<Record<string, number>> = {
+  "default.replication.factor": 3,
+  "min.insync.replicas": 2,
+  "offsets.topic.replication.factor": 3,
+  "transaction.state.log.replication.factor": 3,
+  "transaction.state.log.min.isr": 2,
+  "share.coordinator.state.topic.replication.factor": 3,
+  "share.coordinator.state.topic.min.isr": 2,
+};
+
+export interface StartKafkaClusterOptions extends Omit<StartKafkaOptions, "ports"> {
+  /** Three broker ports (the default: three free ports). */
+  ports?: number[];
+  /** Data folder; the default is a temporary folder, removed by `stop()`. */
+  dataDir?: string;
+  /** How long to wait until every broker is in the cluster's metadata; default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Three KRaft nodes, each broker and controller (a quorum of 3), whose topics default to
+ * replication factor 3 and `min.insync.replicas` 2. Resolves once every broker is in the metadata.
+ * For fault tests: `killNode(id)` (SIGKILL) or `stopNode(id)`, then `startNode(id)`.
+ */
+export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Promise<LocalKafka> {
+  const ports = opts.ports ?? [freePort(), freePort(), freePort()];
+  if (ports.length !== 3) throw new Error(`kafka: a cluster has 3 brokers, not ${ports.length}`);
+  const temporary = opts.dataDir ? undefined : mkdtempSync(join(tmpdir(), "btc-kafka-cluster-"));
+  const removeTemporary = () => temporary && rmSync(temporary, { recursive: true, force: true });
+  let kafka: LocalKafka;
+  try {
+    kafka = await startKafka({ ...opts, ports, dataDir: opts.dataDir ?? temporary, overrides: { ...CLUSTER_BROKER_DEFAULTS, ...opts.overrides } });
+  } catch (err) {
+    removeTemporary();
+    throw err;
+  }
+  const stop = async () => {
+    await kafka.stop();
+    removeTemporary();
+  };
+  try {
+    await waitForBrokers(kafka.brokers, ports.length, opts.readyTimeoutMs ?? 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { ...kafka, stop };
+}
+
+/** Waits until the metadata at `brokers` lists `count` brokers. */
+export async function waitForBrokers(brokers: string, count: number, timeoutMs = 60_000): Promise<void> {
+  const admin = new Kafka({ clientId: "infra-ready", brokers: brokers.split(","), logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+  let seen = 0;
+  try {
+    await waitUntil(
+      `${count} kafka brokers at ${brokers}`,
+      async () => {
+        try {
+          await admin.connect();
+          seen = (await admin.describeCluster()).brokers.length;
+          return seen >= count;
+        } catch {
+          return false;
+        }
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : err} (the metadata lists ${seen})`);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }
