@@ -29,7 +29,7 @@ export interface StartLocalClusterOptions {
 export interface LocalCluster {
   kafka: LocalKafka;
   redis: LocalRedisCluster;
-  /** What a role needs to use it: KAFKA_BROKERS, REDIS_URL, REDIS_CLUSTER, TOPIC_REPLICATION. */
+  /** What a role needs to use it: KAFKA_BROKERS, REDIS_URL (several seeds: a cluster), TOPIC_REPLICATION. */
   env: Record<string, string>;
   stop(): Promise<void>;
 }
@@ -63,8 +63,8 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     redis: redis.value,
     env: {
       KAFKA_BROKERS: kafka.value.brokers,
+      // Several comma-separated seeds: the roles connect to a Redis Cluster (src/redis/connection.ts).
       REDIS_URL: redis.value.url,
-      REDIS_CLUSTER: "true",
       // The service names the replication factor when it creates its topic (default 1).
       TOPIC_REPLICATION: "3",
     },
