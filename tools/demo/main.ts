@@ -1,6 +1,8 @@
 /**
  * `bun run demo [-- <simulator options>]`: the whole pipeline on this machine, fed by the local
  * feed simulator. `bun run start` (`--live`): the same against FEED_URL (blockchain.com).
+ * `--cluster`: on three Kafka brokers and a Redis Cluster (tools/infra/cluster.ts) instead of one
+ * broker and one redis-server.
  *
  * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point, then one
  * child process per role (each consumer group as many times as the registry of groups says,
@@ -21,13 +23,15 @@ import { GROUP_REGISTRY, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { metricsKey } from "../../src/redis/keys.ts";
+import { ensureLocalCluster } from "../infra/cluster.ts";
 import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
 import { ensureStack } from "../infra/stack.ts";
 import { describeExit, type RestartEvent, Supervisor } from "./supervisor.ts";
 
 const live = process.argv.includes("--live");
-const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--");
+const onCluster = process.argv.includes("--cluster");
+const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--cluster" && a !== "--");
 const config = configOrExit();
 /** The repository: role files are named from it. */
 const ROOT = join(import.meta.dir, "..", "..");
@@ -64,16 +68,31 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>, out: NodeJ
   if (rest) out.write(`${tag} ${rest}\n`);
 }
 
-/** The URL without its password, for printing. */
+/** The URL (or a cluster's seed URLs) without its password, for printing. */
 function redacted(url: string): string {
-  const u = new URL(url);
-  if (u.password) u.password = "***";
-  return u.toString();
+  return url
+    .split(",")
+    .map((seed) => {
+      const u = new URL(seed);
+      if (u.password) u.password = "***";
+      return u.toString();
+    })
+    .join(",");
 }
 
-let stack: Awaited<ReturnType<typeof ensureStack>>;
+/** Where Kafka and Redis are (started here when nothing answered), what roles need to reach them, and how to stop what was started. */
+async function startStack(): Promise<{ kafkaBrokers: string; redisUrl: string; env: Record<string, string>; stop(): Promise<void> }> {
+  if (!onCluster) {
+    const single = await ensureStack(config);
+    return { ...single, env: { KAFKA_BROKERS: single.kafkaBrokers, REDIS_URL: single.redisUrl } };
+  }
+  const cluster = await ensureLocalCluster();
+  return { kafkaBrokers: cluster.env.KAFKA_BROKERS as string, redisUrl: cluster.env.REDIS_URL as string, env: cluster.env, stop: () => cluster.stop() };
+}
+
+let stack: Awaited<ReturnType<typeof startStack>>;
 try {
-  stack = await ensureStack(config);
+  stack = await startStack();
 } catch (err) {
   console.error(err instanceof MissingToolError ? err.message : `demo: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
@@ -81,7 +100,7 @@ try {
 
 const simPort = freePort();
 const feedUrl = live ? config.FEED_URL : `ws://localhost:${simPort}`;
-const env = { ...process.env, KAFKA_BROKERS: stack.kafkaBrokers, REDIS_URL: stack.redisUrl } as Record<string, string>;
+const env = { ...process.env, ...stack.env } as Record<string, string>;
 const specs = new Map<string, RoleSpec>();
 const missing: string[] = [];
 for (const spec of plan(feedUrl, simPort)) {

@@ -73,3 +73,25 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
     },
   };
 }
+
+/**
+ * The local cluster for `bun run demo --cluster`: the one a running `bun run infra --cluster`
+ * serves on the default ports, or a new one started here (stopped by `stop()`).
+ */
+export async function ensureLocalCluster(log = (l: string) => console.error(l)): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
+  const ports = [...DEFAULT_CLUSTER_KAFKA_PORTS, ...DEFAULT_CLUSTER_REDIS_PORTS];
+  const taken = await busy(ports);
+  if (taken.length === ports.length) {
+    log("cluster: using the one answering on the default ports (bun run infra --cluster)");
+    return {
+      env: {
+        KAFKA_BROKERS: DEFAULT_CLUSTER_KAFKA_PORTS.map((p) => `localhost:${p}`).join(","),
+        REDIS_URL: DEFAULT_CLUSTER_REDIS_PORTS.map((p) => `redis://127.0.0.1:${p}`).join(","),
+        TOPIC_REPLICATION: "3",
+      },
+      stop: async () => {},
+    };
+  }
+  const cluster = await startLocalCluster({ log });
+  return { env: cluster.env, stop: () => cluster.stop() };
+}
