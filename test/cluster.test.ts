@@ -2,10 +2,11 @@
  * The pipeline on a Kafka cluster and a Redis Cluster, as `bun run infra --cluster` starts them:
  * three KRaft brokers whose topics default to replication factor 3 and min.insync.replicas 2,
  * and three Redis masters with a replica each (cluster-node-timeout 2 s here). The roles reach
- * the Redis Cluster through REDIS_URL listing its seeds. One cluster and one running pipeline
- * for the file: its shape first, then the pipeline end to end, then a broker and a master lost
- * during ingestion, each ending with what the API serves equal to the independent computation
- * (test/helpers/expected.ts).
+ * the Redis Cluster through REDIS_URL listing its seeds, and the address projection is spread
+ * over three shards (ADDRESS_SHARDS=3), one per master. One cluster and one running pipeline for
+ * the file: its shape first, then the pipeline end to end, then a broker and a master lost during
+ * ingestion, each ending with what the API serves (the top 100 addresses on both sides among it)
+ * equal to the independent computation (test/helpers/expected.ts).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -15,8 +16,10 @@ import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import { type Admin, ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../src/domain/config.ts";
+import { addressShards } from "../src/domain/shards.ts";
+import { consumerGroups, groupId } from "../src/kafka/client.ts";
 import { connectRedis } from "../src/redis/connection.ts";
-import { keyPrefix, metricsKey } from "../src/redis/keys.ts";
+import { addrTotalKey, keyPrefix, metricsKey } from "../src/redis/keys.ts";
 import { type LocalCluster, startLocalCluster } from "../tools/infra/cluster.ts";
 import { freePort, portAnswers } from "../tools/infra/process.ts";
 import { askNode, parseClusterNodes } from "../tools/infra/redis-cluster.ts";
@@ -71,7 +74,7 @@ beforeAll(async () => {
     heap: "384m",
     log: () => {},
   });
-  const env = { ...cluster.env, LOG_LEVEL: "warn" };
+  const env = { ...cluster.env, LOG_LEVEL: "warn", ADDRESS_SHARDS: "3" };
   const config = loadConfig(env);
   const kafka = new Kafka({ clientId: "cluster-test", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
   admin = kafka.admin();
@@ -136,6 +139,22 @@ describe("the pipeline on the clusters", () => {
   test("end to end: the API serves exactly the independent computation", async () => {
     await waitFor("100 frames delivered", () => p.frames.length > 100, 90_000);
     await exact("end to end");
+  });
+
+  test("the address projection's three shards live on the three masters, each with addresses of its own", async () => {
+    const shards = addressShards(p.env.config);
+    expect(shards.length).toBe(3);
+    const owners = new Set<number | undefined>();
+    for (const shard of shards) {
+      owners.add(await ownerPort(addrTotalKey(p.env.config, "received", shard)));
+      expect(await redisView.zcard(addrTotalKey(p.env.config, "received", shard))).toBeGreaterThan(0);
+    }
+    expect(owners.size).toBe(3);
+    // Three Kafka groups, one per shard, each with its member.
+    const groups = consumerGroups(p.env.config).filter((g) => g.role === "addresses");
+    expect(groups.map((g) => g.group)).toEqual(shards.map((shard) => groupId(p.env.config, "addresses", shard)));
+    const described = await admin.describeGroups(groups.map((g) => g.group));
+    for (const group of described.groups) expect(group.members.length).toBe(1);
   });
 
   test("a Kafka broker SIGKILLed during ingestion and started again: the producer keeps publishing, nothing lost or counted twice", async () => {

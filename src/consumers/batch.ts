@@ -62,7 +62,7 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
     // its dead letters would go twice.
     if (dead.length) {
       try {
-        if ((await redis.hget(positionKey(config, role), stretch.field)) !== stretch.from) {
+        if ((await redis.hget(positionKey(config, role, ctx.group.shard), stretch.field)) !== stretch.from) {
           await positions.resync(partition, Number(stretch.from));
           return;
         }

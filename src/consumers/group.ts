@@ -8,6 +8,7 @@
  */
 import type Redis from "ioredis";
 import type { GroupRole } from "../domain/groups.ts";
+import type { Shard } from "../domain/shards.ts";
 import type { Transaction } from "../domain/transaction.ts";
 import { type Applied, type ApplyResult, NO_POSITION, runAll, type ScriptCall, type Stretch } from "../redis/scripts.ts";
 
@@ -19,6 +20,8 @@ export interface LogRecord {
 
 export interface GroupProcessor {
   readonly role: GroupRole;
+  /** The shard of the projection it keeps (src/domain/shards.ts); WHOLE but for a sharded address projection. */
+  readonly shard?: Shard;
   /**
    * Applies the valid records of `stretch` (offsets [from, to) of one partition; records in offset
    * order) when the group's position is `stretch.from`. Rejects when Redis did not answer.

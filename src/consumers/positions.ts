@@ -90,11 +90,11 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
   async function resync(partition: number, reached?: number): Promise<void> {
     const field = positionField(topic, partition);
     deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached ?? (await committedOffset(partition))));
-    let position = await redis.hget(positionKey(config, role), field);
+    let position = await redis.hget(positionKey(config, role, ctx.group.shard), field);
     if (position === null) {
       await connectAdmin();
       const start = await replayStart(admin, config, role, partition, ctx.clock.now());
-      position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs));
+      position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs, ctx.group.shard));
       metrics.inc(ctx.metric("replays_total"));
       log.info(`${role}: Redis holds no position for partition ${partition}; replaying the log from offset ${position} (${Math.max(0, start.high - Number(position))} records)`);
     } else {
@@ -116,7 +116,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     watching = true;
     try {
       const fields = assigned.map((p) => positionField(topic, p));
-      const stored = await redis.hmget(positionKey(config, role), ...fields);
+      const stored = await redis.hmget(positionKey(config, role, ctx.group.shard), ...fields);
       for (const [i, partition] of assigned.entries()) {
         const position = stored[i] ?? null;
         const mine = expected.get(partition);

@@ -58,7 +58,7 @@ export const SESSION_TIMEOUT_MS = 10_000;
 export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   const { config, group } = options;
   const role = group.role;
-  const id = groupId(config, role);
+  const id = groupId(config, role, group.shard);
   const log = options.log ?? createLogger(`consumer-${role}`, config);
   const ownRedis = !options.redis;
   const kafka = options.kafka ?? createKafka(config, `consumer-${role}-${process.pid}`, log);
@@ -164,20 +164,25 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   };
 }
 
-/** A role's entry point: config, logger, the runner, graceful shutdown; exits 1 when it cannot run. */
-export async function runConsumerRole(config: Config, makeGroup: (config: Config) => GroupProcessor): Promise<void> {
-  const group = makeGroup(config);
-  const log = createLogger(`consumer-${group.role}`, config);
-  const runner = createConsumerRunner({ config, group, log, onFatal: () => process.exit(1) });
-  onShutdown(log, () => runner.stop());
+/**
+ * A role's entry point: config, logger, one runner per processor (one, or one per shard of the
+ * address projection), graceful shutdown; exits 1 when it cannot run.
+ */
+export async function runConsumerRole(config: Config, groups: readonly GroupProcessor[]): Promise<void> {
+  const role = (groups[0] as GroupProcessor).role;
+  const log = createLogger(`consumer-${role}`, config);
+  const runners = groups.map((group) => createConsumerRunner({ config, group, log, onFatal: () => process.exit(1) }));
+  onShutdown(log, async () => {
+    await Promise.all(runners.map((r) => r.stop()));
+  });
   try {
-    await runner.start();
+    await Promise.all(runners.map((r) => r.start()));
   } catch (err) {
     if (err instanceof RedisRequirementError) {
       console.error(err.message);
       process.exit(2);
     }
-    log.error(`${group.role}: could not start`, { error: err instanceof Error ? err.message : String(err) });
+    log.error(`${role}: could not start`, { error: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
 }

@@ -60,6 +60,12 @@ export const EnvSchema = Type.Object({
     description: "Redis key namespace (becomes the {hash tag} of every key): letters, digits, '_', '.' or '-'",
   }),
   TX_CAP: Int(1_000_000, 1, 100_000_000, "most transactions kept in Redis"),
+  ADDRESS_SHARDS: Int(
+    1,
+    1,
+    64,
+    "hash tags the address projection is spread over, each with its own consumer group, so a Redis Cluster can hold it on several masters (1: one tag, with everything else)",
+  ),
   PRODUCER_BUFFER_MAX: Int(100_000, 1, 10_000_000, "transactions the producer holds in memory while Kafka is unreachable"),
   PRODUCER_BUFFER_BYTES: Int(
     67_108_864,

@@ -13,6 +13,7 @@
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { type GroupRole, ROLES } from "../domain/groups.ts";
+import { addressShards, WHOLE } from "../domain/shards.ts";
 import { groupId } from "../kafka/client.ts";
 import { groupProgress, replayLeft, replayTotal } from "../redis/read.ts";
 import { dropProjection, run } from "../redis/scripts.ts";
@@ -66,7 +67,9 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]>
   const results: RebuildResult[] = [];
   for (const role of roles) {
     const started = Date.now();
-    const deletedKeys = await run(redis, dropProjection(config, role));
+    // One atomic call per shard: a shard of the address projection is a projection of its own.
+    let deletedKeys = 0;
+    for (const shard of role === "addresses" ? addressShards(config) : [WHOLE]) deletedKeys += await run(redis, dropProjection(config, role, shard));
     const group = groupId(config, role);
     let last: RebuildProgress = { role, group, replayed: 0, total: 0, started: 0, partitions: options.partitions, done: false };
     let lastReport = 0;

@@ -7,13 +7,18 @@
  * its namespace in the registry of groups (src/domain/groups.ts);
  * every value is text: numbers, addresses, transaction hashes, JSON.
  *
+ * The address projection can be spread over ADDRESS_SHARDS hash tags (see `Shard` below); every
+ * other key, and the address projection when it has one shard, carries the deployment's tag.
+ *
  * Keys that exist per minute, per hour or per transaction are written by the Lua scripts, which
  * get the key's *prefix* in KEYS and append the minute (unix seconds of its start) or the hash
  * themselves: a call touches a number of them unknown in advance, and a script has a fixed
  * number of keys. The full names below are the same prefix plus the same suffix.
  */
+import calculateSlot from "cluster-key-slot";
 import type { Config } from "../domain/config.ts";
 import { GROUP_REGISTRY, type GroupRole } from "../domain/groups.ts";
+import { type Shard, WHOLE } from "../domain/shards.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
@@ -33,17 +38,39 @@ export const keyPrefix = (config: Prefixed) => `{${config.REDIS_PREFIX}}:`;
  */
 export const metricsKey = (config: Prefixed) => `${keyPrefix(config)}metrics`;
 
+// ---- shards of the address projection (src/domain/shards.ts) ----------------------------------
+
+const SLOTS = 16_384;
+
+/**
+ * The hash tag of a shard: `<prefix>:addresses:<index>of<of>`, with `.<n>` added when needed so
+ * its slot falls in the shard's share of the 16,384 slots (shard i of n: from i/n to (i+1)/n).
+ * On a cluster whose masters split the slots evenly, as `redis-cli --cluster create` does, the
+ * shards then land on different masters.
+ */
+function shardTag(config: Prefixed, shard: Shard): string {
+  const base = `${config.REDIS_PREFIX}:addresses:${shard.index}of${shard.of}`;
+  const from = Math.floor((shard.index * SLOTS) / shard.of);
+  const to = Math.floor(((shard.index + 1) * SLOTS) / shard.of);
+  for (let n = 0; ; n++) {
+    const tag = n === 0 ? base : `${base}.${n}`;
+    const slot = calculateSlot(tag);
+    if (slot >= from && slot < to) return tag;
+  }
+}
+
 // ---- every group: where it is in the log, and what it has applied -------------------------------
 
-/** `{prefix}:<namespace>:`: the start of every key of a group's projection (its namespace is in the registry). */
-const groupPrefix = (config: Prefixed, role: StateRole) => `${keyPrefix(config)}${GROUP_REGISTRY[role].namespace}:`;
+/** `{prefix}:<namespace>:` (or `{<shard tag>}:<namespace>:`): the start of every key of a group's projection. */
+const groupPrefix = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) =>
+  `${shard.of === 1 ? keyPrefix(config) : `{${shardTag(config, shard)}}:`}${GROUP_REGISTRY[role].namespace}:`;
 
 /** HASH "<topic>:<partition>" -> next offset: how far in the log the projection is, written with the effects. */
-export const positionKey = (config: Prefixed, role: StateRole) => `${groupPrefix(config, role)}position`;
+export const positionKey = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}position`;
 /** HASH "<topic>:<partition>:until" and ":covers_from_ms": the replay that started the projection (lua/startReplay-2.lua). */
-export const replayKey = (config: Prefixed, role: StateRole) => `${groupPrefix(config, role)}replay`;
+export const replayKey = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}replay`;
 /** ZSET transaction hash -> event time: the transactions the group applied (each counts once). */
-export const seenKey = (config: Prefixed, role: StateRole) => `${groupPrefix(config, role)}seen`;
+export const seenKey = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}seen`;
 /** The field of a partition in the position and replay hashes. */
 export const positionField = (topic: string, partition: number) => `${topic}:${partition}`;
 
@@ -58,13 +85,9 @@ export const countsHourKey = (config: Prefixed, hourSec: number) => `${countsHou
 
 // ---- group btc-address-values ------------------------------------------------------------------
 
-/**
- * The address projection's keys. They are built from one prefix, so spreading the projection
- * over several hash tags (Redis Cluster shards picked from the address) changes only this
- * function and its callers' choice of shard.
- */
-export function addressKeys(config: Prefixed) {
-  const at = groupPrefix(config, "addresses");
+/** The keys of the address projection, or of one of its shards. */
+export function addressKeys(config: Prefixed, shard: Shard = WHOLE) {
+  const at = groupPrefix(config, "addresses", shard);
   return {
     /** ZSET address -> satoshi over the window, per side: the union of the minute sets. */
     total: (side: Side) => `${at}${side}`,
@@ -76,9 +99,9 @@ export function addressKeys(config: Prefixed) {
     window: `${at}window`,
   };
 }
-export const addrTotalKey = (config: Prefixed, side: Side) => addressKeys(config).total(side);
-export const addrMinuteKey = (config: Prefixed, side: Side, minuteSec: number) => `${addressKeys(config).minutePrefix(side)}${minuteSec}`;
-export const addrWindowKey = (config: Prefixed) => addressKeys(config).window;
+export const addrTotalKey = (config: Prefixed, side: Side, shard: Shard = WHOLE) => addressKeys(config, shard).total(side);
+export const addrMinuteKey = (config: Prefixed, side: Side, minuteSec: number, shard: Shard = WHOLE) => `${addressKeys(config, shard).minutePrefix(side)}${minuteSec}`;
+export const addrWindowKey = (config: Prefixed, shard: Shard = WHOLE) => addressKeys(config, shard).window;
 
 // ---- group btc-transactions --------------------------------------------------------------------
 
@@ -89,4 +112,4 @@ export const txBodyPrefix = (config: Prefixed) => groupPrefix(config, "transacti
 export const txBodyKey = (config: Prefixed, hash: string) => `${txBodyPrefix(config)}${hash}`;
 
 /** SCAN MATCH pattern of every key of a group's projection (REDIS_PREFIX allows no glob characters). */
-export const groupKeyPattern = (config: Prefixed, role: StateRole) => `${groupPrefix(config, role)}*`;
+export const groupKeyPattern = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}*`;

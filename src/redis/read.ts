@@ -14,6 +14,7 @@ import { Type } from "@sinclair/typebox";
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import type { GroupRole } from "../domain/groups.ts";
+import { addressShards, type Shard, WHOLE } from "../domain/shards.ts";
 import type { TransactionView } from "../domain/transaction.ts";
 import { hourOf, minuteOf, toSec, windowStart } from "../domain/window.ts";
 import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
@@ -21,6 +22,8 @@ import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, replayKey, t
 export type { Side };
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
+/** The address reads need to know the shards (ADDRESS_SHARDS; one when absent). */
+type Sharded = Prefixed & Partial<Pick<Config, "ADDRESS_SHARDS">>;
 
 /** Transactions and their total value in one minute or one hour. */
 export interface Bucket {
@@ -106,13 +109,26 @@ export function hourBuckets(redis: Redis, config: Prefixed, fromMs: number, n: n
  * The `limit` addresses with the highest total on `side` over the window, highest first (ties by
  * address, as Redis orders them). ZREVRANGE: O(log A + limit), A = addresses in the window. The
  * window is as the addresses group last moved it (every few seconds, src/consumers/addresses.ts).
+ *
+ * With the projection in shards, each shard's top `limit` is read (one round trip each, in
+ * parallel) and merged. That is exact: an address lives in one shard only, so its total there is
+ * its whole total; and an address of the global top `limit` has fewer than `limit` addresses
+ * above it anywhere, so fewer in its own shard, so it is in its shard's top `limit`.
  */
-export async function topAddresses(redis: Redis, config: Prefixed, side: Side, limit: number): Promise<AddressTotal[]> {
+export async function topAddresses(redis: Redis, config: Sharded, side: Side, limit: number): Promise<AddressTotal[]> {
   if (limit <= 0) return [];
-  const flat = await redis.zrevrange(addrTotalKey(config, side), 0, limit - 1, "WITHSCORES");
-  const out: AddressTotal[] = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push({ address: flat[i] as string, total_value: Number(flat[i + 1]) });
-  return out;
+  const read = async (shard: Shard) => {
+    const flat = await redis.zrevrange(addrTotalKey(config, side, shard), 0, limit - 1, "WITHSCORES");
+    const out: AddressTotal[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ address: flat[i] as string, total_value: Number(flat[i + 1]) });
+    return out;
+  };
+  const shards = addressShards(config);
+  if (shards.length === 1) return read(WHOLE);
+  const all = (await Promise.all(shards.map(read))).flat();
+  // Redis's order: the total, highest first; equal totals by address, last first (ZREVRANGE).
+  all.sort((a, b) => b.total_value - a.total_value || (a.address < b.address ? 1 : a.address > b.address ? -1 : 0));
+  return all.slice(0, limit);
 }
 
 /** A group's projection: per partition, its position and the replay that started it. */
@@ -127,8 +143,36 @@ export interface GroupProgress {
   coversFromMs: Map<string, number>;
 }
 
-export async function groupProgress(redis: Redis, config: Prefixed, role: GroupRole): Promise<GroupProgress> {
-  const [positions, replay] = (await redis.pipeline().hgetall(positionKey(config, role)).hgetall(replayKey(config, role)).exec()) ?? [];
+/**
+ * A group's projection. The address projection in shards is as far as its slowest shard: per
+ * partition the lowest position (none while a shard has none), the earliest replay start, the
+ * latest replay end and coverage.
+ */
+export async function groupProgress(redis: Redis, config: Sharded, role: GroupRole): Promise<GroupProgress> {
+  const shards = role === "addresses" ? addressShards(config) : [WHOLE];
+  const parts = await Promise.all(shards.map((shard) => shardProgress(redis, config, role, shard)));
+  if (parts.length === 1) return parts[0] as GroupProgress;
+  const out: GroupProgress = { positions: new Map(), replayFrom: new Map(), replayUntil: new Map(), coversFromMs: new Map() };
+  for (const field of (parts[0] as GroupProgress).positions.keys()) {
+    const each = parts.map((p) => p.positions.get(field));
+    if (each.every((o) => o !== undefined)) out.positions.set(field, Math.min(...(each as number[])));
+  }
+  const merge = (pick: (p: GroupProgress) => Map<string, number>, into: Map<string, number>, keep: (a: number, b: number) => number) => {
+    for (const p of parts) for (const [field, v] of pick(p)) into.set(field, into.has(field) ? keep(into.get(field) as number, v) : v);
+  };
+  merge((p) => p.replayFrom, out.replayFrom, Math.min);
+  merge((p) => p.replayUntil, out.replayUntil, Math.max);
+  merge((p) => p.coversFromMs, out.coversFromMs, Math.max);
+  return out;
+}
+
+async function shardProgress(redis: Redis, config: Prefixed, role: GroupRole, shard: Shard): Promise<GroupProgress> {
+  const [positions, replay] =
+    (await redis
+      .pipeline()
+      .hgetall(positionKey(config, role, shard))
+      .hgetall(replayKey(config, role, shard))
+      .exec()) ?? [];
   if (positions?.[0]) throw positions[0];
   if (replay?.[0]) throw replay[0];
   const out: GroupProgress = { positions: new Map(), replayFrom: new Map(), replayUntil: new Map(), coversFromMs: new Map() };

@@ -12,6 +12,7 @@
 import type Redis from "ioredis";
 import type { ChainableCommander } from "ioredis";
 import type { Config } from "../domain/config.ts";
+import { type Shard, WHOLE } from "../domain/shards.ts";
 import { type TransactionView, viewJson } from "../domain/transaction.ts";
 import { HOUR_BUCKET_KEEP_SECONDS, MAX_AHEAD_SECONDS, MINUTE_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_BUDGET, WINDOW_MINUTES } from "../domain/window.ts";
 import { addressKeys, countsHourPrefix, countsMinutePrefix, positionKey, replayKey, type StateRole, seenKey, txBodyPrefix, txByTimeKey } from "./keys.ts";
@@ -133,10 +134,10 @@ function applied<T>(reply: unknown, figures: (n: number[]) => T): Applied<T> {
 const stretchArgs = (s: Stretch): Arg[] => [s.field, s.from, s.to];
 
 /** lua/startReplay-2.lua: the position a partition without one starts from; another process's stands. */
-export function startReplay(config: Prefixed, role: StateRole, field: string, from: string, until: string, coversFromMs: number): ScriptCall<string> {
+export function startReplay(config: Prefixed, role: StateRole, field: string, from: string, until: string, coversFromMs: number, shard: Shard = WHOLE): ScriptCall<string> {
   return {
     name: "startReplay",
-    keys: [positionKey(config, role), replayKey(config, role)],
+    keys: [positionKey(config, role, shard), replayKey(config, role, shard)],
     args: [field, from, until, coversFromMs],
     parse: (reply) => String((reply as string[])[1]),
   };
@@ -171,16 +172,16 @@ export interface AddressApplyResult extends ApplyResult {
   windowStart: number;
 }
 
-const windowKeys = (config: Prefixed) => {
-  const k = addressKeys(config);
+const windowKeys = (config: Prefixed, shard: Shard) => {
+  const k = addressKeys(config, shard);
   return [k.total("received"), k.total("sent"), k.minutes, k.window, k.minutePrefix("received"), k.minutePrefix("sent")];
 };
 
 /** Arguments one transaction takes in applyAddresses. */
 export const addressRecordArgs = (r: AddressRecord) => 4 + 2 * (r.received.size + r.sent.size);
 
-/** lua/applyAddresses-8.lua */
-export function applyAddresses(config: Prefixed, stretch: Stretch, records: readonly AddressRecord[], at?: number): ScriptCall<Applied<AddressApplyResult>> {
+/** lua/applyAddresses-8.lua, into the projection or one of its shards (its records hold only the shard's addresses). */
+export function applyAddresses(config: Prefixed, stretch: Stretch, records: readonly AddressRecord[], at?: number, shard: Shard = WHOLE): ScriptCall<Applied<AddressApplyResult>> {
   const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), WINDOW_MINUTES, SEEN_MARGIN_SECONDS, WINDOW_BUDGET];
   for (const r of records) {
     args.push(r.hash, r.time, r.received.size, r.sent.size);
@@ -189,7 +190,7 @@ export function applyAddresses(config: Prefixed, stretch: Stretch, records: read
   }
   return {
     name: "applyAddresses",
-    keys: [...windowKeys(config), seenKey(config, "addresses"), positionKey(config, "addresses")],
+    keys: [...windowKeys(config, shard), seenKey(config, "addresses", shard), positionKey(config, "addresses", shard)],
     args,
     parse: (reply) => applied(reply, ([applied = 0, duplicates = 0, stale = 0, windowStart = 0]) => ({ applied, duplicates, stale, windowStart })),
   };
@@ -205,10 +206,10 @@ export interface AdvanceResult {
 }
 
 /** lua/advanceAddressWindow-6.lua */
-export function advanceAddressWindow(config: Prefixed, at?: number, budget = WINDOW_BUDGET): ScriptCall<AdvanceResult> {
+export function advanceAddressWindow(config: Prefixed, at?: number, budget = WINDOW_BUDGET, shard: Shard = WHOLE): ScriptCall<AdvanceResult> {
   return {
     name: "advanceAddressWindow",
-    keys: windowKeys(config),
+    keys: windowKeys(config, shard),
     args: [clockArg(at), WINDOW_MINUTES, budget],
     parse: (reply) => {
       const [windowStart = 0, subtracted = 0, waiting = 0] = numbers(reply);
@@ -265,8 +266,8 @@ export function trimTransactions(config: TxConfig, at?: number): ScriptCall<Trim
 // ---- dropping a projection (bun run rebuild) ---------------------------------------------------
 
 /** lua/drop<Group>-N.lua: deletes a group's whole projection, its position included, atomically; returns the keys deleted. */
-export function dropProjection(config: Prefixed, role: StateRole): ScriptCall<number> {
-  const own = [seenKey(config, role), positionKey(config, role), replayKey(config, role)];
+export function dropProjection(config: Prefixed, role: StateRole, shard: Shard = WHOLE): ScriptCall<number> {
+  const own = [seenKey(config, role, shard), positionKey(config, role, shard), replayKey(config, role, shard)];
   const parse = (reply: unknown) => Number(reply);
   switch (role) {
     case "counts":
@@ -277,7 +278,7 @@ export function dropProjection(config: Prefixed, role: StateRole): ScriptCall<nu
         parse,
       };
     case "addresses":
-      return { name: "dropAddresses", keys: [...windowKeys(config), ...own], args: [], parse };
+      return { name: "dropAddresses", keys: [...windowKeys(config, shard), ...own], args: [], parse };
     case "transactions":
       return { name: "dropTransactions", keys: [txByTimeKey(config), txBodyPrefix(config), ...own], args: [], parse };
   }

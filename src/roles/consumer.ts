@@ -4,14 +4,15 @@
  * processor (src/consumers/processors.ts). Any number of processes of a group may run; Kafka shares
  * the partitions between them. A missing or unknown role exits 2 with one line listing the roles.
  */
-import { PROCESSORS } from "../consumers/processors.ts";
+import { processorsOf } from "../consumers/processors.ts";
 import { runConsumerRole } from "../consumers/runner.ts";
 import { configOrExit } from "../domain/config.ts";
 import { type GroupRole, isGroupRole, ROLES } from "../domain/groups.ts";
 
 /** Runs one process of `role`'s group until SIGTERM / Ctrl-C. */
 export async function runConsumer(role: GroupRole): Promise<void> {
-  await runConsumerRole(configOrExit(), PROCESSORS[role]);
+  const config = configOrExit();
+  await runConsumerRole(config, processorsOf(role, config));
 }
 
 if (import.meta.main) {

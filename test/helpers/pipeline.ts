@@ -18,7 +18,7 @@ import { KafkaProbe } from "../../src/api/health/kafka.ts";
 import type { Config } from "../../src/domain/config.ts";
 import { GROUP_REGISTRY, type GroupRole, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
-import { groupId } from "../../src/kafka/client.ts";
+import { consumerGroups } from "../../src/kafka/client.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { type Child, startChild } from "../../tools/infra/process.ts";
 import type { Frame } from "../../tools/sim/frames.ts";
@@ -158,7 +158,7 @@ export class Pipeline {
     try {
       const end = await admin.fetchTopicOffsets(this.env.config.TOPIC);
       const lines = [`topic end ${JSON.stringify(end.map((p) => [p.partition, p.high]))}`];
-      const { groups } = await admin.describeGroups(ROLES.map((r) => groupId(this.env.config, r)));
+      const { groups } = await admin.describeGroups(consumerGroups(this.env.config).map((g) => g.group));
       for (const g of groups) {
         const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [this.env.config.TOPIC] });
         lines.push(
@@ -189,7 +189,7 @@ export class Pipeline {
     return caughtUp(
       this.env.kafka,
       this.env.config.TOPIC,
-      ROLES.map((role) => groupId(this.env.config, role)),
+      consumerGroups(this.env.config).map((g) => g.group),
     );
   }
 

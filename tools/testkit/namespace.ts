@@ -14,10 +14,13 @@ export async function dropNamespace(kafka: Kafka, redis: Redis, config: Pick<Con
   const topics = (await admin.listTopics()).filter((t) => t.startsWith(config.TOPIC));
   if (topics.length) await admin.deleteTopics({ topics }).catch(() => {});
   await admin.disconnect();
-  let cursor = "0";
-  do {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${keyPrefix(config)}*`, "COUNT", 5000);
-    if (keys.length) await redis.unlink(...keys);
-    cursor = next;
-  } while (cursor !== "0");
+  // The namespace's tag, and its address shards' tags (`{<prefix>:addresses:...}`, src/redis/keys.ts).
+  for (const pattern of [`${keyPrefix(config)}*`, `{${config.REDIS_PREFIX}:*`]) {
+    let cursor = "0";
+    do {
+      const [next, keys] = await redis.scan(cursor, "MATCH", pattern, "COUNT", 5000);
+      if (keys.length) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== "0");
+  }
 }
