@@ -7,11 +7,25 @@
  *                                    Redis (the start of its replay) until every group has
  *                                    committed the last record (a group commits only what Redis
  *                                    acknowledged, so then Redis reflects every transaction)
+ *   consumers_tx_per_s_cluster       the same, measured the same way, on a local cluster started
+ *                                    for it and stopped after (tools/infra/cluster.ts, free ports,
+ *                                    a temporary folder): 3 KRaft brokers, the topic replicated 3
+ *                                    times (min.insync.replicas 2), and a Redis Cluster of 3
+ *                                    masters with a replica each (REDIS_URL lists the 6 seeds). The
+ *                                    note gives its ratio to the single-Redis figure: on 2 cores
+ *                                    it shows the cluster's overhead, not a speed-up. No goal.
  *   redis_bytes_per_tx               Redis used_memory added by the three groups, per stored
  *                                    transaction
  *   redis_bytes_per_tx_<group>       MEMORY USAGE (SAMPLES 0: every element) summed over the
  *                                    group's keys (`{prefix}:<group>:*`), per stored transaction;
  *                                    the breakdown by key family goes to stderr and the note
+ *
+ * Sizes: BENCH_CONSUMERS_TX records for the single Redis (default 200,000) and
+ * BENCH_CONSUMERS_CLUSTER_TX for the cluster (default 100,000, half: at 200,000, starting the
+ * cluster, writing with 3 replicas and consuming take over ~3 minutes on 2 cores; 0 skips the
+ * cluster run). On the
+ * cluster, the slow log is read on the master serving the namespace's slot (every key of the
+ * namespace shares one hash tag); the memory figures are taken on the single Redis only.
  *
  * The population is synthetic but realistic (tools/testkit/population.ts): 2–4 inputs and
  * outputs, ~280k distinct addresses from a 300k pool with heavy-tailed reuse, event times spread
@@ -21,6 +35,8 @@
  * The helpers are exported for the end-to-end and replay benches.
  */
 
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
@@ -28,8 +44,11 @@ import { type Config, loadConfig } from "../src/domain/config.ts";
 import { type GroupRole, ROLES } from "../src/domain/groups.ts";
 import type { Transaction } from "../src/domain/transaction.ts";
 import { groupId } from "../src/kafka/client.ts";
-import { groupKeyPattern, metricsKey, positionKey, seenKey } from "../src/redis/keys.ts";
+import { redisSeeds } from "../src/redis/connection.ts";
+import { groupKeyPattern, keyPrefix, metricsKey, positionKey, seenKey } from "../src/redis/keys.ts";
 import { storedTransactionCount } from "../src/redis/read.ts";
+import { startLocalCluster } from "../tools/infra/cluster.ts";
+import { freePort } from "../tools/infra/process.ts";
 import { dropNamespace } from "../tools/testkit/namespace.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import type { Bench, Figure } from "./index.ts";
@@ -37,6 +56,8 @@ import type { Bench, Figure } from "./index.ts";
 const ROOT = join(import.meta.dir, "..");
 
 export interface ConsumerProcesses {
+  /** Rejects when a group's process exits before `stop()` (it crashed: the figures would never come). */
+  crashed: Promise<never>;
   stop(): Promise<number[]>;
 }
 
@@ -50,8 +71,19 @@ export function startConsumerProcesses(env: Record<string, string>, roles: Group
       stderr: "inherit",
     }),
   );
+  let stopping = false;
+  const crashed = new Promise<never>((_, reject) => {
+    children.forEach((c, i) =>
+      c.exited.then((code) => {
+        if (!stopping) reject(new Error(`consumer ${roles[i]} exited with code ${code} before the bench stopped it`));
+      }),
+    );
+  });
+  crashed.catch(() => {}); // observed only by those who race it
   return {
+    crashed,
     async stop() {
+      stopping = true;
       for (const c of children) c.kill("SIGTERM");
       return Promise.all(children.map((c) => c.exited));
     },
@@ -216,35 +248,69 @@ export async function writeTransactions(kafka: Kafka, topic: string, txs: readon
 }
 
 const N = Number(process.env.BENCH_CONSUMERS_TX ?? 200_000);
+const N_CLUSTER = Number(process.env.BENCH_CONSUMERS_CLUSTER_TX ?? 100_000);
 
-const bench: Bench = {
-  name: "consumers",
-  async run(): Promise<Record<string, Figure>> {
-    const id = Math.random().toString(36).slice(2, 8);
-    const env = {
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
-      REDIS_URL: process.env.REDIS_URL ?? "",
-      TOPIC: `bench-consumers-${id}`,
-      GROUP_PREFIX: `bench-${id}-`,
-      REDIS_PREFIX: `bench-${id}`,
-      LOG_LEVEL: "warn",
-    };
-    const config = loadConfig(env);
-    const kafka = new Kafka({ clientId: "bench-consumers", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
-    const redis = new Redis(config.REDIS_URL);
-    const admin = kafka.admin();
-    await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.TOPIC, numPartitions: 3 }] });
+/**
+ * A plain connection to the one Redis server that holds the namespace: REDIS_URL itself for a
+ * single server; for a Redis Cluster (several seeds) the master serving the slot of the
+ * namespace's hash tag (every key of `{prefix}:` is in it, src/redis/keys.ts), so that INFO,
+ * SLOWLOG, SCAN and MEMORY USAGE see the namespace's keys and the calls that wrote them.
+ */
+export async function namespaceNode(config: Config): Promise<{ redis: Redis; where: string }> {
+  const seeds = redisSeeds(config.REDIS_URL);
+  if (seeds.length < 2) return { redis: new Redis(config.REDIS_URL), where: config.REDIS_URL };
+  const seed = new Redis(seeds[0] as string);
+  try {
+    const slot = Number(await seed.cluster("KEYSLOT", keyPrefix(config)));
+    const ranges = await seed.cluster("SLOTS");
+    const [host, port] = ranges.find(([from, to]) => from <= slot && slot <= to)?.[2] ?? [];
+    if (!host || !port) throw new Error(`bench consumers: no master serves slot ${slot}`);
+    return { redis: new Redis({ host, port }), where: `${host}:${port}, slot ${slot}` };
+  } finally {
+    seed.disconnect();
+  }
+}
+
+interface Measured {
+  seconds: number;
+  slow: SlowCall[];
+  /** Per group: seconds from the first replay start to its last commit. */
+  per: string;
+  /** Only when asked for (the single Redis): used_memory before and after, MEMORY USAGE by group, transactions each holds. */
+  memory?: { before: number; after: number; groups: Record<GroupRole, GroupMemory>; held: Record<GroupRole, number> };
+}
+
+/**
+ * The measurement, the same on a single Redis and on the cluster: `n` records written to a new
+ * topic (3 partitions, `config.TOPIC_REPLICATION` replicas, acks=all), then one process per group
+ * with `env`, timed from the first position any group set in Redis to the last group's commit of
+ * the last record. `drop` removes the namespace afterwards (the shared single-node stack).
+ */
+async function measure(label: string, env: Record<string, string>, n: number, opts: { memory: boolean; drop: boolean }): Promise<Measured> {
+  const config = loadConfig(env);
+  const kafka = new Kafka({ clientId: "bench-consumers", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
+  const { redis, where } = await namespaceNode(config);
+  const admin = kafka.admin();
+  await admin.connect();
+  let processes: ConsumerProcesses | undefined;
+  try {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: config.TOPIC, numPartitions: 3, replicationFactor: config.TOPIC_REPLICATION }],
+    });
 
     const now = Math.floor(Date.now() / 1000);
-    console.error(`bench consumers: generating ${N} transactions ...`);
-    const txs = syntheticTransactions(N, { seed: 2024, addresses: 300_000, fromSec: now - 175 * 60, toSec: now });
-    console.error("bench consumers: writing them to Kafka ...");
+    console.error(`bench consumers${label}: generating ${n} transactions ...`);
+    const txs = syntheticTransactions(n, { seed: 2024, addresses: 300_000, fromSec: now - 175 * 60, toSec: now });
+    console.error(`bench consumers${label}: writing them to Kafka (${config.TOPIC_REPLICATION} replica${config.TOPIC_REPLICATION > 1 ? "s" : ""}) ...`);
+    const writing = Date.now();
     await writeTransactions(kafka, config.TOPIC, txs);
+    console.error(`bench consumers${label}: written in ${((Date.now() - writing) / 1000).toFixed(1)} s`);
 
-    const before = await usedMemory(redis);
+    const before = opts.memory ? await usedMemory(redis) : 0;
     await resetSlowLog(redis);
-    const processes = startConsumerProcesses(env);
+    console.error(`bench consumers${label}: consuming (Redis of the namespace: ${where}) ...`);
+    processes = startConsumerProcesses(env);
     // The clock starts when the first group sets its position in Redis (the start of its replay:
     // lua/startReplay-2.lua), after process start and group join, just before its first apply.
     const started = (async () => {
@@ -254,31 +320,85 @@ const bench: Bench = {
         await Bun.sleep(20);
       }
     })();
+    started.catch(() => {}); // on an early failure, the connection closes under the poll
     const finished: Partial<Record<GroupRole, number>> = {};
-    const done = await waitAllCommitted(kafka, config, N, ROLES, 600_000, finished);
+    const done = await Promise.race([waitAllCommitted(kafka, config, n, ROLES, 600_000, finished), processes.crashed]);
     const firstApplied = await started;
     const seconds = (done - firstApplied) / 1000;
-    const after = await usedMemory(redis);
+    const after = opts.memory ? await usedMemory(redis) : 0;
     const slow = await slowCalls(redis);
-    const groups = await memoryByGroup(redis, config);
+    const groups = opts.memory ? await memoryByGroup(redis, config) : undefined;
     const codes = await processes.stop();
+    processes = undefined;
     const applied = await redis.hgetall(metricsKey(config));
     const per = ROLES.map((r) => `${r} ${(((finished[r] ?? done) - firstApplied) / 1000).toFixed(1)} s`).join(", ");
     console.error(
-      `bench consumers: ${N} in ${seconds.toFixed(1)} s (${per}); exit codes ${codes.join(",")}; applied ${ROLES.map((r) => applied[`consumer_${r}_applied_total`]).join("/")}`,
+      `bench consumers${label}: ${n} in ${seconds.toFixed(1)} s (${per}); exit codes ${codes.join(",")}; applied ${ROLES.map((r) => applied[`consumer_${r}_applied_total`]).join("/")}`,
     );
-    console.error(`bench consumers: slow log: ${describeSlow(slow, 20)}`);
+    console.error(`bench consumers${label}: slow log: ${describeSlow(slow, 20)}`);
     // Each group applied each transaction once (it remembers each hash); a transaction whose minute
     // left the window while the bench ran is no longer stored (so a slow run stores fewer).
     const stored = await storedTransactionCount(redis, config);
     const seen = await Promise.all(ROLES.map((r) => redis.zcard(seenKey(config, r))));
-    if (seen.some((n) => n !== N)) throw new Error(`bench consumers: the groups remember ${seen.join("/")} hashes; expected ${N} each`);
-    if (stored < N) console.error(`bench consumers: ${N - stored} transactions left the window while the bench ran; ${stored} stored`);
-    const held: Record<GroupRole, number> = { counts: N, addresses: N, transactions: stored };
-
+    if (seen.some((s) => s !== n)) throw new Error(`bench consumers${label}: the groups remember ${seen.join("/")} hashes; expected ${n} each`);
+    if (stored < n) console.error(`bench consumers${label}: ${n - stored} transactions left the window while the bench ran; ${stored} stored`);
+    const held: Record<GroupRole, number> = { counts: n, addresses: n, transactions: stored };
+    if (opts.drop) await dropNamespace(kafka, redis, config);
+    return { seconds, slow, per, memory: groups && { before, after, groups, held } };
+  } finally {
+    await processes?.stop();
     await admin.disconnect();
-    await dropNamespace(kafka, redis, config);
     redis.disconnect();
+  }
+}
+
+/** The namespace of one run: its own topic, group ids and Redis prefix. */
+function namespace(name: string, cluster: Record<string, string>): Record<string, string> {
+  const id = Math.random().toString(36).slice(2, 8);
+  return {
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
+    REDIS_URL: process.env.REDIS_URL ?? "",
+    ...cluster,
+    // One address group under the deployment's tag on both runs: the same work, and every key of
+    // the namespace in one slot (the cluster's slow log is read on that slot's master).
+    ADDRESS_SHARDS: "1",
+    TOPIC: `${name}-${id}`,
+    GROUP_PREFIX: `bench-${id}-`,
+    REDIS_PREFIX: `bench-${id}`,
+    LOG_LEVEL: "warn",
+  };
+}
+
+/** The same measurement on a local cluster started here (3 brokers, Redis Cluster of 3 masters + 3 replicas), stopped after. */
+async function measureOnCluster(n: number): Promise<{ measured: Measured; startSeconds: number }> {
+  const root = mkdtempSync(join(tmpdir(), "bench-cluster-"));
+  const t0 = Date.now();
+  console.error("bench consumers (cluster): starting 3 Kafka brokers and a Redis Cluster of 6 nodes on free ports ...");
+  const cluster = await startLocalCluster({
+    kafkaPorts: [freePort(), freePort(), freePort()],
+    redisPorts: Array.from({ length: 6 }, () => freePort()),
+    dataDir: root,
+    fresh: true,
+    log: () => {},
+  });
+  try {
+    const startSeconds = (Date.now() - t0) / 1000;
+    console.error(`bench consumers (cluster): ready after ${startSeconds.toFixed(1)} s`);
+    // The cluster and its data go away with the run: no namespace to drop.
+    const measured = await measure(" (cluster)", namespace("bench-consumers-cluster", cluster.env), n, { memory: false, drop: false });
+    return { measured, startSeconds };
+  } finally {
+    await cluster.stop();
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+const bench: Bench = {
+  name: "consumers",
+  async run(): Promise<Record<string, Figure>> {
+    const single = await measure("", namespace("bench-consumers", {}), N, { memory: true, drop: true });
+    const { seconds, slow } = single;
+    const { before, after, groups, held } = single.memory as NonNullable<Measured["memory"]>;
 
     const perTx = (bytes: number, n = N) => Math.round((bytes / n) * 10) / 10;
     const summed = ROLES.reduce((s, r) => s + groups[r].bytes, 0);
@@ -293,13 +413,32 @@ const bench: Bench = {
       goal: { op: "<=", value: 2_000 },
       note: `MEMORY USAGE (SAMPLES 0) summed over {prefix}:${role}:* / ${held[role].toLocaleString("en-US")} transactions it holds; by family, B/tx: ${describeFamilies(groups[role], held[role])}`,
     });
-    return {
+    const singleRate = Math.round(N / seconds);
+    const figures: Record<string, Figure> = {
       consumers_tx_per_s: {
-        value: Math.round(N / seconds),
+        value: singleRate,
         unit: "tx/s",
         goal: { op: ">=", value: 20_000 },
         note: `${N} records, 3 partitions, one process per group, empty Redis (each group replays the log); from the first position set in Redis to the last commit; slow log: ${describeSlow(slow)}`,
       },
+    };
+
+    if (N_CLUSTER > 0) {
+      const { measured, startSeconds } = await measureOnCluster(N_CLUSTER);
+      const rate = Math.round(N_CLUSTER / measured.seconds);
+      const fewer =
+        N_CLUSTER < N
+          ? ` (fewer than the single run's ${N}, to keep the run within ~3 minutes: BENCH_CONSUMERS_CLUSTER_TX; smaller sets replay faster, so the ratio flatters the cluster)`
+          : "";
+      figures.consumers_tx_per_s_cluster = {
+        value: rate,
+        unit: "tx/s",
+        note: `as consumers_tx_per_s, on a local cluster started for it (${startSeconds.toFixed(0)} s to start): 3 Kafka brokers (topic RF 3, min.insync.replicas 2, acks=all), Redis Cluster of 3 masters + 3 replicas (every key of the namespace in one slot); ${N_CLUSTER} records${fewer}; ${(rate / singleRate).toFixed(2)}x the single Redis: on two cores this shows the cluster's overhead, not a speed-up (3 brokers, 6 redis-servers and the 3 groups share the 2 cores); groups ${measured.per}; slow log of the namespace's master: ${describeSlow(measured.slow)}`,
+      };
+    }
+
+    return {
+      ...figures,
       redis_bytes_per_tx: {
         value: perTx(after - before),
         unit: "B",

@@ -35,13 +35,27 @@ const resultsMd = join(dir, "results.md");
 const previous: { figures?: Record<string, Figure> } = existsSync(resultsJson) ? JSON.parse(readFileSync(resultsJson, "utf8")) : {};
 const figures: Record<string, Figure> = { ...(previous.figures ?? {}) };
 
+/** Puts `fresh` into `into`: a figure already there keeps its row, a new one goes right after the bench's figure before it. */
+function merge(into: Record<string, Figure>, fresh: Record<string, Figure>): void {
+  const rows = Object.entries(into);
+  let after = -1;
+  for (const [name, figure] of Object.entries(fresh)) {
+    const at = rows.findIndex(([n]) => n === name);
+    if (at >= 0) rows[at] = [name, figure];
+    else rows.splice(after < 0 ? rows.length : after + 1, 0, [name, figure]);
+    after = at >= 0 ? at : after < 0 ? rows.length - 1 : after + 1;
+  }
+  for (const name of Object.keys(into)) delete into[name];
+  Object.assign(into, Object.fromEntries(rows));
+}
+
 await startTestStack();
 try {
   for (const file of files) {
     const bench: Bench = (await import(join(dir, file))).default;
     if (only.length && !only.includes(bench.name)) continue;
     console.error(`bench: ${bench.name} ...`);
-    Object.assign(figures, await bench.run());
+    merge(figures, await bench.run());
   }
 } finally {
   await stopTestStack();
