@@ -3,12 +3,18 @@
  * version as the local stack, Redis, one service per role with the environment the roles read,
  * health checks, start-up order, and that it opens no door but the API's port (Kafka on the
  * compose network only, Redis behind a password that has no default).
+ *
+ * compose.cluster.yaml, an override of it, is merged onto it here the way compose merges files,
+ * and the result checked: three brokers in one KRaft quorum with the local cluster's replication
+ * defaults, a Redis Cluster of six nodes joined by a one-shot init service, the roles pointed at both
+ * and started after them, and still no door but the API's port.
  */
 import { describe, expect, test } from "bun:test";
 import pkg from "../package.json";
 import { EnvSchema, loadConfig } from "../src/domain/config.ts";
 import { GROUP_REGISTRY, ROLES } from "../src/domain/groups.ts";
-import { KAFKA_VERSION } from "../tools/infra/kafka.ts";
+import { redisSeeds } from "../src/redis/connection.ts";
+import { CLUSTER_BROKER_DEFAULTS, KAFKA_VERSION } from "../tools/infra/kafka.ts";
 
 interface Service {
   image?: string;
@@ -22,6 +28,8 @@ interface Service {
   ports?: unknown[];
   expose?: unknown[];
   network_mode?: string;
+  volumes?: string[];
+  restart?: string;
 }
 const composeText = await Bun.file(`${import.meta.dir}/../compose.yaml`).text();
 const compose = Bun.YAML.parse(composeText) as { services: Record<string, Service> };
@@ -144,5 +152,302 @@ describe("compose.yaml", () => {
   test("keeps .env (the password) out of the image's build context", async () => {
     const ignored = (await Bun.file(`${import.meta.dir}/../.dockerignore`).text()).split("\n").map((l) => l.trim());
     expect(ignored).toContain(".env");
+  });
+});
+
+// ---- compose.cluster.yaml: an override, merged onto compose.yaml as compose does ----
+
+const clusterText = await Bun.file(`${import.meta.dir}/../compose.cluster.yaml`).text();
+
+/**
+ * Parses a compose file keeping what Bun.YAML drops: the `!override` and `!reset` tags of compose
+ * (`key: !override` replaces the value of the files before, `key: !reset` removes it) become the keys
+ * `key!override` / `key!reset`, which `mergeCompose` reads.
+ */
+function parseCompose(text: string): Record<string, unknown> {
+  return Bun.YAML.parse(text.replace(/^(\s*)([A-Za-z0-9_.-]+): !(override|reset)\b/gm, '$1"$2!$3":')) as Record<string, unknown>;
+}
+
+const isMap = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
+
+/** A value of the override as compose keeps it: tags applied (`!reset` keys dropped, `!override` names restored). */
+function untag(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(untag);
+  if (!isMap(value)) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    if (key.endsWith("!reset")) continue;
+    out[key.replace(/!override$/, "")] = untag(v);
+  }
+  return out;
+}
+
+/** A service's short-syntax volume or port: what compose merges them by (the container path of a volume). */
+const uniqueKey = (attribute: string, entry: unknown) => (attribute === "volumes" ? String(entry).split(":")[1] : String(entry));
+
+/**
+ * The rules of https://docs.docker.com/reference/compose-file/merge/ for what these files use:
+ * mappings merge key by key; command, entrypoint and healthcheck.test are replaced; a service's
+ * volumes and ports merge by their unique key (a later one replaces an earlier one); other sequences
+ * are appended; scalars are replaced; `!override` replaces, `!reset` removes.
+ */
+function mergeCompose(base: unknown, override: unknown, path: readonly string[] = []): unknown {
+  if (isMap(base) && isMap(override)) {
+    const out: Record<string, unknown> = { ...base };
+    for (const [rawKey, value] of Object.entries(override)) {
+      const tag = /!(override|reset)$/.exec(rawKey)?.[1];
+      const key = tag ? rawKey.slice(0, -tag.length - 1) : rawKey;
+      if (tag === "reset") delete out[key];
+      else if (tag === "override" || !(key in out)) out[key] = untag(value);
+      else out[key] = mergeCompose(out[key], value, [...path, key]);
+    }
+    return out;
+  }
+  if (Array.isArray(base) && Array.isArray(override)) {
+    const attribute = path.at(-1) ?? "";
+    const ofService = path[0] === "services" && path.length === 3;
+    const isHealthTest = path[0] === "services" && path.length === 4 && path[2] === "healthcheck" && attribute === "test";
+    if ((ofService && (attribute === "command" || attribute === "entrypoint")) || isHealthTest) return untag(override);
+    if (ofService && (attribute === "volumes" || attribute === "ports")) {
+      const replaced = new Set(override.map((entry) => uniqueKey(attribute, entry)));
+      return [...base.filter((entry) => !replaced.has(uniqueKey(attribute, entry))), ...override];
+    }
+    return [...base, ...(untag(override) as unknown[])];
+  }
+  return untag(override);
+}
+
+const clusterOverride = parseCompose(clusterText);
+const merged = mergeCompose(Bun.YAML.parse(composeText), clusterOverride) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const ms = merged.services;
+
+/** The brokers: services running the Kafka image. */
+const brokers = Object.keys(ms).filter((name) => ms[name]?.image?.startsWith("apache/kafka:"));
+/** The Redis Cluster's nodes: redis-server with --cluster-enabled yes. */
+const flag = (command: readonly string[] | undefined, name: string) => command?.[command.indexOf(name) + 1];
+const redisNodes = Object.keys(ms).filter((name) => {
+  const command = ms[name]?.command;
+  return command?.[0] === "redis-server" && command.includes("--cluster-enabled") && flag(command, "--cluster-enabled") === "yes";
+});
+const init = ms["redis-cluster-init"] as Service;
+const initScript = String(init.command?.at(-1));
+const clusterRoles = Object.entries(ms).filter(([, s]) => s.command?.[0] === "bun" && s.command[1] === "run");
+const env = (name: string) => (ms[name]?.environment ?? {}) as Record<string, string | number>;
+/** A mounted named volume: [source, target]. */
+const mounts = (service: Service | undefined) => (service?.volumes ?? []).map((v) => v.split(":") as [string, string]);
+
+describe("compose.cluster.yaml", () => {
+  test("the merge model follows compose: a mapping merges unless !override replaces it; volumes merge by path", () => {
+    const base = { services: { a: { depends_on: { x: 1 }, command: ["a"], volumes: ["v:/data", "w:/logs"], profiles: ["p"], environment: { A: 1, B: 2 } } } };
+    const tagged = parseCompose("services:\n  a:\n    depends_on: !override\n      y: 1\n    command: [b]\n    volumes: [u:/data]\n    profiles: [q]\n    environment: { B: 3 }\n");
+    expect(mergeCompose(base, tagged)).toEqual({
+      services: { a: { depends_on: { y: 1 }, command: ["b"], volumes: ["w:/logs", "u:/data"], profiles: ["p", "q"], environment: { A: 1, B: 3 } } },
+    });
+    // Without the tag, compose would keep the base's dependency: the override's !override is what drops it.
+    expect(mergeCompose(base, parseCompose("services:\n  a:\n    depends_on:\n      y: 1\n"))).toMatchObject({ services: { a: { depends_on: { x: 1, y: 1 } } } });
+    expect(mergeCompose(base, parseCompose("services:\n  a:\n    profiles: !reset []\n"))).toEqual({
+      services: { a: { depends_on: { x: 1 }, command: ["a"], volumes: ["v:/data", "w:/logs"], environment: { A: 1, B: 2 } } },
+    });
+  });
+
+  test("runs three brokers of the local stack's Kafka version, each broker and controller of one KRaft quorum", () => {
+    expect(brokers.sort()).toEqual(["kafka", "kafka-2", "kafka-3"]);
+    const ids = brokers.map((name) => Number(env(name).KAFKA_NODE_ID));
+    expect(new Set(ids).size).toBe(3);
+    const voters = brokers.map((name) => env(name).KAFKA_CONTROLLER_QUORUM_VOTERS);
+    expect(new Set(voters).size).toBe(1); // one quorum: every node names the same voters
+    // The voters are exactly the brokers: each one's node id at its service name and controller port.
+    const own = brokers.map((name) => {
+      const controller = String(env(name).KAFKA_LISTENERS)
+        .split(",")
+        .find((l) => l.startsWith("CONTROLLER://"));
+      return `${env(name).KAFKA_NODE_ID}@${name}:${controller?.split(":").at(-1)}`;
+    });
+    expect(String(voters[0]).split(",").sort()).toEqual(own.sort());
+    const clusterIds = new Set(brokers.map((name) => String(env(name).CLUSTER_ID)));
+    expect(clusterIds.size).toBe(1); // every node's storage is formatted with the same cluster id
+    const [clusterId] = [...clusterIds];
+    expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/); // a KRaft cluster id: 16 bytes, base64url
+    expect(Buffer.from(String(clusterId), "base64url").length).toBe(16);
+    for (const name of brokers) {
+      expect({ name, image: ms[name]?.image }).toEqual({ name, image: `apache/kafka:${KAFKA_VERSION}` });
+      expect({ name, roles: env(name).KAFKA_PROCESS_ROLES }).toEqual({ name, roles: "broker,controller" });
+      expect(ms[name]?.healthcheck?.test.join(" ")).toContain("kafka-broker-api-versions.sh --bootstrap-server localhost:19092");
+    }
+  });
+
+  test("every broker has the local cluster's replication defaults: topics replicated 3 times, min.insync.replicas 2", () => {
+    // The image turns KAFKA_A_B into the property a.b.
+    const variable = (property: string) => `KAFKA_${property.toUpperCase().replaceAll(".", "_")}`;
+    expect(Object.keys(CLUSTER_BROKER_DEFAULTS)).toContain("min.insync.replicas");
+    for (const name of brokers) {
+      for (const [property, value] of Object.entries(CLUSTER_BROKER_DEFAULTS)) {
+        expect({ name, property, value: env(name)[variable(property)] }).toEqual({ name, property, value });
+      }
+      const replication = Number(env(name).KAFKA_DEFAULT_REPLICATION_FACTOR);
+      expect(replication).toBe(brokers.length);
+      expect(Number(env(name).KAFKA_MIN_INSYNC_REPLICAS)).toBe(replication - 1); // one broker may be lost
+    }
+    // Node 1 is compose.yaml's kafka: nothing of its single-node settings survives the merge.
+    const common = (name: string) => {
+      const { KAFKA_NODE_ID, KAFKA_ADVERTISED_LISTENERS, ...rest } = env(name);
+      return rest;
+    };
+    expect(common("kafka")).toEqual(common("kafka-2"));
+    expect(common("kafka-3")).toEqual(common("kafka-2"));
+  });
+
+  test("brokers listen and advertise on the compose network only, each under its service name, with data in its own volume", () => {
+    const sources = new Set<string>();
+    for (const name of brokers) {
+      const e = env(name);
+      const names = (list: string) =>
+        list
+          .split(",")
+          .map((l) => l.split("://")[0])
+          .sort();
+      expect(names(String(e.KAFKA_LISTENERS))).toEqual(["CONTROLLER", "INTERNAL"]);
+      expect(names(String(e.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).replaceAll(":PLAINTEXT", "://"))).toEqual(["CONTROLLER", "INTERNAL"]);
+      expect({ name, advertised: e.KAFKA_ADVERTISED_LISTENERS }).toEqual({ name, advertised: `INTERNAL://${name}:19092` });
+      expect(ms[name]?.ports).toBeUndefined();
+      const volumes = mounts(ms[name]);
+      expect({ name, volumes: volumes.length }).toEqual({ name, volumes: 1 });
+      const [source, target] = volumes[0] as [string, string];
+      expect(target).toBe(String(e.KAFKA_LOG_DIRS)); // the data goes where the volume is
+      expect(Object.keys(merged.volumes)).toContain(source);
+      sources.add(source);
+    }
+    expect(sources.size).toBe(brokers.length);
+    expect(sources.has("kafka-data")).toBe(false); // not the single node's data, formatted for another quorum
+    expect(clusterText).not.toContain("EXTERNAL");
+    expect(clusterText).not.toMatch(/localhost:9092/);
+  });
+
+  test("runs six Redis nodes in cluster mode, persistent, behind the password that has no default, with health checks", () => {
+    expect(redisNodes.sort()).toEqual(["redis-1", "redis-2", "redis-3", "redis-4", "redis-5", "redis-6"]);
+    const sources = new Set<string>();
+    for (const name of redisNodes) {
+      const node = ms[name] as Service;
+      const command = node.command ?? [];
+      expect({ name, image: node.image }).toEqual({ name, image: services.redis?.image });
+      expect(flag(command, "--appendonly")).toBe("yes");
+      // Clients and replicas authenticate with the password; MOVED and CLUSTER SLOTS name the node's service.
+      expect({ name, requirepass: flag(command, "--requirepass"), masterauth: flag(command, "--masterauth") }).toEqual({
+        name,
+        requirepass: REDIS_PASSWORD,
+        masterauth: REDIS_PASSWORD,
+      });
+      expect(flag(command, "--cluster-announce-hostname")).toBe(name);
+      expect(flag(command, "--cluster-preferred-endpoint-type")).toBe("hostname");
+      expect(command).not.toContain("--protected-mode");
+      expect(node.environment?.REDISCLI_AUTH).toBe(REDIS_PASSWORD);
+      expect(node.healthcheck?.test).toEqual(["CMD-SHELL", "redis-cli ping | grep -qx PONG"]);
+      expect(node.ports).toBeUndefined();
+      const volumes = mounts(node);
+      expect(volumes.map(([, target]) => target)).toEqual(["/data"]); // the append-only file and nodes.conf
+      const source = volumes[0]?.[0] as string;
+      expect(Object.keys(merged.volumes)).toContain(source);
+      sources.add(source);
+    }
+    expect(sources.size).toBe(6);
+    // Every use of the password is the required form, with no default, as in compose.yaml.
+    const uses = clusterText.match(/\$\{REDIS_PASSWORD[^}]*\}/g) ?? [];
+    expect(uses.length).toBeGreaterThanOrEqual(redisNodes.length * 3); // --requirepass, --masterauth and a seed per node
+    for (const use of uses) expect(use).toBe(REDIS_PASSWORD);
+  });
+
+  test("leaves compose nothing to substitute but REDIS_PASSWORD: the init script's shell variables are written $$", () => {
+    const strings: string[] = [];
+    const walk = (value: unknown): void => {
+      if (typeof value === "string") strings.push(value);
+      else if (Array.isArray(value)) value.forEach(walk);
+      else if (isMap(value)) Object.values(value).forEach(walk);
+    };
+    walk(clusterOverride);
+    const stray = strings.map((s) => s.replaceAll("$$", "").replaceAll(REDIS_PASSWORD, "")).filter((s) => s.includes("$"));
+    expect(stray).toEqual([]);
+    expect(initScript).toContain("$$");
+  });
+
+  test("redis-cluster-init creates 3 masters with a replica each once all six nodes answer, and only on first start", () => {
+    expect(init.image).toBe(services.redis?.image as string);
+    expect(init.restart).toBe("no"); // one-shot: the roles wait for it to complete
+    expect(init.depends_on).toEqual(Object.fromEntries(redisNodes.map((name) => [name, { condition: "service_healthy" }])));
+    expect(init.environment?.REDISCLI_AUTH).toBe(REDIS_PASSWORD); // redis-cli --cluster authenticates with it
+    expect(init.command?.slice(0, 2)).toEqual(["sh", "-ec"]);
+    expect(init.ports).toBeUndefined();
+    // The script's node list is the cluster's nodes.
+    expect(/^nodes="([^"]*)"$/m.exec(initScript)?.[1]?.split(" ")).toEqual(redisNodes);
+    const create = /^\s*redis-cli --cluster create .*$/m.exec(initScript)?.[0] ?? "";
+    expect(create).toContain("--cluster-yes");
+    const replicas = Number(/--cluster-replicas (\d+)/.exec(create)?.[1]);
+    expect(replicas).toBe(1);
+    expect(redisNodes.length / (replicas + 1)).toBe(3); // masters: the nodes that are not replicas
+    // Idempotent: it creates only when no node knows another yet; otherwise it introduces them again.
+    const guard = initScript.indexOf("cluster_known_nodes:1");
+    expect(guard).toBeGreaterThan(-1);
+    expect(guard).toBeLessThan(initScript.indexOf("redis-cli --cluster create"));
+    expect(initScript).toMatch(/cluster meet/);
+    // Done only when every node says the cluster is ok, knows all six and sees every slot served.
+    for (const want of ["cluster_state:ok", "cluster_known_nodes:6", "cluster_slots_ok:16384"]) expect(initScript).toContain(want);
+    expect(initScript).toMatch(/exit 1/);
+  });
+
+  test("points every role at the three brokers and the cluster's six seeds, password included, with topics replicated 3 times", () => {
+    const known = Object.keys(EnvSchema.properties);
+    const advertised = brokers.map((name) => String(env(name).KAFKA_ADVERTISED_LISTENERS).replace("INTERNAL://", "")).sort();
+    expect(clusterRoles.map(([name]) => name).sort()).toEqual(roles.map(([name]) => name).sort());
+    for (const [name, service] of clusterRoles) {
+      const e = service.environment ?? {};
+      for (const variable of Object.keys(e)) expect(known).toContain(variable);
+      expect({ name, brokers: String(e.KAFKA_BROKERS).split(",").sort() }).toEqual({ name, brokers: advertised });
+      const seeds = redisSeeds(String(e.REDIS_URL));
+      expect({ name, seeds }).toEqual({ name, seeds: redisNodes.map((node) => `redis://:${REDIS_PASSWORD}@${node}:6379`) });
+      // Once compose substitutes a (hex) password, the configuration takes it: six seeds (a cluster), each with the password.
+      const config = loadConfig({
+        KAFKA_BROKERS: String(e.KAFKA_BROKERS),
+        REDIS_URL: String(e.REDIS_URL).replaceAll(REDIS_PASSWORD, "0f1e2d3c"),
+        TOPIC_REPLICATION: String(e.TOPIC_REPLICATION),
+      });
+      const parsed = redisSeeds(config.REDIS_URL).map((seed) => new URL(seed));
+      expect(parsed.map((u) => u.hostname)).toEqual(redisNodes);
+      for (const u of parsed) expect(u.password).toBe("0f1e2d3c");
+      expect(config.TOPIC_REPLICATION).toBe(Number(env("kafka").KAFKA_DEFAULT_REPLICATION_FACTOR));
+      expect(String(e.REDIS_URL)).not.toMatch(/@redis:/); // never the single Redis
+    }
+  });
+
+  test("starts the roles after the brokers are healthy and the cluster is formed; the single Redis does not start", () => {
+    const after = {
+      kafka: { condition: "service_healthy" },
+      "kafka-2": { condition: "service_healthy" },
+      "kafka-3": { condition: "service_healthy" },
+      "redis-cluster-init": { condition: "service_completed_successfully" },
+    };
+    for (const [name, service] of clusterRoles) {
+      if (name === "sim")
+        expect(service.depends_on).toEqual({}); // the simulator needs neither
+      else expect({ name, depends_on: service.depends_on }).toEqual({ name, depends_on: after });
+    }
+    // compose.yaml's redis: under a profile nothing enables, and nothing depends on it (compose would
+    // refuse a started service that depends on a disabled one).
+    const own = ms.redis?.profiles ?? [];
+    expect(own.length).toBeGreaterThan(0);
+    const others = new Set(Object.entries(ms).flatMap(([name, s]) => (name === "redis" ? [] : (s.profiles ?? []))));
+    for (const profile of own) expect({ profile, sharedWith: others.has(profile) }).toEqual({ profile, sharedWith: false }); // `--profile offline` leaves it off
+    for (const [name, service] of Object.entries(ms)) {
+      for (const dependency of Object.keys(service.depends_on ?? {})) {
+        expect({ name, dependency, defined: dependency in ms }).toEqual({ name, dependency, defined: true });
+        expect({ name, dependency, profiles: ms[dependency]?.profiles }).toEqual({ name, dependency, profiles: undefined });
+      }
+    }
+  });
+
+  test("publishes only the API's port", () => {
+    for (const [name, service] of Object.entries(ms)) {
+      expect(service.network_mode).toBeUndefined();
+      if (name !== "api") expect({ name, ports: service.ports }).toEqual({ name, ports: undefined });
+    }
+    expect(ms.api?.ports).toEqual(["3000:3000"]);
   });
 });
