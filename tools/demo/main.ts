@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { configOrExit } from "../../src/domain/config.ts";
 import { GROUP_REGISTRY, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
+import { REPEAT_MS } from "../../src/domain/shutdown.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { metricsKey } from "../../src/redis/keys.ts";
 import { ensureLocalCluster } from "../infra/cluster.ts";
@@ -166,12 +167,16 @@ console.log(
 );
 
 /** Stops the roles (each finishes its batch and commits), then what the demo started; exits `code`. */
+let stoppingSince = 0;
 async function stop(why: string, code: number) {
   if (stopping) {
-    if (code === 0) process.exit(130); // a second Ctrl-C
+    // A second Ctrl-C exits at once; but under `bun run` one Ctrl-C arrives twice (from the
+    // terminal and forwarded by bun), so a repeat within 2 s is the same one.
+    if (code === 0 && Date.now() - stoppingSince > REPEAT_MS) process.exit(130);
     return;
   }
   stopping = true;
+  stoppingSince = Date.now();
   console.error(`demo: ${why}: stopping roles...`);
   await supervisor.stop(20_000);
   redis.disconnect();
