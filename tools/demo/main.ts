@@ -124,6 +124,8 @@ function countRestart(event: RestartEvent): void {
 }
 
 let stopping = false;
+/** When the first stop signal came (a repeat within REPEAT_MS is the same stop). */
+let stoppingSince = 0;
 const supervisor = new Supervisor({
   spawn(name) {
     const spec = specs.get(name) as RoleSpec;
@@ -167,7 +169,6 @@ console.log(
 );
 
 /** Stops the roles (each finishes its batch and commits), then what the demo started; exits `code`. */
-let stoppingSince = 0;
 async function stop(why: string, code: number) {
   if (stopping) {
     // A second Ctrl-C exits at once; but under `bun run` one Ctrl-C arrives twice (from the
