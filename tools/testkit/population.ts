@@ -20,12 +20,6 @@ export interface PopulationOptions {
   jitterSec?: number;
 }
 
-/** Uniform draws in [0, 1) from the project's one seeded generator (tools/sim/random.ts), as a function. */
-export function prng(seed: number): () => number {
-  const random = new Random(seed);
-  return () => random.next();
-}
-
 /** Share of inputs whose value is unknown. */
 const UNKNOWN_INPUT = 0.01;
 
