@@ -28,6 +28,7 @@ export type ScriptName =
   | "applyTransactions"
   | "trimTransactions"
   | "startReplay"
+  | "advanceCoverage"
   | "dropCounts"
   | "dropAddresses"
   | "dropTransactions";
