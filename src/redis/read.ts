@@ -8,11 +8,12 @@
  *   minuteBuckets        count and value of n consecutive minutes 1 round trip, O(n)
  *   hourBuckets          count and value of n consecutive hours   1 round trip, O(n)
  *   topAddresses         top N addresses received / sent, 3 hours 1 round trip, O(log A + N)
- *   groupProgress        a group's positions and its replay       1 round trip
+ *   groupProgress        a group's positions, replay and coverage 1 round trip per shard
  */
 import { Type } from "@sinclair/typebox";
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
+import type { PartitionCoverage } from "../domain/coverage.ts";
 import type { GroupRole } from "../domain/groups.ts";
 import { addressShards, type Shard, WHOLE } from "../domain/shards.ts";
 import type { TransactionView } from "../domain/transaction.ts";
@@ -131,7 +132,7 @@ export async function topAddresses(redis: Redis, config: Sharded, side: Side, li
   return all.slice(0, limit);
 }
 
-/** A group's projection: per partition, its position and the replay that started it. */
+/** A group's projection: per partition, its position, the replay that started it and what it covers. */
 export interface GroupProgress {
   /** "<topic>:<partition>" -> next offset; empty when Redis holds no position (a replay starts). */
   positions: Map<string, number>;
@@ -139,31 +140,82 @@ export interface GroupProgress {
   replayFrom: Map<string, number>;
   /** "<topic>:<partition>" -> the log's end when the projection's replay started. */
   replayUntil: Map<string, number>;
-  /** "<topic>:<partition>" -> since when (unix ms) the projection holds that partition's records. */
+  /** "<topic>:<partition>" -> since when (record stamp, unix ms) the projection holds that partition's records. */
   coversFromMs: Map<string, number>;
+  /** "<topic>:<partition>" -> the projection holds every record of the partition stamped before it (unix ms). */
+  throughMs: Map<string, number>;
+  /** "<topic>:<partition>" -> stamps [from, to) of records the log lost before the group read them. */
+  gaps: Map<string, [number, number][]>;
+  /** "<topic>:<partition>" -> why the partition's consumer cannot apply its records (a key of the wrong type...). */
+  errors: Map<string, string>;
+}
+
+const emptyProgress = (): GroupProgress => ({
+  positions: new Map(),
+  replayFrom: new Map(),
+  replayUntil: new Map(),
+  coversFromMs: new Map(),
+  throughMs: new Map(),
+  gaps: new Map(),
+  errors: new Map(),
+});
+
+/** What the projection holds of one partition, for the completeness of an answer (src/domain/coverage.ts). */
+export function partitionCoverage(progress: GroupProgress, field: string): PartitionCoverage {
+  return {
+    position: progress.positions.get(field) ?? null,
+    replayUntil: progress.replayUntil.get(field) ?? null,
+    coversFromMs: progress.coversFromMs.get(field) ?? null,
+    throughMs: progress.throughMs.get(field) ?? null,
+    gaps: progress.gaps.get(field) ?? [],
+  };
+}
+
+/** The shards a group's projection is spread over (one, WHOLE, but for the address projection in shards). */
+export const groupShards = (config: Sharded, role: GroupRole): Shard[] => (role === "addresses" ? addressShards(config) : [WHOLE]);
+
+/** Each shard's projection of a group, in the order of `groupShards`. */
+export function shardProgresses(redis: Redis, config: Sharded, role: GroupRole): Promise<GroupProgress[]> {
+  return Promise.all(groupShards(config, role).map((shard) => shardProgress(redis, config, role, shard)));
 }
 
 /**
  * A group's projection. The address projection in shards is as far as its slowest shard: per
  * partition the lowest position (none while a shard has none), the earliest replay start, the
- * latest replay end and coverage.
+ * latest replay end and coverage, the earliest `throughMs`, every gap and error.
  */
 export async function groupProgress(redis: Redis, config: Sharded, role: GroupRole): Promise<GroupProgress> {
-  const shards = role === "addresses" ? addressShards(config) : [WHOLE];
-  const parts = await Promise.all(shards.map((shard) => shardProgress(redis, config, role, shard)));
+  const parts = await shardProgresses(redis, config, role);
   if (parts.length === 1) return parts[0] as GroupProgress;
-  const out: GroupProgress = { positions: new Map(), replayFrom: new Map(), replayUntil: new Map(), coversFromMs: new Map() };
+  const out = emptyProgress();
   for (const field of (parts[0] as GroupProgress).positions.keys()) {
     const each = parts.map((p) => p.positions.get(field));
     if (each.every((o) => o !== undefined)) out.positions.set(field, Math.min(...(each as number[])));
   }
-  const merge = (pick: (p: GroupProgress) => Map<string, number>, into: Map<string, number>, keep: (a: number, b: number) => number) => {
-    for (const p of parts) for (const [field, v] of pick(p)) into.set(field, into.has(field) ? keep(into.get(field) as number, v) : v);
+  const merge = <T>(pick: (p: GroupProgress) => Map<string, T>, into: Map<string, T>, keep: (a: T, b: T) => T) => {
+    for (const p of parts) for (const [field, v] of pick(p)) into.set(field, into.has(field) ? keep(into.get(field) as T, v) : v);
   };
   merge((p) => p.replayFrom, out.replayFrom, Math.min);
   merge((p) => p.replayUntil, out.replayUntil, Math.max);
   merge((p) => p.coversFromMs, out.coversFromMs, Math.max);
+  for (const field of (parts[0] as GroupProgress).throughMs.keys()) {
+    const each = parts.map((p) => p.throughMs.get(field));
+    if (each.every((t) => t !== undefined)) out.throughMs.set(field, Math.min(...(each as number[])));
+  }
+  merge((p) => p.gaps, out.gaps, (a, b) => [...a, ...b]);
+  merge((p) => p.errors, out.errors, (a, b) => `${a}; ${b}`);
   return out;
+}
+
+/** "[[from, to], ...]" as the consumers write it; anything else reads as no gap. */
+function parseGaps(text: string): [number, number][] {
+  try {
+    const gaps = JSON.parse(text) as unknown;
+    if (!Array.isArray(gaps)) return [];
+    return gaps.filter((g): g is [number, number] => Array.isArray(g) && g.length === 2 && g.every(Number.isFinite));
+  } catch {
+    return [];
+  }
 }
 
 async function shardProgress(redis: Redis, config: Prefixed, role: GroupRole, shard: Shard): Promise<GroupProgress> {
@@ -175,12 +227,15 @@ async function shardProgress(redis: Redis, config: Prefixed, role: GroupRole, sh
       .exec()) ?? [];
   if (positions?.[0]) throw positions[0];
   if (replay?.[0]) throw replay[0];
-  const out: GroupProgress = { positions: new Map(), replayFrom: new Map(), replayUntil: new Map(), coversFromMs: new Map() };
+  const out = emptyProgress();
   for (const [field, offset] of Object.entries((positions?.[1] ?? {}) as Record<string, string>)) out.positions.set(field, Number(offset));
-  const into: Record<string, Map<string, number>> = { from: out.replayFrom, until: out.replayUntil, covers_from_ms: out.coversFromMs };
+  const numbers: Record<string, Map<string, number>> = { from: out.replayFrom, until: out.replayUntil, covers_from_ms: out.coversFromMs, through_ms: out.throughMs };
   for (const [field, value] of Object.entries((replay?.[1] ?? {}) as Record<string, string>)) {
     const at = field.lastIndexOf(":");
-    into[field.slice(at + 1)]?.set(field.slice(0, at), Number(value));
+    const [partition, name] = [field.slice(0, at), field.slice(at + 1)];
+    if (name === "gaps") out.gaps.set(partition, parseGaps(value));
+    else if (name === "error") out.errors.set(partition, value);
+    else numbers[name]?.set(partition, Number(value));
   }
   return out;
 }

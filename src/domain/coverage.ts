@@ -1,0 +1,78 @@
+/**
+ * Exact or flagged: whether a projection holds every record the log has for a span of event
+ * time. Pure; the facts come from Redis (src/redis/read.ts `groupProgress`), written there by the
+ * consumers (src/consumers/positions.ts, lua/advanceCoverage-2.lua).
+ *
+ * Per partition of the topic, a projection keeps (times are Kafka record timestamps, which the
+ * producer takes from Redis's clock, unix ms):
+ *   - `coversFromMs`: the projection holds every record of the partition stamped at or after it
+ *     (0: from the log's first record). Set from the log actually read: the replay's start by
+ *     timestamp, or the first record the log still held.
+ *   - `throughMs`: and every record stamped before it. A consumer level with the log moves it to
+ *     "now" about every second; during a replay it follows the replay's last applied record. It
+ *     stops moving when the partition's consumer stops.
+ *   - `gaps`: stamps [from, to) of records the log lost before the group read them (a position
+ *     below the log start); kept until they leave the group's keep.
+ *
+ * A record's event time (its transaction's `time`) is at most `FUTURE_SLACK_MS` after its stamp
+ * (the producer counts a transaction stamped further ahead at its arrival) and, for a record that
+ * is not late, at most `LATENESS_MS` before it. So the records of a span [from, to) of event time
+ * are stamped within [from - FUTURE_SLACK_MS, to + LATENESS_MS), and a span is complete when on
+ * every partition that stretch of stamps is covered, has been passed, and crosses no gap. A span
+ * still open (to in the future) needs every partition level with the log within LATENESS_MS.
+ */
+
+/**
+ * L, the lateness the answers allow: a record in flight (sent, not yet applied) or stamped this
+ * long after its event time may be missing from a figure that says complete. Well above the
+ * pipeline's p99 (tens of ms) and the consumers' one-second refresh of `throughMs`.
+ */
+export const LATENESS_MS = 5_000;
+/**
+ * How far a record's event time may be ahead of its stamp: the producer's future-time limit
+ * (src/feed/utx.ts MAX_FUTURE_SECONDS), so spans are checked from this far before their start.
+ */
+export const FUTURE_SLACK_MS = 5 * 60 * 1000;
+
+/** Why an answer is not final, in the same words on every endpoint. */
+export const INCOMPLETE_REASONS = ["replaying", "log_gap", "behind"] as const;
+export type IncompleteReason = (typeof INCOMPLETE_REASONS)[number];
+
+/** What a projection holds of one partition (of one shard). Nulls: not known yet. */
+export interface PartitionCoverage {
+  /** Next offset the projection will apply; null when Redis holds none (a replay is starting). */
+  position: number | null;
+  /** The log's end when the projection's replay started: the partition is replaying below it. */
+  replayUntil: number | null;
+  coversFromMs: number | null;
+  throughMs: number | null;
+  gaps: readonly (readonly [number, number])[];
+}
+
+export type Completeness = { complete: true } | { complete: false; reason: IncompleteReason };
+
+export const COMPLETE: Completeness = { complete: true };
+
+/** Why one partition does not hold every record of stamps [fromMs, toMs); null when it does. */
+function partitionGap(p: PartitionCoverage, fromMs: number, toMs: number, nowMs: number): IncompleteReason | null {
+  if (p.position === null || p.coversFromMs === null || p.throughMs === null) return "replaying";
+  if (p.gaps.some(([gapFrom, gapTo]) => gapFrom < toMs && gapTo > fromMs)) return "log_gap";
+  if (p.coversFromMs > fromMs) return "log_gap";
+  if (p.throughMs < Math.min(toMs, nowMs - LATENESS_MS)) return p.replayUntil !== null && p.position < p.replayUntil ? "replaying" : "behind";
+  return null;
+}
+
+/**
+ * Whether a projection holds every record of event times [fromMs, toMs) that the log held
+ * LATENESS_MS before `nowMs`, over `partitions` (every partition of the topic, of every shard the
+ * figure merges; a missing one is replaying). The first reason found, in the order of
+ * INCOMPLETE_REASONS, names it.
+ */
+export function spanCompleteness(partitions: readonly (PartitionCoverage | undefined)[], fromMs: number, toMs: number, nowMs: number): Completeness {
+  let worst: IncompleteReason | null = null;
+  for (const p of partitions) {
+    const reason = p ? partitionGap(p, fromMs - FUTURE_SLACK_MS, toMs + LATENESS_MS, nowMs) : "replaying";
+    if (reason && (worst === null || INCOMPLETE_REASONS.indexOf(reason) < INCOMPLETE_REASONS.indexOf(worst))) worst = reason;
+  }
+  return worst === null ? COMPLETE : { complete: false, reason: worst };
+}
