@@ -134,8 +134,8 @@ function applied<T>(reply: unknown, figures: (n: number[]) => T): Applied<T> {
 
 const stretchArgs = (s: Stretch): Arg[] => [s.field, s.from, s.to];
 
-/** lua/startReplay-2.lua: the position a partition without one starts from; another process's stands. */
-export function startReplay(config: Prefixed, role: StateRole, field: string, from: string, until: string, coversFromMs: number, shard: Shard = WHOLE): ScriptCall<string> {
+/** lua/startReplay-2.lua: the position a partition without one starts from; another process's stands. `coversFromMs` "" = not known yet. */
+export function startReplay(config: Prefixed, role: StateRole, field: string, from: string, until: string, coversFromMs: number | "", shard: Shard = WHOLE): ScriptCall<string> {
   return {
     name: "startReplay",
     keys: [positionKey(config, role, shard), replayKey(config, role, shard)],
