@@ -4,7 +4,6 @@
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync } from "node:fs";
-import { createServer, connect as netConnect, type Socket } from "node:net";
 import { dirname, join } from "node:path";
 import type { IHeaders, Kafka } from "kafkajs";
 import { type Config, loadConfig } from "../src/domain/config.ts";
@@ -20,6 +19,7 @@ import { freePort } from "../tools/infra/process.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
 import { bounded, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { readTopic as readRecords } from "./helpers/kafka.ts";
+import { hostPort, relayTo, viaPort } from "./helpers/relay.ts";
 
 // test/setup.ts sets 60 s, but in Bun 1.3.14 a preload's default reaches only the first file of a
 // run (https://github.com/oven-sh/bun/issues/43787); per file it holds.
@@ -220,12 +220,30 @@ test("a cut dead letter holds its first MAX_RECORD_BYTES in a buffer of its own,
   expect(feedDeadLetter("{", "not JSON", 1).headers?.raw_bytes).toBeUndefined();
 });
 
-test("Redis being down does not stop ingestion", async () => {
+test("Redis unreachable at start: no frame is read until Redis answers TIME; Redis going away later does not stop ingestion", async () => {
   const { config, kafka } = envs.noRedis;
-  const sim = await simulator({ replay: FIXTURE, rate: 0 });
-  const p = producer(withFeed(envs.noRedis, sim.url, { REDIS_URL: `redis://127.0.0.1:${freePort()}` }));
-  await waitFor("the fixture published", () => metric(p, "producer_published_total") === fixture.length);
-  expect((await readTopic(kafka, config.TOPIC, fixture.length)).length).toBe(fixture.length);
+  const port = freePort(); // nothing listens there yet
+  const sim = await simulator({ rate: 50, seed: 5 });
+  const log = recordingLogger();
+  const p = startProducer({ config: withFeed(envs.noRedis, sim.url, { REDIS_URL: viaPort(config.REDIS_URL, port) }), log, ...FAST });
+  cleanup.push(() => p.stop());
+  // Its only clock would be this host's: it waits rather than stamp a transaction with it.
+  await waitFor("the producer waiting for Redis's clock", () => log.lines.some((l) => l.level === "warn" && /^waiting for Redis's clock before reading the feed/.test(l.message)));
+  expect(sim.sent()).toEqual([]);
+  expect(metric(p, "producer_received_total")).toBe(0);
+
+  const relay = await relayTo(hostPort(config.REDIS_URL), port);
+  cleanup.push(() => relay.close());
+  await waitFor("20 transactions published", () => metric(p, "producer_published_total") >= 20);
+
+  // Redis away again: the clock keeps its offset and the feed still flows to Kafka.
+  relay.close();
+  const before = metric(p, "producer_published_total");
+  await waitFor("50 more published without Redis", () => metric(p, "producer_published_total") >= before + 50);
+  sim.pause();
+  await waitFor("everything delivered published", () => metric(p, "producer_published_total") === sim.sent().length);
+  const records = await readTopic(kafka, config.TOPIC, sim.sent().length);
+  expect(records.map((r) => r.key).sort()).toEqual([...sim.sent()].sort());
 });
 
 test("reconnects after the feed drops the connection; every transaction delivered is in Kafka exactly once", async () => {
@@ -242,27 +260,6 @@ test("reconnects after the feed drops the connection; every transaction delivere
   expect(records.map((r) => r.key).sort()).toEqual([...sent].sort());
   expect(new Set(sent).size).toBe(sent.length);
 });
-
-/** A TCP relay to the broker on a fixed port, started when the test says (Kafka "comes back"). */
-async function relayTo(broker: string, port: number): Promise<{ close(): void }> {
-  const [host, target] = broker.split(":") as [string, string];
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    const upstream = netConnect(Number(target), host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on("error", () => {}).on("close", () => (client.destroy(), upstream.destroy()));
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((ready) => server.listen(port, "127.0.0.1", ready));
-  return {
-    close() {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
 
 test("while Kafka is unreachable it holds up to PRODUCER_BUFFER_MAX, counts the drops, and delivers the held ones when Kafka is back", async () => {
   const { config, kafka } = envs.outage;

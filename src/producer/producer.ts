@@ -6,6 +6,13 @@
  * (./publisher.ts) gets it to Kafka. Metrics go to Redis once a second; Redis being away only
  * delays them.
  *
+ * One clock: "now" is Redis's TIME (src/redis/clock.ts), as for every other role. It is the
+ * arrival time (`received_at`, and the limit past which a transaction's `time` counts as future,
+ * src/feed/utx.ts), the `at` of a dead letter and the Kafka timestamp of every record (which
+ * picks where a replay starts). So the feed is read only once Redis has answered TIME: a
+ * transaction read on this host's clock alone could be rewritten, or stamped, minutes off.
+ * After that Redis may go away: the clock keeps its last offset, and ingestion goes on.
+ *
  * Metrics: `producer_received_total` (data frames: valid and invalid), `producer_published_total`
  * (transactions Kafka acknowledged), `producer_invalid_total` (dead-lettered frames),
  * `producer_reconnects_total`, `producer_dropped_total` (messages given up: buffer full by count
@@ -13,14 +20,16 @@
  * of the last data frame), `producer_buffer_messages` and `producer_buffer_bytes` (what is held
  * waiting for Kafka).
  */
+import type Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
 import type { Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { Metrics } from "../domain/metrics.ts";
-import { connectFeed, FEED_TIMING, type FeedTiming } from "../feed/client.ts";
+import { connectFeed, FEED_TIMING, type FeedEvents, type FeedTiming } from "../feed/client.ts";
 import { readFeedMessage } from "../feed/utx.ts";
 import { createKafka } from "../kafka/client.ts";
 import { cutDeadLetter, deadLetterMessage } from "../kafka/dlq.ts";
+import { type Clock, redisClock } from "../redis/clock.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { metricsKey } from "../redis/keys.ts";
 import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
@@ -55,9 +64,32 @@ export const feedDeadLetter = (raw: string | Buffer, reason: string, now: number
 /** The first characters of a frame for a log line, without decoding a large binary frame whole. */
 const frameStart = (raw: string | Buffer) => (typeof raw === "string" ? raw.slice(0, 120) : raw.subarray(0, 120).toString());
 
-/** Starts ingesting at once; Kafka and Redis are connected (and retried) in the background. */
+/** How often the producer asks Redis for TIME while it has never answered. */
+export const CLOCK_RETRY_MS = 1_000;
+
+/**
+ * Resolves once `clock` holds Redis's offset (or `stopped()`); until then asks again every
+ * CLOCK_RETRY_MS and says why it waits. TIME answering is what tells that the clock's sync measured.
+ */
+async function clockMeasured(redis: Redis, clock: Clock, log: Logger, stopped: () => boolean): Promise<void> {
+  while (!stopped()) {
+    try {
+      await redis.time();
+      await clock.sync();
+      return;
+    } catch (err) {
+      log.limited("producer:clock", "warn", `waiting for Redis's clock before reading the feed (${err instanceof Error ? err.message : String(err)})`);
+    }
+    await Bun.sleep(CLOCK_RETRY_MS);
+  }
+}
+
+/** Starts at once: reads the feed as soon as Redis's clock is known; Kafka and Redis are connected (and retried) in the background. */
 export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, publisherTiming = PUBLISHER_TIMING }: ProducerDeps): Producer {
   const metrics = new Metrics();
+  // While Redis is away a flush fails and the metrics keep their deltas for the next one.
+  const redis = connectRedis(config.REDIS_URL, log);
+  const clock = redisClock(redis);
   const publisher = new Publisher(
     kafka ?? createKafka(config, "btc-producer", log),
     config,
@@ -70,39 +102,39 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
         metrics.set("producer_buffer_bytes", bytes);
       },
     },
+    clock.now,
     publisherTiming,
   );
-
-  // While Redis is away a flush fails and the metrics keep their deltas for the next one.
-  const redis = connectRedis(config.REDIS_URL, log);
   const stopFlushing = metrics.startFlushing(redis, metricsKey(config));
 
-  const feed = connectFeed(
-    config.FEED_URL,
-    log,
-    {
-      frame(raw) {
-        const now = Date.now();
-        const message = readFeedMessage(raw, now);
-        if (message.kind === "control") return;
-        metrics.inc("producer_received_total");
-        metrics.set("producer_last_message_at_ms", now);
-        if (message.kind === "tx") return publisher.send(message.tx);
-        metrics.inc("producer_invalid_total");
-        log.limited("producer:invalid", "warn", `invalid feed message, dead-lettered: ${message.reason}`, { start: frameStart(raw) });
-        publisher.deadLetter(feedDeadLetter(raw, message.reason, now));
-      },
-      reconnected: () => metrics.inc("producer_reconnects_total"),
+  const events: FeedEvents = {
+    frame(raw) {
+      const now = clock.now();
+      const message = readFeedMessage(raw, now);
+      if (message.kind === "control") return;
+      metrics.inc("producer_received_total");
+      metrics.set("producer_last_message_at_ms", now);
+      if (message.kind === "tx") return publisher.send(message.tx);
+      metrics.inc("producer_invalid_total");
+      log.limited("producer:invalid", "warn", `invalid feed message, dead-lettered: ${message.reason}`, { start: frameStart(raw) });
+      publisher.deadLetter(feedDeadLetter(raw, message.reason, now));
     },
-    feedTiming,
-  );
+    reconnected: () => metrics.inc("producer_reconnects_total"),
+  };
+  let stopped = false;
+  let feed: { close(): void } | undefined;
+  void clockMeasured(redis, clock, log, () => stopped).then(() => {
+    if (!stopped) feed = connectFeed(config.FEED_URL, log, events, feedTiming);
+  });
 
   return {
     metrics,
     async stop() {
-      feed.close();
+      stopped = true; // a clock measured from now on opens no feed
+      feed?.close();
       await publisher.stop(SHUTDOWN_FLUSH_MS);
       await stopFlushing();
+      clock.stop();
       redis.disconnect();
       log.info("producer stopped", metrics.snapshot());
     },

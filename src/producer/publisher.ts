@@ -5,6 +5,11 @@
  *   message, then continuously while messages keep coming, one request in flight at a time
  *   (so order is kept), each request about `BATCH_MAX_BYTES` of values.
  * - Durable: idempotent producer, acks from all in-sync replicas, gzip.
+ * - Stamped: every record's Kafka timestamp is Redis's clock when its request is sent (set
+ *   explicitly: kafkajs would take this host's `Date.now()`). The timestamps choose where a
+ *   replay starts (fetchTopicOffsetsByTimestamp) and which records retention deletes, so they
+ *   come from the one clock; stamped at sending, not arrival, they follow the log's order even
+ *   for what was held through an outage.
  * - Routed: key = transaction hash; partition = minute(time) mod partitions (PARTITIONER=minute),
  *   or kafkajs' murmur2 of the key (PARTITIONER=hash).
  * - Buffered: until Kafka has acknowledged a message it stays queued, through start-up (topic
@@ -109,6 +114,8 @@ export class Publisher {
     private readonly config: PublisherConfig,
     private readonly log: Logger,
     private readonly events: PublisherEvents,
+    /** "Now", unix ms: Redis's clock (src/redis/clock.ts). */
+    private readonly now: () => number,
     private readonly timing: PublisherTiming = PUBLISHER_TIMING,
   ) {
     this.dlq = dlqTopic(config);
@@ -225,7 +232,9 @@ export class Publisher {
     const main: Message[] = [];
     const dead: Message[] = [];
     const byMinute = this.config.PARTITIONER === "minute";
+    const timestamp = String(this.now());
     for (const item of items) {
+      item.message.timestamp = timestamp;
       if (item.time === undefined) dead.push(item.message);
       else {
         if (byMinute) item.message.partition = Math.floor(item.time / 60) % this.partitions;

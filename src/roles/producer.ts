@@ -11,7 +11,7 @@ import { exitUnlessRedisFits } from "../redis/requirements.ts";
 
 const config = configOrExit();
 const log = createLogger("producer", config);
-// The producer keeps only its counters in Redis, but runs against the same server as every role.
+// The producer keeps only its counters in Redis and reads its clock there (TIME), but runs against the same server as every role.
 const probe = connectRedis(config.REDIS_URL);
 await exitUnlessRedisFits(probe, (line) => log.warn(line));
 probe.disconnect();
