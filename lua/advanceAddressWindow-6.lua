@@ -15,12 +15,14 @@
     ARGV[2] window length, minutes
     ARGV[3] most minute-set entries subtracted in this call
 
-  Returns {window start, entries subtracted, 1 when more are waiting else 0}, or an error code
-  (includes/scriptError.lua):
+  Returns {window start, entries subtracted, 1 when more are waiting else 0}, an error reply
+  "WRONGTYPE <key> ..." naming a key of the wrong type (written by hand; the upkeep logs it and
+  stops before that key), or an error code (includes/scriptError.lua):
     -2 NOT_A_NUMBER  now or a setting (ARGV[1..3])
 ]]
 --- @include "scriptError"
 --- @include "clock"
+--- @include "wrongType"
 --- @include "moveAddressWindow"
 
 local now = clock(ARGV[1])
@@ -28,5 +30,10 @@ local windowMinutes = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
 if not (now and windowMinutes and budget) then return scriptError("NOT_A_NUMBER") end
 
-local start, subtracted, waiting = moveAddressWindow({ KEYS[1], KEYS[2] }, { KEYS[5], KEYS[6] }, KEYS[3], KEYS[4], now, windowMinutes, budget)
+local function wrongTypeReply(key) return redis.error_reply("WRONGTYPE " .. key .. " holds another type than the address window writes there") end
+local wrong = wrongType({ { KEYS[1], "zset" }, { KEYS[2], "zset" }, { KEYS[3], "zset" }, { KEYS[4], "string" } })
+if wrong then return wrongTypeReply(wrong) end
+local start, subtracted, waiting
+start, subtracted, waiting, wrong = moveAddressWindow({ KEYS[1], KEYS[2] }, { KEYS[5], KEYS[6] }, KEYS[3], KEYS[4], now, windowMinutes, budget)
+if wrong then return wrongTypeReply(wrong) end
 return { start, subtracted, waiting and 1 or 0 }

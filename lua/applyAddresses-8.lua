@@ -9,6 +9,16 @@
   union of the minute sets in the window; a minute's set is subtracted from the total when the
   minute leaves the window.
 
+  All or nothing: every check (arguments, the types of the keys, the bounds) comes before the
+  first write. A value above 21 million BTC (one address's share of a transaction, or a side of
+  it), or a score that would reach 2^53 (ZINCRBY's double is exact below it) in a minute set or a
+  total, refuses the whole call with OUT_OF_RANGE: the consumer then applies its records one by
+  one and dead-letters the one that does not fit (src/consumers/refusals.ts). A key of another
+  type than its own refuses the call with {"wrong_type", key}. The first write is the window's
+  move, upkeep any process may do at any time (advanceAddressWindow-6.lua): it stops before an
+  expired minute set of the wrong type, and the call then answers {"wrong_type", key} with none
+  of its records written.
+
   KEYS[5..6] are prefixes: a call touches minutes not known in advance. The full names are the
   prefix plus the minute (src/redis/keys.ts), with the same {hash tag}.
     KEYS[1] received                     ZSET address -> satoshi received over the window
@@ -20,23 +30,28 @@
     KEYS[7] seen, KEYS[8] position, ARGV[1..4] now, position field, from, to: as in every
     apply script (includes/applyArgs.lua)
     ARGV[5] window length, minutes
-    ARGV[6] seconds hashes are remembered past the window start
+    ARGV[6] seconds a hash is remembered after its first copy arrived
     ARGV[7] most minute-set entries subtracted in this call
     ARGV[8..] per transaction: hash, time (unix s), R, S, then R pairs (address, satoshi) it
               paid to, then S pairs (address, satoshi) it spent from
 
-  Returns {"applied", applied, duplicates, stale, window start}, {"moved", position} or
-  {"unset"}, or an error code (includes/scriptError.lua):
+  Returns {"applied", applied, duplicates, stale, window start}, {"moved", position},
+  {"unset"} or {"wrong_type", key}, or an error code (includes/scriptError.lua):
     -1 BAD_RECORDS   the records do not divide into whole records: they do not match their
                      counts R and S
     -2 NOT_A_NUMBER  now or a setting (ARGV[1], ARGV[5..7])
     -3 NOT_A_COUNT   a time, R, S or a value
+    -4 OUT_OF_RANGE  a value above 21 million BTC, or a score that would reach 2^53
 ]]
 --- @include "scriptError"
+--- @include "bounds"
 --- @include "applyArgs"
+--- @include "wrongType"
 --- @include "checkPosition"
 --- @include "isCount"
 --- @include "dedupeRecords"
+--- @include "rememberSeen"
+--- @include "addressWindowStart"
 --- @include "moveAddressWindow"
 
 local totals = { KEYS[1], KEYS[2] }
@@ -45,11 +60,12 @@ local windowKey = KEYS[4]
 local minutePrefixes = { KEYS[5], KEYS[6] }
 local now, field, from, to, seenKey, positionKey = applyArgs()
 local windowMinutes = tonumber(ARGV[5])
-local seenMargin = tonumber(ARGV[6])
+local seenKeep = tonumber(ARGV[6])
 local budget = tonumber(ARGV[7])
 local FIRST = 8
+local B = bounds()
 
-if not (now and windowMinutes and seenMargin and budget) then return scriptError("NOT_A_NUMBER") end
+if not (now and windowMinutes and seenKeep and budget) then return scriptError("NOT_A_NUMBER") end
 -- Where each transaction starts, checked whole before anything is written.
 local starts = {}
 local i = FIRST
@@ -64,14 +80,28 @@ while i <= #ARGV do
   starts[#starts + 1] = i
   i = pairsEnd + 1
 end
+-- 21 million BTC at most per address and per side of a transaction.
+for _, s in ipairs(starts) do
+  local p = s + 5
+  for side = 1, 2 do
+    local sum = 0
+    for _ = 1, tonumber(ARGV[s + 1 + side]) do
+      sum = sum + tonumber(ARGV[p])
+      p = p + 2
+    end
+    if sum > B.MAX_SATOSHI then return scriptError("OUT_OF_RANGE") end
+  end
+end
+local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { totals[1], "zset" }, { totals[2], "zset" }, { indexKey, "zset" }, { windowKey, "string" } })
+if wrong then return { "wrong_type", wrong } end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
 
-local start = moveAddressWindow(totals, minutePrefixes, indexKey, windowKey, now, windowMinutes, budget)
-
+-- The window start this call moves to (the move itself is the first write, below).
+local start = addressWindowStart(windowKey, now, windowMinutes)
 -- A transaction whose minute is before the window start is stale.
 local function beforeWindow(time) return time - time % 60 < start end
-local fresh, times, duplicates, stale = dedupeRecords(seenKey, starts, beforeWindow, start - seenMargin)
+local fresh, times, duplicates, stale, newHashes = dedupeRecords(seenKey, starts, beforeWindow, now - seenKeep)
 
 -- Sums per side: per minute and address, and per address over the window.
 local byMinute = { {}, {} }
@@ -96,6 +126,39 @@ for n, s in ipairs(fresh) do
   end
 end
 
+-- Every minute set the call writes is a sorted set, and no score reaches 2^53. The totals are
+-- read before the window's move, which only lowers them: a conservative check.
+local typed = {}
+for side = 1, 2 do
+  for minute in pairs(byMinute[side]) do typed[#typed + 1] = { minutePrefixes[side] .. minute, "zset" } end
+end
+wrong = wrongType(typed)
+if wrong then return { "wrong_type", wrong } end
+local function fits(key, sums)
+  local members, adds = {}, {}
+  for address, value in pairs(sums) do
+    members[#members + 1], adds[#adds + 1] = address, value
+  end
+  for from = 1, #members, 1000 do
+    local to = math.min(from + 999, #members)
+    local scores = redis.call("ZMSCORE", key, unpack(members, from, to))
+    for m = from, to do
+      if (tonumber(scores[m - from + 1]) or 0) + adds[m] >= B.EXACT_DOUBLE then return false end
+    end
+  end
+  return true
+end
+for side = 1, 2 do
+  for minute, sums in pairs(byMinute[side]) do
+    if not fits(minutePrefixes[side] .. minute, sums) then return scriptError("OUT_OF_RANGE") end
+  end
+  if not fits(totals[side], byAddress[side]) then return scriptError("OUT_OF_RANGE") end
+end
+
+-- Every check passed: the writes, the window's move first.
+local _, _, _, wrongMinute = moveAddressWindow(totals, minutePrefixes, indexKey, windowKey, now, windowMinutes, budget)
+if wrongMinute then return { "wrong_type", wrongMinute } end
+rememberSeen(seenKey, newHashes, now, now - seenKeep)
 for side = 1, 2 do
   for minute, sums in pairs(byMinute[side]) do
     local any = false

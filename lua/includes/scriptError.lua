@@ -5,7 +5,7 @@
   agree). A name not in the table is a bug in the script: a Lua error, not a code.
 ]]
 local function scriptError(name)
-  local code = ({ BAD_RECORDS = -1, NOT_A_NUMBER = -2, NOT_A_COUNT = -3 })[name]
+  local code = ({ BAD_RECORDS = -1, NOT_A_NUMBER = -2, NOT_A_COUNT = -3, OUT_OF_RANGE = -4 })[name]
   if code == nil then error("scriptError: no error named " .. tostring(name)) end
   return code
 end

@@ -2,8 +2,11 @@
  * Records a script refuses: the group's apply, except that a record a script refuses
  * (ScriptError: its input is not what the script accepts) does not block the partition. The batch
  * is then applied record by record, and each refused record is dead-lettered with the script's
- * reason before the position moves past it. Transport errors (connection, timeout, LOADING, BUSY)
- * are thrown: the caller retries them.
+ * reason before the position moves past it (an OUT_OF_RANGE record among them: a value above 21
+ * million BTC, or a sum Redis could not keep exactly). A refusal that is no record's fault
+ * ("moved", "unset", and "wrong_type": a key someone wrote by hand) is passed on as it is, never
+ * dead-lettered. Transport errors (connection, timeout, LOADING, BUSY) are thrown: the caller
+ * retries them.
  */
 import { deadLetterMessage } from "../kafka/dlq.ts";
 import { type Applied, type ApplyResult, ScriptError, type Stretch } from "../redis/scripts.ts";

@@ -37,8 +37,8 @@ export const Transaction = Type.Object(
     size: Type.Integer({ minimum: 0, maximum: MAX_TX_SIZE, description: "bytes" }),
     inputs: Type.Array(TxInput, { maxItems: MAX_IO }),
     outputs: Type.Array(TxOutput, { maxItems: MAX_IO }),
-    value: Type.Integer({ minimum: 0, description: "sum of the outputs, satoshi" }),
-    fee: Type.Union([Type.Integer(), Type.Null()], { description: "inputs minus outputs, satoshi; null when unknown" }),
+    value: Type.Integer({ minimum: 0, maximum: MAX_SATOSHI, description: "sum of the outputs, satoshi" }),
+    fee: Type.Union([Type.Integer({ minimum: -MAX_SATOSHI, maximum: MAX_SATOSHI }), Type.Null()], { description: "inputs minus outputs, satoshi; null when unknown" }),
     received_at: Type.Integer({ minimum: 0, description: "when the producer received it, unix milliseconds" }),
   },
   { additionalProperties: false },
@@ -50,9 +50,19 @@ export type TxOutput = Static<typeof TxOutput>;
 
 const compiled = TypeCompiler.Compile(Transaction);
 
-/** Checks an already-parsed record value; returns the reason when it is not a Transaction. */
+/**
+ * Checks an already-parsed record value; returns the reason when it is not a Transaction. Beyond
+ * the schema: its outputs, and its known inputs, each add up to 21 million BTC at most (the
+ * scripts' sums rely on it: lua/includes/bounds.lua).
+ */
 export function checkTransaction(value: unknown): { ok: true; tx: Transaction } | { ok: false; reason: string } {
-  if (compiled.Check(value)) return { ok: true, tx: value };
+  if (compiled.Check(value)) {
+    const outputs = value.outputs.reduce((s, o) => s + o.value, 0);
+    if (outputs > MAX_SATOSHI) return { ok: false, reason: "/outputs: outputs add up to more than 21 million BTC" };
+    const inputs = value.inputs.reduce((s, i) => s + (i.value ?? 0), 0);
+    if (inputs > MAX_SATOSHI) return { ok: false, reason: "/inputs: inputs add up to more than 21 million BTC" };
+    return { ok: true, tx: value };
+  }
   const first = compiled.Errors(value).First();
   return { ok: false, reason: first ? `${first.path || "/"}: ${first.message}` : "not a transaction" };
 }

@@ -1,22 +1,31 @@
 /**
  * `bun run rebuild`: a group's projection recomputed from the Kafka log, on a live pipeline.
  *
- * Per chosen group (default every group of the registry, src/domain/groups.ts): one atomic
- * script call drops the group's whole projection, its position in the log included
- * (lua/drop<Group>-N.lua). The group's running
- * consumers notice (on their next batch, or within POSITION_WATCH_MS when idle) that Redis holds
- * no position, and replay the log into the empty projection by themselves (src/consumers/positions.ts).
- * The rebuild then only reports their progress, read from Redis, until they are level with the
- * log. Nothing of the rebuild outlives its one call: a rebuild killed at any point leaves a group
- * either untouched or dropped and replaying, never stopped.
+ * Per chosen group (default every group of the registry, src/domain/groups.ts): one short atomic
+ * script call drops the group's projection, its position in the log included
+ * (lua/drop<Group>-N.lua). The group's running consumers notice (on their next batch, or within
+ * POSITION_WATCH_MS when idle) that Redis holds no position, and replay the log into the empty
+ * projection by themselves (src/consumers/positions.ts).
+ *
+ * No call blocks Redis for long: the transactions group's stored bodies (1,000,000 by TX_CAP's
+ * default) are set aside by that call and deleted afterwards, DROP_BUDGET a call
+ * (lua/deleteDroppedTransactions-3.lua), while the replay already fills fresh keys; API reads are
+ * answered between the calls. The rebuild then only reports the consumers' progress, read from
+ * Redis, until they are level with the log.
+ *
+ * A rebuild killed at any point leaves a group either untouched or dropped and replaying, never
+ * stopped: the drop is one call. Bodies it had not deleted yet are deleted by the next rebuild
+ * before it drops anything (or expire with their TTL, within the window).
  */
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { type GroupRole, ROLES } from "../domain/groups.ts";
+import type { Shard } from "../domain/shards.ts";
 import { addressShards, WHOLE } from "../domain/shards.ts";
 import { groupId } from "../kafka/client.ts";
+import type { StateRole } from "../redis/keys.ts";
 import { groupProgress, replayLeft, replayTotal } from "../redis/read.ts";
-import { dropProjection, run } from "../redis/scripts.ts";
+import { deleteDroppedTransactions, dropProjection, run } from "../redis/scripts.ts";
 
 export interface RebuildProgress {
   role: GroupRole;
@@ -60,6 +69,41 @@ export interface RebuildOptions {
 
 export const START_TIMEOUT_MS = 30_000;
 
+type Prefixed = Pick<Config, "REDIS_PREFIX">;
+
+/** Deletes the bodies an earlier drop set aside, a budget a call (each call short); returns the bodies deleted. */
+export async function finishDrops(redis: Redis, config: Prefixed, onCall?: () => Promise<void>): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const step = await run(redis, deleteDroppedTransactions(config));
+    deleted += step.deleted;
+    if (step.left === 0) return deleted;
+    await onCall?.();
+  }
+}
+
+/**
+ * Drops one projection (or shard): its one atomic drop call, after finishing what an earlier
+ * drop left to delete, then the deletion of what this one set aside. `onCall` runs between calls
+ * (tests read the API there, or stop the drop by throwing). Returns the keys deleted.
+ */
+export async function dropGroup(redis: Redis, config: Prefixed, role: StateRole, shard?: Shard, onCall?: () => Promise<void>): Promise<number> {
+  let deleted = 0;
+  for (;;) {
+    const drop = await run(redis, dropProjection(config, role, shard));
+    if (drop.dropped) {
+      deleted += drop.deleted;
+      break;
+    }
+    deleted += await finishDrops(redis, config, onCall);
+  }
+  if (role === "transactions") {
+    await onCall?.();
+    deleted += await finishDrops(redis, config, onCall);
+  }
+  return deleted;
+}
+
 /** Drops the projection of each chosen group, then reports the consumers' replay until it is level. */
 export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]> {
   const { config, redis } = options;
@@ -69,7 +113,7 @@ export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]>
     const started = Date.now();
     // One atomic call per shard: a shard of the address projection is a projection of its own.
     let deletedKeys = 0;
-    for (const shard of role === "addresses" ? addressShards(config) : [WHOLE]) deletedKeys += await run(redis, dropProjection(config, role, shard));
+    for (const shard of role === "addresses" ? addressShards(config) : [WHOLE]) deletedKeys += await dropGroup(redis, config, role, shard);
     const group = groupId(config, role);
     let last: RebuildProgress = { role, group, replayed: 0, total: 0, started: 0, partitions: options.partitions, done: false };
     let lastReport = 0;
