@@ -24,7 +24,11 @@ export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
 /** Bytes of a frame: its UTF-8 length for a text frame, counted without encoding it. */
 export const frameBytes = (raw: string | Buffer) => (typeof raw === "string" ? Buffer.byteLength(raw) : raw.length);
 
-/** A transaction stamped further ahead than this is counted at its arrival time (clock skew, bad relays). */
+/**
+ * A transaction stamped further ahead of its arrival than this is counted at its arrival time
+ * (clock skew, bad relays). Arrival is on Redis's clock, the one every process reads, so a producer
+ * whose own clock is off moves no transaction (src/producer/producer.ts).
+ */
 export const MAX_FUTURE_SECONDS = 5 * 60;
 
 const Satoshi = Type.Integer({ minimum: 0, maximum: MAX_SATOSHI });
@@ -58,7 +62,7 @@ export type FeedMessage = { kind: "tx"; tx: Transaction } | { kind: "control"; o
  */
 const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** Reads one frame of the feed received at `now` (unix ms). */
+/** Reads one frame of the feed received at `now` (unix ms, Redis's clock). */
 export function readFeedMessage(raw: string | Buffer, now: number): FeedMessage {
   const bytes = frameBytes(raw);
   if (bytes > MAX_FRAME_BYTES) return { kind: "invalid", reason: `frame of ${bytes} bytes, above the ${MAX_FRAME_BYTES}-byte limit: not read` };
