@@ -2,19 +2,21 @@
  * The data endpoints on seeded data, through `app.handle` against the run-wide real Redis.
  * Redis is seeded through the consumer groups' own Lua scripts (tools/testkit/fill.ts), with the
  * scripts' clock and the app's clock pinned, so every expected value below is computed from the
- * seeded transactions without depending on when the test runs.
+ * seeded transactions without depending on when the test runs. Every group's partitions are
+ * planted level with the log (test/helpers/coverage.ts), so every answer says complete; what
+ * makes an answer incomplete is test/api-complete.test.ts.
  */
 import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
+import { ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { minuteOf, windowStart } from "../src/domain/window.ts";
 import { connectRedis } from "../src/redis/connection.ts";
-import { positionField, positionKey, replayKey } from "../src/redis/keys.ts";
-import { run, startReplay } from "../src/redis/scripts.ts";
 import { fill, moveWindow } from "../tools/testkit/fill.ts";
+import { level, plant } from "./helpers/coverage.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, kafka, redis } = testEnv();
@@ -100,6 +102,9 @@ const inWindow = all.filter((t) => t.time >= first);
 // The counts group counts every transaction of the last 24 hours, the stale one included (its
 // hour is still kept); the address and transaction groups leave it out.
 const seededCounts = await fill(redis, config, all, { at: NOW_SEC });
+// Every partition of every group level with the log through the latest clock the tests set (a minute on).
+const LEVEL = level((NOW_SEC + 60) * 1000);
+for (const role of ROLES) await plant(redis, config, role, LEVEL);
 
 const view = ({ v: _v, received_at: _r, ...rest }: Transaction) => rest;
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -108,7 +113,7 @@ const hhmm = (sec: number) => `${pad(new Date(sec * 1000).getUTCHours())}:${pad(
 const expectedMinutes = Array.from({ length: 60 }, (_, j) => {
   const start = M - (60 - j) * 60;
   const txs = all.filter((t) => t.time >= start && t.time < start + 60);
-  return { minute: hhmm(start), start: new Date(start * 1000).toISOString(), count: txs.length, value: txs.reduce((s, t) => s + t.value, 0) };
+  return { minute: hhmm(start), start: new Date(start * 1000).toISOString(), count: txs.length, value: txs.reduce((s, t) => s + t.value, 0), complete: true };
 });
 /** Expected top addresses: totals per side, highest first, ties as Redis orders them (address descending). */
 function expectedTop(side: "received" | "sent", txs: Transaction[], limit: number) {
@@ -133,8 +138,10 @@ describe("GET /show_transactions/", () => {
     const res = await get("/show_transactions/");
     expect(res.status).toBe(200);
     expect(inWindow.length).toBeGreaterThan(100);
+    expect(res.headers.get("x-complete")).toBe("true");
     const body = await res.json();
-    expect(Object.keys(body)).toEqual(["transactions"]);
+    expect(Object.keys(body)).toEqual(["complete", "transactions"]);
+    expect(body.complete).toBe(true);
     expect(body.transactions).toEqual(newestFirst.slice(0, 100));
     expect(Object.keys(body.transactions[0])).toEqual(["hash", "time", "size", "inputs", "outputs", "value", "fee"]);
     expect(body.transactions[1]).toEqual(view(current[0] as Transaction)); // value 11, fee 9
@@ -180,15 +187,17 @@ describe("GET /transactions/{hash}", () => {
     const t = seeded[10] as Transaction;
     const res = await get(`/transactions/${t.hash}`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual(view(t));
-    expect(await (await get(`/transactions/${t.hash.toUpperCase()}`)).json()).toEqual(view(t));
+    expect(res.headers.get("x-complete")).toBe("true");
+    expect(await res.json()).toEqual({ ...view(t), complete: true });
+    expect(await (await get(`/transactions/${t.hash.toUpperCase()}`)).json()).toEqual({ ...view(t), complete: true });
   });
 
   test("404 with a message when unknown (or no longer stored)", async () => {
     for (const hash of [hashOf(999_999), stale[0]?.hash as string]) {
       const res = await get(`/transactions/${hash}`);
       expect(res.status).toBe(404);
-      expect(await res.json()).toEqual({ error: "not_found", message: `no stored transaction ${hash}; transactions are kept for 3 hours of event time` });
+      expect(res.headers.get("x-complete")).toBe("true"); // the projection holds the whole window: it is not there
+      expect(await res.json()).toEqual({ error: "not_found", message: `no stored transaction ${hash}; transactions are kept for 3 hours of event time`, complete: true });
     }
   });
 });
@@ -198,7 +207,7 @@ describe("GET /transactions_count_per_minute/{min_value}", () => {
     const res = await get("/transactions_count_per_minute/0");
     expect(res.status).toBe(200);
     const body = await res.json();
-    expect(body).toEqual({ minutes: expectedMinutes });
+    expect(body).toEqual({ complete: true, minutes: expectedMinutes });
     expect(body.minutes[59].start).toBe(new Date((M - 60) * 1000).toISOString()); // the minute just before the current one
     expect(body.minutes.filter((m: { count: number }) => m.count === 0).length).toBeGreaterThan(0);
   });
@@ -209,7 +218,7 @@ describe("GET /transactions_count_per_minute/{min_value}", () => {
       expect(body.minutes).toEqual(expectedMinutes.filter((m) => m.count >= min));
       expect(body.minutes.length).toBeGreaterThan(0);
     }
-    for (const min of ["60", "1000000", "999999999999999"]) expect(await (await get(`/transactions_count_per_minute/${min}`)).json()).toEqual({ minutes: [] });
+    for (const min of ["60", "1000000", "999999999999999"]) expect(await (await get(`/transactions_count_per_minute/${min}`)).json()).toEqual({ complete: true, minutes: [] });
     expect((await (await get("/transactions_count_per_minute/007")).json()).minutes).toEqual(expectedMinutes.filter((m) => m.count >= 7));
   });
 
@@ -222,6 +231,7 @@ describe("GET /transactions_count_per_minute/{min_value}", () => {
     expect(viaQuery.status).toBe(200);
     expect(viaQuery.headers.get("content-type")).toBe("text/plain; charset=utf-8");
     expect(await viaQuery.text()).toBe(table);
+    expect(viaQuery.headers.get("x-complete")).toBe("true");
     const viaAccept = await get("/transactions_count_per_minute/3", { accept: "text/plain" });
     expect(await viaAccept.text()).toBe(table);
     expect(await (await get("/transactions_count_per_minute/1000000?format=text")).text()).toBe("minute\tcount\n");
@@ -236,7 +246,7 @@ describe("GET /transactions_count_per_minute/{min_value}", () => {
       const body = await (await get("/transactions_count_per_minute/0")).json();
       expect(body.minutes).toHaveLength(60);
       expect(body.minutes.slice(0, 59)).toEqual(expectedMinutes.slice(1));
-      expect(body.minutes[59]).toMatchObject({ minute: hhmm(M), count: 2, value: 5_000_000_011 }); // the (then complete) current minute
+      expect(body.minutes[59]).toMatchObject({ minute: hhmm(M), count: 2, value: 5_000_000_011, complete: true }); // the (then complete) current minute
     } finally {
       clockMs = NOW_SEC * 1000;
     }
@@ -245,41 +255,40 @@ describe("GET /transactions_count_per_minute/{min_value}", () => {
 
 describe("GET /transactions_count_per_hour", () => {
   const hour0 = NOW_SEC - (NOW_SEC % 3600) - 23 * 3600;
-  type Hour = { hour: string; start: string; count: number; value: number; complete: boolean; covered: boolean };
   /** Checks the 24 hours: counts and values by event hour; `covered(i)` says which hours the counts projection covers. */
   async function expectHours(covered: (i: number) => boolean) {
     const body = await (await get("/transactions_count_per_hour")).json();
     expect(body.hours).toHaveLength(24);
-    body.hours.forEach((h: Hour, i: number) => {
+    const hours = Array.from({ length: 24 }, (_, i) => {
       const start = hour0 + i * 3600;
       // Every transaction of the hour counts, the one before the 3-hour window too.
       const txs = all.filter((t) => t.time >= start && t.time < start + 3600);
-      expect(h).toEqual({
+      return {
         hour: `${hhmm(start).slice(0, 2)}:00`,
         start: new Date(start * 1000).toISOString(),
         count: txs.length,
         value: txs.reduce((s, t) => s + t.value, 0),
-        complete: covered(i) && i < 23,
-        covered: covered(i),
-      });
+        open: i === 23,
+        ...(covered(i) ? { complete: true } : { complete: false, incomplete_reason: "log_gap" }),
+      };
     });
+    const whole = hours.every((h) => h.complete) ? { complete: true } : { complete: false, incomplete_reason: "log_gap" };
+    expect(body).toEqual({ ...whole, hours });
     expect(body.hours.reduce((s: number, h: { count: number }) => s + h.count, 0)).toBe(all.length);
   }
 
-  test("the 24 hours ending with the current one, count and value by event hour; none covered while Redis holds no replay of the counts group", async () => {
-    await expectHours(() => false);
+  test("the 24 hours ending with the current one (open), count and value by event hour; every hour complete while the projection holds every partition since the log began", async () => {
+    await expectHours(() => true);
   });
 
-  test("covered (and complete unless current) from the hour since which the counts projection holds every partition's records", async () => {
+  test("complete from the hour since which the counts projection holds every partition's records; a log_gap before", async () => {
     try {
-      // Partition 0 was replayed from the log's beginning: every hour is covered.
-      await run(redis, startReplay(config, "counts", positionField(config.TOPIC, 0), "0", "0", 0));
-      await expectHours(() => true);
-      // Partition 1 only from the middle of hour 10: hours before 11 may miss some of its transactions.
-      await run(redis, startReplay(config, "counts", positionField(config.TOPIC, 1), "0", "0", (hour0 + 10 * 3600 + 1800) * 1000));
+      // Partition 1 only from the middle of hour 10 (its log began there): hours before 11 may miss
+      // some of its transactions (hour 11's are stamped from 5 minutes before it, FUTURE_SLACK_MS).
+      await plant(redis, config, "counts", [{}, { coversFromMs: (hour0 + 10 * 3600 + 1800) * 1000 }]);
       await expectHours((i) => i >= 11);
     } finally {
-      await redis.del(replayKey(config, "counts"), positionKey(config, "counts"));
+      await plant(redis, config, "counts", LEVEL);
     }
   });
 });
@@ -287,13 +296,18 @@ describe("GET /transactions_count_per_hour", () => {
 describe("GET /high_value_addr", () => {
   test("default: received, top 10, over the 3-hour window", async () => {
     const body = await (await get("/high_value_addr")).json();
-    expect(body).toEqual({ window_seconds: 10800, side: "received", addresses: expectedTop("received", inWindow, 10) });
+    expect(body).toEqual({ window_seconds: 10800, side: "received", complete: true, addresses: expectedTop("received", inWindow, 10) });
     expect(body.addresses[0]).toEqual({ address: ADDRESSES[2], total_value: expect.any(Number) });
     expect(body.addresses.some((a: { address: string }) => a.address === "addr-edge")).toBe(true); // the window's first minute counts
   });
 
   test("side=sent and limits", async () => {
-    expect(await (await get("/high_value_addr?side=sent&limit=3")).json()).toEqual({ window_seconds: 10800, side: "sent", addresses: expectedTop("sent", inWindow, 3) });
+    expect(await (await get("/high_value_addr?side=sent&limit=3")).json()).toEqual({
+      window_seconds: 10800,
+      side: "sent",
+      complete: true,
+      addresses: expectedTop("sent", inWindow, 3),
+    });
     expect((await (await get("/high_value_addr?limit=1")).json()).addresses).toEqual(expectedTop("received", inWindow, 1));
     expect((await (await get("/high_value_addr?side=received&limit=1000")).json()).addresses).toEqual(expectedTop("received", inWindow, 1000));
     // The stale transaction (before the window) never counted: its 8,000 BTC are not there.

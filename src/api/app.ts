@@ -9,6 +9,7 @@ import type { Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { addressesRoutes } from "./addresses/routes.ts";
 import { AddressesService } from "./addresses/service.ts";
+import { Coverage } from "./completeness.ts";
 import { countsRoutes } from "./counts/routes.ts";
 import { CountsService } from "./counts/service.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
@@ -68,13 +69,17 @@ export function createApp(deps: AppDeps) {
   const http = deps.http ?? new HttpMetrics();
   const base = redisStore(deps.redis, deps.config);
   const store = deps.store?.(base) ?? base;
-  const transactions = new TransactionsService(store, now, cacheMs);
-  const counts = new CountsService(store, now, cacheMs);
-  const addresses = new AddressesService(store, now, cacheMs);
+  // Every partition of the topic: Kafka's count once the /health probe has seen it (a topic made
+  // elsewhere can have another), TOPIC_PARTITIONS (what this pipeline creates) until then.
+  const coverage = new Coverage(store, now, deps.config.TOPIC, () => deps.kafka.partitions ?? deps.config.TOPIC_PARTITIONS);
+  const transactions = new TransactionsService(store, now, cacheMs, coverage);
+  const counts = new CountsService(store, now, cacheMs, coverage);
+  const addresses = new AddressesService(store, now, cacheMs, coverage);
   const broadcaster =
     deps.broadcaster?.(store, now) ?? new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });
   const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now, deps.log, {
     cacheMs: Math.min(cacheMs, MAX_HEALTH_CACHE_MS),
+    config: deps.config,
     ...deps.health,
   });
   const limiter = deps.rateLimiter ?? new RateLimiter(deps.config.RATE_LIMIT_PER_MIN);
@@ -88,7 +93,8 @@ export function createApp(deps: AppDeps) {
         origin: corsOrigin(deps.config.CORS_ORIGIN),
         methods: ["GET", "HEAD", "OPTIONS"],
         allowedHeaders: ["accept", "content-type"],
-        exposeHeaders: [],
+        // The completeness flag (completeness.ts), readable by a page of another origin.
+        exposeHeaders: ["x-complete", "x-incomplete-reason"],
         credentials: false,
       }),
     )
@@ -99,7 +105,9 @@ export function createApp(deps: AppDeps) {
         description:
           "Real-time analytics over unconfirmed Bitcoin transactions (blockchain.com feed → Kafka → Redis). Times are UTC, values satoshi. " +
           'Every error is JSON `{ "error": "<code>", "message": "<what was wrong and what is allowed>" }`. ' +
-          "Answers of the data routes are shared between requests for a second and refreshed in the background, so they are at most about 2 seconds old.",
+          "Answers of the data routes are shared between requests for a second and refreshed in the background, so they are at most about 2 seconds old. " +
+          "Every data answer says whether its figures are final: `complete` (and, when false, `incomplete_reason`: replaying, log_gap or behind) " +
+          "in the body, and the headers `X-Complete` and `X-Incomplete-Reason`.",
         tags: [
           { name: "transactions", description: "the transactions of the last 3 hours" },
           { name: "counts", description: "transactions per minute and per hour" },

@@ -100,10 +100,13 @@ export class Rendered<T> {
   }
 }
 
+/** Stands for the list while the rest of an answer is serialized (no other field holds this text). */
+const LIST = "@@list@@";
+
 /**
  * A list answer read once at its largest size and sliced per request: `?limit=1..1000` shares
  * one read (cycling the limit cannot buy a Redis read per request). Each item is serialized
- * once; an answer is its first `limit` items joined into `head … tail`.
+ * once; an answer is the JSON of `wrap(first limit items)` with the list's text spliced in.
  */
 export class Sliced<T> {
   private readonly parts: string[];
@@ -111,10 +114,10 @@ export class Sliced<T> {
 
   constructor(
     readonly items: readonly T[],
-    private readonly wrap: (items: readonly T[]) => unknown,
-    /** The JSON text around the items: `{"transactions":[` and `]}`. */
-    private readonly head: string,
-    private readonly tail: string,
+    /** The answer for the first n items (its other fields can depend on them: the completeness of the list). */
+    private readonly wrap: (items: readonly T[]) => Record<string, unknown>,
+    /** The property of the answer that holds the items. */
+    private readonly key: string,
   ) {
     this.parts = items.map((item) => JSON.stringify(item));
   }
@@ -124,7 +127,10 @@ export class Sliced<T> {
     const n = Math.min(limit, this.items.length);
     let hit = this.answers.get(n);
     if (!hit) {
-      hit = new Rendered(this.wrap(this.items.slice(0, n)), `${this.head}${this.parts.slice(0, n).join(",")}${this.tail}`);
+      const value = this.wrap(this.items.slice(0, n));
+      // The other fields serialized as usual, the list from its items' text (in its place: same property order).
+      const text = JSON.stringify({ ...value, [this.key]: LIST }).replace(`"${LIST}"`, () => `[${this.parts.slice(0, n).join(",")}]`);
+      hit = new Rendered(value, text);
       if (this.answers.size >= 8) this.answers.delete(this.answers.keys().next().value as number);
       this.answers.set(n, hit);
     }

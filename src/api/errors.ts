@@ -9,6 +9,7 @@
  */
 import { Elysia, t, ValidationError } from "elysia";
 import type { Logger } from "../domain/log.ts";
+import { type Flag, flagHeaders } from "./completeness.ts";
 
 export const ErrorBody = t.Object(
   {
@@ -36,7 +37,11 @@ export class ApiError extends Error {
 }
 
 export class NotFoundError extends ApiError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    /** Whether the answer is final (a data route's 404): sent in the body and the headers. */
+    readonly flag?: Flag,
+  ) {
     super(404, "not_found", message);
   }
 }
@@ -89,7 +94,7 @@ const ELYSIA_CODES: Record<string, { status: number; code: string }> = {
 export const errorHandler = (log: Logger) =>
   new Elysia({ name: "api/errors" }).onError({ as: "global" }, function apiErrors({ code, error, request, set }) {
     // set.status (not a Response of our own) so that later hooks (request metrics) see the status.
-    const json = (status: number, body: ErrorBody) => {
+    const json = (status: number, body: ErrorBody & Partial<Flag>) => {
       set.status = status;
       set.headers["content-type"] = "application/json; charset=utf-8";
       return body;
@@ -97,6 +102,10 @@ export const errorHandler = (log: Logger) =>
     if (error instanceof ApiError) {
       if (error.detail) log.limited(`api ${error.code} ${error.message}`, "warn", error.message, { detail: error.detail });
       if (error.retryAfter !== undefined) set.headers["retry-after"] = String(error.retryAfter);
+      if (error instanceof NotFoundError && error.flag) {
+        flagHeaders(set, error.flag);
+        return json(error.status, { error: error.code, message: error.message, ...error.flag });
+      }
       return json(error.status, { error: error.code, message: error.message });
     }
     if (error instanceof ValidationError && error.type !== "response") return json(422, { error: "validation_failed", message: validationMessage(error) });

@@ -16,13 +16,14 @@ const REASONS: Record<number, string> = {
 
 type Doc = { schema: TSchema; type?: string; description?: string };
 /** An OpenAPI 3 response object (a TypeBox schema is a JSON Schema object). */
-type ResponseObject = { description: string; content: Record<string, { schema: object }> };
+type ResponseObject = { description: string; content: Record<string, { schema: object }>; headers?: Record<string, object> };
 
 /**
  * `{ 200: Model, 404: ErrorBody }` → OpenAPI responses as JSON; a list of `{ schema, type }`
- * documents one status with several media types.
+ * documents one status with several media types. `headers` documents response headers per
+ * status (the completeness flag of the data answers: completeness.ts FLAG_HEADERS).
  */
-export function responses(spec: Record<number, TSchema | Doc[]>): Record<string, ResponseObject> {
+export function responses(spec: Record<number, TSchema | Doc[]>, headers: Partial<Record<number, Record<string, object>>> = {}): Record<string, ResponseObject> {
   const out: Record<string, ResponseObject> = {};
   for (const [status, entry] of Object.entries(spec)) {
     const docs: Doc[] = Array.isArray(entry) ? entry : [{ schema: entry }];
@@ -30,6 +31,7 @@ export function responses(spec: Record<number, TSchema | Doc[]>): Record<string,
     out[status] = {
       description,
       content: Object.fromEntries(docs.map((d) => [d.type ?? "application/json", { schema: d.schema }])),
+      ...(headers[Number(status)] ? { headers: headers[Number(status)] } : {}),
     };
   }
   return out;

@@ -5,11 +5,11 @@
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { metricsKey } from "../redis/keys.ts";
-import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, replayLeft, topAddresses, transactionByHash } from "../redis/read.ts";
+import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, replayLeft, shardProgresses, topAddresses, transactionByHash } from "../redis/read.ts";
 import { fromRedis } from "./redis.ts";
 import type { ApiStore } from "./store.ts";
 
-export function redisStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX">): ApiStore {
+export function redisStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX" | "ADDRESS_SHARDS">): ApiStore {
   const metrics = metricsKey(config);
   return {
     latestTransactions: (limit, nowMs) => fromRedis(latestTransactions(redis, config, limit, nowMs), "latest transactions"),
@@ -27,11 +27,7 @@ export function redisStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX">): 
         }),
         `${role} projection`,
       ),
-    countsCoverFromMs: () =>
-      fromRedis(
-        groupProgress(redis, config, "counts").then((p) => (p.coversFromMs.size ? Math.max(...p.coversFromMs.values()) : null)),
-        "counts coverage",
-      ),
+    coverage: (role) => fromRedis(shardProgresses(redis, config, role), `${role} coverage`),
     pipelineMetrics: () => fromRedis(redis.hgetall(metrics), "metrics hash"),
   };
 }

@@ -5,10 +5,10 @@
  */
 import type { GroupRole } from "../domain/groups.ts";
 import type { TransactionView } from "../domain/transaction.ts";
-import type { AddressTotal, Bucket, Side } from "../redis/read.ts";
+import type { AddressTotal, Bucket, GroupProgress, Side } from "../redis/read.ts";
 import type { Projection } from "./health/model.ts";
 
-export type { AddressTotal, Bucket, Side };
+export type { AddressTotal, Bucket, GroupProgress, Side };
 export type StoredTransaction = TransactionView;
 
 /** A group's projection as /health shows it (`Projection`), and where it is, for the stall check. */
@@ -30,8 +30,12 @@ export interface ApiStore {
   topAddresses(side: Side, limit: number): Promise<AddressTotal[]>;
   /** Where a group's projection is: current, catching up with the log, or empty. */
   projection(role: GroupRole): Promise<ProjectionState>;
-  /** Since when (unix ms) the counts projection holds every partition's records; 0 when since the log began, null when unknown. */
-  countsCoverFromMs(): Promise<number | null>;
+  /**
+   * What a group's projection holds, per shard (one but for the address projection in shards):
+   * positions, replay, coverage, gaps and errors per partition. Whether an answer is complete is
+   * judged on it (completeness.ts); /health reads each partition's position and error from it.
+   */
+  coverage(role: GroupRole): Promise<GroupProgress[]>;
   /** Pipeline counters and gauges (the metrics hash every role flushes into). */
   pipelineMetrics(): Promise<Record<string, string>>;
 }

@@ -2,6 +2,7 @@ import { t } from "elysia";
 import { WINDOW_SECONDS } from "../../domain/window.ts";
 import { SIDES } from "../../redis/keys.ts";
 import { AddressTotal } from "../../redis/read.ts";
+import { CompletenessFields } from "../completeness.ts";
 import { Limit } from "../params.ts";
 
 /** received or sent, as the answer names it. */
@@ -20,8 +21,12 @@ export const HighValueAddresses = t.Object(
   {
     window_seconds: t.Literal(WINDOW_SECONDS, { description: "the window: the last 3 hours" }),
     side: Side,
+    ...CompletenessFields,
     addresses: t.Array(AddressTotal, { maxItems: 1000, description: "highest total first" }),
   },
-  { title: "HighValueAddresses" },
+  {
+    title: "HighValueAddresses",
+    description: "`complete`: the window's every minute is, up to now, on every shard of the address projection (none is replaying or behind)",
+  },
 );
 export type HighValueAddresses = typeof HighValueAddresses.static;

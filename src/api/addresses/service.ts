@@ -2,10 +2,13 @@
  * The addresses that moved the most value over the last 3 hours.
  *
  * Per side, the top `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice
- * of that read: a client cycling the limit costs no extra Redis read.
+ * of that read: a client cycling the limit costs no extra Redis read. The answer is complete when
+ * the window (its minutes up to now) is, on every shard of the projection; the coverage is read
+ * before the totals.
  */
-import { WINDOW_SECONDS } from "../../domain/window.ts";
+import { toSec, WINDOW_SECONDS, windowStart } from "../../domain/window.ts";
 import { type Rendered, Sliced, TtlCache } from "../cache.ts";
+import { type Coverage, flagOf } from "../completeness.ts";
 import type { AddressTotal, ApiStore } from "../store.ts";
 import type { HighValueAddresses, Side } from "./model.ts";
 
@@ -16,24 +19,21 @@ export class AddressesService {
 
   constructor(
     private readonly store: ApiStore,
-    now: () => number,
+    private readonly now: () => number,
     private readonly cacheMs: number,
+    private readonly coverage: Coverage,
   ) {
     this.cache = new TtlCache(cacheMs, now, 2);
   }
 
   async top(side: Side, limit: number): Promise<Rendered<HighValueAddresses>> {
     const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
-    const all = await this.cache.get(
-      side,
-      async () =>
-        new Sliced(
-          await this.store.topAddresses(side, size),
-          (addresses) => ({ window_seconds: WINDOW_SECONDS, side, addresses: [...addresses] }),
-          `{"window_seconds":${WINDOW_SECONDS},"side":${JSON.stringify(side)},"addresses":[`,
-          "]}",
-        ),
-    );
+    const all = await this.cache.get(side, async () => {
+      const judge = await this.coverage.read("addresses");
+      const now = this.now();
+      const flag = flagOf(judge(windowStart(toSec(now)) * 1000, now));
+      return new Sliced(await this.store.topAddresses(side, size), (addresses) => ({ window_seconds: WINDOW_SECONDS, side, ...flag, addresses: [...addresses] }), "addresses");
+    });
     return all.take(limit) as Rendered<HighValueAddresses>;
   }
 }

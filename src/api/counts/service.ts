@@ -6,8 +6,13 @@
  * complete except for stragglers (a transaction arriving late with an older `time`), so the
  * 60 buckets are read once and shared for `cacheMs` by every request of the same minute window,
  * and each filtered answer (per `min_value`) is rendered once.
+ *
+ * Each minute and hour says whether it is complete (completeness.ts), and so does each answer as a
+ * whole: `min_value` can filter an incomplete minute out, so the answer is complete only when all
+ * 60 minutes are. The counts projection's coverage is read before the buckets, in the same render.
  */
 import { Rendered, TtlCache } from "../cache.ts";
+import { type Coverage, flagOf, worstOf } from "../completeness.ts";
 import type { ApiStore, Bucket } from "../store.ts";
 import type { HourCounts, MinuteCounts } from "./model.ts";
 
@@ -24,9 +29,11 @@ export const hhmm = (ms: number) => {
 };
 
 type Minute = MinuteCounts["minutes"][number];
+/** The last hour's minutes, and whether all of them are complete. */
+type LastHour = { flag: ReturnType<typeof flagOf>; minutes: Minute[] };
 
 export class CountsService {
-  private readonly minutes: TtlCache<Minute[]>;
+  private readonly minutes: TtlCache<LastHour>;
   private readonly filtered: TtlCache<Rendered<MinuteCounts>>;
   private readonly hours: TtlCache<Rendered<HourCounts>>;
 
@@ -34,6 +41,7 @@ export class CountsService {
     private readonly store: ApiStore,
     private readonly now: () => number,
     cacheMs: number,
+    private readonly coverage: Coverage,
   ) {
     this.minutes = new TtlCache(cacheMs, now, 4);
     this.filtered = new TtlCache(cacheMs, now, 64);
@@ -44,34 +52,48 @@ export class CountsService {
   perMinute(min: number): Promise<Rendered<MinuteCounts>> {
     const from = Math.floor(this.now() / MINUTE_MS) * MINUTE_MS - MINUTES_SHOWN * MINUTE_MS;
     return this.filtered.get(`${from} ${min}`, async () => {
-      const all = await this.lastHour(from);
-      return new Rendered({ minutes: min === 0 ? all : all.filter((m) => m.count >= min) });
+      const { flag, minutes } = await this.lastHour(from);
+      return new Rendered({ ...flag, minutes: min === 0 ? minutes : minutes.filter((m) => m.count >= min) });
     });
   }
 
-  private lastHour(from: number): Promise<Minute[]> {
+  private lastHour(from: number): Promise<LastHour> {
     return this.minutes.get(String(from), async () => {
+      const judge = await this.coverage.read("counts");
       const buckets = await this.store.minuteBuckets(from, MINUTES_SHOWN);
-      return buckets.map((b: Bucket, i) => {
+      const judged = buckets.map((b: Bucket, i) => {
         const start = from + i * MINUTE_MS;
-        return { minute: hhmm(start), start: new Date(start).toISOString(), count: b.count, value: b.value };
+        return { bucket: b, start, completeness: judge(start, start + MINUTE_MS) };
       });
+      return {
+        flag: flagOf(worstOf(judged.map((m) => m.completeness))),
+        minutes: judged.map(({ bucket, start, completeness }) => ({
+          minute: hhmm(start),
+          start: new Date(start).toISOString(),
+          count: bucket.count,
+          value: bucket.value,
+          ...flagOf(completeness),
+        })),
+      };
     });
   }
 
-  /** The 24 hours ending with the current one (not complete yet), oldest first. */
+  /** The 24 hours ending with the current one (still open), oldest first. */
   perHour(): Promise<Rendered<HourCounts>> {
     const current = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
     const from = current - (HOURS_SHOWN - 1) * HOUR_MS;
     return this.hours.get(String(from), async () => {
-      const [buckets, coverFrom] = await Promise.all([this.store.hourBuckets(from, HOURS_SHOWN), this.store.countsCoverFromMs()]);
-      return new Rendered({
-        hours: buckets.map((b, i) => {
-          const start = from + i * HOUR_MS;
-          const covered = coverFrom !== null && start >= coverFrom;
-          return { hour: `${hhmm(start).slice(0, 2)}:00`, start: new Date(start).toISOString(), count: b.count, value: b.value, complete: covered && start < current, covered };
-        }),
+      const judge = await this.coverage.read("counts");
+      const buckets = await this.store.hourBuckets(from, HOURS_SHOWN);
+      const hours = buckets.map((b, i) => {
+        const start = from + i * HOUR_MS;
+        const completeness = judge(start, start + HOUR_MS);
+        return {
+          completeness,
+          hour: { hour: `${hhmm(start).slice(0, 2)}:00`, start: new Date(start).toISOString(), count: b.count, value: b.value, open: start === current, ...flagOf(completeness) },
+        };
       });
+      return new Rendered({ ...flagOf(worstOf(hours.map((h) => h.completeness))), hours: hours.map((h) => h.hour) });
     });
   }
 }

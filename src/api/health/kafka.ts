@@ -19,12 +19,20 @@ export type ProbedGroup = GroupLag & {
   position: number | null;
 };
 
+/** A partition of the topic: the first offset the log holds and its end (high watermark). */
+export interface PartitionEnds {
+  partition: number;
+  low: number;
+  high: number;
+}
+
 /**
- * The probe's answer: /health's `kafka` part with the groups as probed, and the driver's message
- * (`detail`, for the log only, never sent). `error` says what failed, with no host, port or driver
- * message; `checked_at` is when the answer was obtained (it may be up to `cacheMs` old).
+ * The probe's answer: /health's `kafka` part with the groups as probed, each partition's ends
+ * (empty when unknown), and the driver's message (`detail`, for the log only, never sent). `error`
+ * says what failed, with no host, port or driver message; `checked_at` is when the answer was
+ * obtained (it may be up to `cacheMs` old).
  */
-export type KafkaStatus = Omit<Health["kafka"], "groups"> & { detail?: string; groups: ProbedGroup[] };
+export type KafkaStatus = Omit<Health["kafka"], "groups"> & { detail?: string; groups: ProbedGroup[]; partitions: PartitionEnds[] };
 
 export interface KafkaProbeOptions {
   cacheMs?: number;
@@ -39,6 +47,7 @@ export class KafkaProbe {
   private closing: Promise<void> | undefined;
   private inflight: Promise<KafkaStatus> | undefined;
   private cached: { at: number; status: KafkaStatus } | undefined;
+  private partitionCount: number | undefined;
 
   constructor(
     private readonly admin: Admin,
@@ -48,6 +57,11 @@ export class KafkaProbe {
   ) {
     this.cacheMs = opts.cacheMs ?? 2_000;
     this.timeoutMs = opts.timeoutMs ?? 1_500;
+  }
+
+  /** The topic's partition count as last seen (undefined until a check found the topic). */
+  get partitions(): number | undefined {
+    return this.partitionCount;
   }
 
   async check(): Promise<KafkaStatus> {
@@ -92,6 +106,7 @@ export class KafkaProbe {
       topic: this.topic,
       topic_exists: false,
       groups: this.groups.map(({ role, group }) => ({ role, group, lag: null, committed: false, members: null, position: null })),
+      partitions: [],
       checked_at: new Date().toISOString(),
     };
   }
@@ -107,9 +122,10 @@ export class KafkaProbe {
       const members = await this.members();
       if (!topics.includes(this.topic)) {
         const groups = this.failed("").groups.map((g) => ({ ...g, members: members.get(g.group) ?? null }));
-        return { ok: true, topic: this.topic, topic_exists: false, groups, checked_at: new Date().toISOString() };
+        return { ok: true, topic: this.topic, topic_exists: false, groups, partitions: [], checked_at: new Date().toISOString() };
       }
       const partitions = await this.admin.fetchTopicOffsets(this.topic);
+      this.partitionCount = partitions.length;
       const groups = await Promise.all(
         this.groups.map(async ({ role, group }): Promise<ProbedGroup> => {
           const [offsets] = await this.admin.fetchOffsets({ groupId: group, topics: [this.topic] });
@@ -129,7 +145,8 @@ export class KafkaProbe {
           return { role, group, lag, committed, members: members.get(group) ?? null, position };
         }),
       );
-      return { ok: true, topic: this.topic, topic_exists: true, groups, checked_at: new Date().toISOString() };
+      const ends = partitions.map((p) => ({ partition: p.partition, low: Number(p.low), high: Number(p.high) })).sort((a, b) => a.partition - b.partition);
+      return { ok: true, topic: this.topic, topic_exists: true, groups, partitions: ends, checked_at: new Date().toISOString() };
     } catch (err) {
       this.connected = undefined;
       this.closing = this.admin.disconnect().catch(() => {});

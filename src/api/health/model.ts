@@ -27,19 +27,39 @@ export const Projection = t.Object(
 );
 export type Projection = typeof Projection.static;
 
+export const PartitionState = t.Object(
+  {
+    partition: Type.Integer({ minimum: 0 }),
+    shard: Type.Integer({ minimum: 0, description: "the shard of the projection the group writes (0 but for the address projection in shards)" }),
+    position: Nullable(Type.Integer({ minimum: 0 }), "the next offset the projection will apply, as Redis holds it; null when it holds none"),
+    end: Nullable(Type.Integer({ minimum: 0 }), "the partition's end in Kafka (high watermark); null when unknown"),
+    lag: Nullable(Type.Integer({ minimum: 0 }), "records between the position (or the log's start) and the end"),
+    unmoved_seconds: Nullable(Type.Number(), "how long the partition has had lag without its position moving; null when it has none or moved at the last look"),
+    state: t.Union([t.Literal("ok"), t.Literal("catching_up"), t.Literal("stalled"), t.Literal("error"), t.Literal("unknown")], {
+      description:
+        "ok: level with the log, or moving; catching_up: replaying into an emptied projection; stalled: lag and a position unmoved for " +
+        "`stalled_after_seconds` (503); error: its consumer cannot apply its records, `error` says why (503); unknown: Kafka did not answer",
+    }),
+    error: t.Optional(t.String({ description: "why the partition's consumer cannot apply (a key of the wrong type, named)" })),
+  },
+  { description: "one partition of the topic as one group (one shard) applies it" },
+);
+
 export const GroupState = t.Object(
   {
     role: Role,
     group: t.String({ description: "consumer group id" }),
-    state: t.Union([t.Literal("ok"), t.Literal("catching_up"), t.Literal("no_member"), t.Literal("stalled"), t.Literal("unknown")], {
+    state: t.Union([t.Literal("ok"), t.Literal("catching_up"), t.Literal("no_member"), t.Literal("error"), t.Literal("stalled"), t.Literal("unknown")], {
       description:
-        "ok: members present, position moving or nothing to do; catching_up: replaying the log into its projection and moving; " +
-        "no_member: no consumer in the group (503); stalled: lag but the position has not moved for `stalled_after_seconds` (503); unknown: Kafka did not answer",
+        "ok: members present, positions moving or nothing to do; catching_up: replaying the log into its projection and moving; " +
+        "no_member: no consumer in the group (503); error: a partition's consumer cannot apply (503); stalled: a partition has lag but its " +
+        "position has not moved for `stalled_after_seconds`, even while the others move (503); unknown: Kafka did not answer",
     }),
     members: Nullable(Type.Integer({ minimum: 0 }), "consumers in the group; null when unknown"),
     lag: Nullable(Type.Integer({ minimum: 0 }), "records on the topic the group has not committed yet"),
     records_to_replay: Type.Integer({ minimum: 0, description: "records its replay has still to apply (0 unless catching up)" }),
-    unmoved_seconds: Nullable(Type.Number(), "how long the group has had work (lag or a replay) without its position moving; null when it has none or moved at the last look"),
+    unmoved_seconds: Nullable(Type.Number(), "the longest a partition of the group has had lag without its position moving; null when none has"),
+    partitions: t.Array(PartitionState, { description: "each partition of the topic, as this group applies it (empty when Redis could not be read)" }),
   },
   { description: "a consumer group: is it there and moving?" },
 );
@@ -79,7 +99,7 @@ export const Health = t.Object(
     producer_last_message_age_seconds: Nullable(Type.Number(), "seconds since a producer last received a feed message (producer_last_message_at_ms); null when unknown"),
     projections: t.Array(Projection, { description: "each group's projection in Redis: current, or catching up with the log (after Redis lost data or `bun run rebuild`)" }),
     groups: t.Array(GroupState, { description: "each consumer group: ok, catching up, no member or stalled" }),
-    stalled_after_seconds: t.Number({ description: "a group with work whose position has not moved for this long is stalled" }),
+    stalled_after_seconds: t.Number({ description: "a partition with lag whose position has not moved for this long is stalled" }),
     supervisor: Supervisor,
   },
   { title: "Health" },

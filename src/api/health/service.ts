@@ -2,9 +2,12 @@
  * /health: can the pipeline do its job, and is it doing it?
  *
  * 503 when Redis does not answer (every read goes there), when the Kafka brokers do not answer
- * (nothing new arrives), when a consumer group has no member, or when a group has work (lag on
- * the topic, or records left to replay) and its position has not moved for `stallMs`. A group
- * replaying the log into its projection is `catching_up`, not failed, as long as it moves.
+ * (nothing new arrives), when a consumer group has no member, when a partition has lag (its end in
+ * Kafka beyond the position Redis holds for it) and that position has not moved for `stallMs`, or
+ * when a partition's consumer cannot apply its records (its error in Redis: a key of the wrong
+ * type). Both are judged per partition and per shard, so partitions that move cannot hide one that
+ * does not. A group replaying the log into its projection is `catching_up`, not failed, while it
+ * moves.
  *
  * The rest is information: how old the newest transaction is, when the producer last heard from
  * the feed, each group's lag and projection, and the demo supervisor's restarts.
@@ -14,9 +17,13 @@
  * go to the log.
  */
 import type Redis from "ioredis";
-import { ROLES } from "../../domain/groups.ts";
+import type { Config } from "../../domain/config.ts";
+import { type GroupRole, ROLES } from "../../domain/groups.ts";
 import type { Logger } from "../../domain/log.ts";
-import type { ApiStore, ProjectionState } from "../store.ts";
+import { groupId } from "../../kafka/client.ts";
+import { positionField } from "../../redis/keys.ts";
+import { groupShards } from "../../redis/read.ts";
+import type { ApiStore, GroupProgress, ProjectionState } from "../store.ts";
 import type { KafkaProbe, KafkaStatus } from "./kafka.ts";
 import type { Health } from "./model.ts";
 
@@ -46,18 +53,28 @@ export interface HealthOptions {
   stallMs?: number;
   /** Monotonic clock (ms) for the stall timing; tests may drive it. */
   monotonic?: () => number;
+  /**
+   * The deployment (topic, partitions, group ids, shards), to judge each group's partitions. Without
+   * it: the probe's topic and partitions, and every group reads as its projection's first shard.
+   */
+  config?: HealthConfig;
 }
 
-/** Where a group was when last seen with work, and since when it has not moved. */
+/** Where a partition was when last seen with lag, and since when it has not moved. */
 interface Track {
-  key: string;
-  since: number | undefined;
+  position: number | null;
+  since: number;
 }
+
+type HealthConfig = Pick<Config, "REDIS_PREFIX" | "TOPIC" | "TOPIC_PARTITIONS" | "GROUP_PREFIX" | "ADDRESS_SHARDS">;
+type GroupHealth = Health["groups"][number];
+type PartitionHealth = GroupHealth["partitions"][number];
 
 export class HealthService {
   private readonly cacheMs: number;
   private readonly stallMs: number;
   private readonly monotonic: () => number;
+  private readonly config: HealthConfig | undefined;
   private cached: { at: number; body: Health } | undefined;
   private inflight: Promise<Health> | undefined;
   private readonly tracks = new Map<string, Track>();
@@ -74,6 +91,7 @@ export class HealthService {
     this.cacheMs = Math.min(opts.cacheMs ?? MAX_HEALTH_CACHE_MS, MAX_HEALTH_CACHE_MS);
     this.stallMs = opts.stallMs ?? DEFAULT_STALL_MS;
     this.monotonic = opts.monotonic ?? (() => performance.now());
+    this.config = opts.config;
   }
 
   /** The answer, shared with every request for `cacheMs` (one check at a time). */
@@ -100,30 +118,35 @@ export class HealthService {
     let newest: number | null = null;
     let metrics: Record<string, string> = {};
     let projections: ProjectionState[] = [];
+    let shards = new Map<GroupRole, GroupProgress[]>();
     if (redis.ok) {
-      const [time, fields, progress] = await Promise.all([
+      const [time, fields, progress, coverage] = await Promise.all([
         within(this.newestTime(), REDIS_PING_TIMEOUT_MS).catch(() => null),
         within(this.store.pipelineMetrics(), REDIS_PING_TIMEOUT_MS).catch(() => ({}) as Record<string, string>),
         within(Promise.all(ROLES.map((role) => this.store.projection(role))), REDIS_PING_TIMEOUT_MS).catch(() => [] as ProjectionState[]),
+        within(Promise.all(ROLES.map(async (role) => [role, await this.store.coverage(role)] as const)), REDIS_PING_TIMEOUT_MS).catch(() => []),
       ]);
       newest = time;
       metrics = fields;
       projections = progress;
+      shards = new Map(coverage);
     }
     const at = Number(metrics.producer_last_message_at_ms);
     const lastMessageAt = Number.isFinite(at) && at > 0 ? at : null;
     if (!kafka.ok && kafka.detail) this.log?.limited("health kafka", "warn", `health: ${kafka.error}`, { detail: kafka.detail });
 
-    const groups = this.groups(kafka, projections);
+    const groups = this.groups(kafka, projections, shards);
     const reasons: string[] = [];
     if (!redis.ok) reasons.push(`redis: ${redis.error}`);
     if (!kafka.ok) reasons.push(`kafka: ${kafka.error}`);
     for (const g of groups) {
       if (g.state === "no_member") reasons.push(`group ${g.group} (${g.role}): no member`);
-      if (g.state === "stalled")
-        reasons.push(
-          `group ${g.group} (${g.role}): stalled, ${g.lag ?? 0} records behind and ${g.records_to_replay} to replay, position unmoved for ${Math.round(g.unmoved_seconds ?? 0)} s`,
-        );
+      for (const p of g.partitions) {
+        const where = `group ${g.group} (${g.role}), shard ${p.shard}, partition ${p.partition}`;
+        if (p.state === "error") reasons.push(`${where}: cannot apply its records: ${p.error}`);
+        if (p.state === "stalled")
+          reasons.push(`${where}: stalled, position ${p.position ?? "none"}, log end ${p.end} (${p.lag} records behind), unmoved for ${Math.round(p.unmoved_seconds ?? 0)} s`);
+      }
     }
     return {
       status: reasons.length ? "unavailable" : "ok",
@@ -146,32 +169,77 @@ export class HealthService {
     };
   }
 
-  /** Each group's state; remembers where each was, to tell a stalled group from a moving one. */
-  private groups(kafka: KafkaStatus, projections: ProjectionState[]): Health["groups"] {
-    const t = this.monotonic();
+  /** Each group's state, from its partitions' (a group per shard of a projection in shards). */
+  private groups(kafka: KafkaStatus, projections: ProjectionState[], shards: Map<GroupRole, GroupProgress[]>): Health["groups"] {
     return kafka.groups.map((g) => {
       const projection = projections.find((p) => p.role === g.role);
-      const toReplay = projection?.records_to_replay ?? 0;
-      const work = (g.lag ?? 0) > 0 || toReplay > 0;
-      // Kafka's committed offsets and the positions in Redis: either moving is progress.
-      const key = `${g.position ?? "?"}/${projection?.position ?? "?"}`;
-      let track = this.tracks.get(g.group);
-      if (!kafka.ok) track = undefined;
-      else if (!work) track = { key, since: undefined };
-      else if (!track || track.key !== key || track.since === undefined) track = { key, since: t };
-      if (track) this.tracks.set(g.group, track);
-      const unmoved = track?.since === undefined ? null : (t - track.since) / 1000;
-      const state: Health["groups"][number]["state"] = !kafka.ok
+      const config = this.config;
+      const shard = config
+        ? Math.max(
+            0,
+            groupShards(config, g.role).findIndex((s) => groupId(config, g.role, s) === g.group),
+          )
+        : 0;
+      const progress = shards.get(g.role)?.[shard];
+      const partitions = progress ? this.partitions(kafka, g.group, shard, progress) : [];
+      const moving = partitions.filter((p) => p.unmoved_seconds !== null);
+      const unmoved = moving.length ? Math.max(...moving.map((p) => p.unmoved_seconds as number)) : null;
+      const has = (state: PartitionHealth["state"]) => partitions.some((p) => p.state === state);
+      const state: GroupHealth["state"] = !kafka.ok
         ? "unknown"
         : g.members === 0
           ? "no_member"
-          : unmoved !== null && unmoved * 1000 >= this.stallMs
-            ? "stalled"
-            : projection?.state === "catching_up"
-              ? "catching_up"
-              : "ok";
-      return { role: g.role, group: g.group, state, members: g.members, lag: g.lag, records_to_replay: toReplay, unmoved_seconds: unmoved };
+          : has("error")
+            ? "error"
+            : has("stalled")
+              ? "stalled"
+              : projection?.state === "catching_up"
+                ? "catching_up"
+                : "ok";
+      return { role: g.role, group: g.group, state, members: g.members, lag: g.lag, records_to_replay: projection?.records_to_replay ?? 0, unmoved_seconds: unmoved, partitions };
     });
+  }
+
+  /**
+   * Each partition of the topic (Kafka's, else TOPIC_PARTITIONS; and any other Redis names) as one
+   * group applies it; remembers where each was, to tell a stalled partition from a moving one.
+   */
+  private partitions(kafka: KafkaStatus, group: string, shard: number, progress: GroupProgress): PartitionHealth[] {
+    const t = this.monotonic();
+    const topic = this.config?.TOPIC ?? kafka.topic;
+    const count = kafka.partitions.length || (this.config?.TOPIC_PARTITIONS ?? 0);
+    const numbers = new Set(Array.from({ length: count }, (_, p) => p));
+    for (const field of [...progress.positions.keys(), ...progress.errors.keys()]) {
+      const at = field.lastIndexOf(":");
+      if (field.slice(0, at) === topic && /^[0-9]+$/.test(field.slice(at + 1))) numbers.add(Number(field.slice(at + 1)));
+    }
+    return [...numbers]
+      .sort((a, b) => a - b)
+      .map((partition): PartitionHealth => {
+        const field = positionField(topic, partition);
+        const position = progress.positions.get(field) ?? null;
+        const ends = kafka.ok ? kafka.partitions.find((p) => p.partition === partition) : undefined;
+        const end = ends?.high ?? null;
+        // Without a position the consumer has everything the log holds still to apply.
+        const lag = ends ? Math.max(0, ends.high - (position ?? ends.low)) : null;
+        const key = `${group} ${partition}`;
+        let track = this.tracks.get(key);
+        if (!lag) this.tracks.delete(key);
+        else if (!track || track.position !== position) this.tracks.set(key, (track = { position, since: t }));
+        const unmoved = lag && track ? (t - track.since) / 1000 : null;
+        const error = progress.errors.get(field);
+        const until = progress.replayUntil.get(field);
+        const state: PartitionHealth["state"] = error
+          ? "error"
+          : lag === null
+            ? "unknown"
+            : unmoved !== null && unmoved * 1000 >= this.stallMs
+              ? "stalled"
+              : position !== null && until !== undefined && position < until
+                ? "catching_up"
+                : "ok";
+        return { partition, shard, position, end, lag, unmoved_seconds: unmoved, state, ...(error ? { error } : {}) };
+      });
   }
 
   private async checkRedis(): Promise<Health["redis"]> {

@@ -1,10 +1,23 @@
 import { t } from "elysia";
 import { TransactionView } from "../../domain/transaction.ts";
+import { CompletenessFields } from "../completeness.ts";
+import { ErrorBody } from "../errors.ts";
 import { Limit } from "../params.ts";
 
 export { TransactionView };
 
-export const LatestTransactions = t.Object({ transactions: t.Array(TransactionView, { maxItems: 1000, description: "newest first by `time`" }) }, { title: "LatestTransactions" });
+export const LatestTransactions = t.Object(
+  {
+    ...CompletenessFields,
+    transactions: t.Array(TransactionView, { maxItems: 1000, description: "newest first by `time`" }),
+  },
+  {
+    title: "LatestTransactions",
+    description:
+      "`complete`: no transaction is missing from the list, that is none of the span from the oldest listed transaction's time " +
+      "(the window's start when fewer than `limit` are listed) up to now",
+  },
+);
 export type LatestTransactions = typeof LatestTransactions.static;
 
 export const LatestQuery = t.Object({ limit: Limit(100, 1000) });
@@ -15,4 +28,14 @@ export const HashParams = t.Object({
     description: "a transaction id: 64 hexadecimal digits",
     example: "0000000000000000000000000000000000000000000000000000000000000000",
   }),
+});
+
+/** One stored transaction: always complete (it is all there). */
+export const FoundTransaction = t.Composite([TransactionView, t.Object(CompletenessFields)], { title: "StoredTransaction" });
+export type FoundTransaction = typeof FoundTransaction.static;
+
+/** The 404 of GET /transactions/{hash}: `complete` says whether the projection would hold it (the window, now, is complete). */
+export const NotStored = t.Composite([ErrorBody, t.Object(CompletenessFields)], {
+  title: "NotStored",
+  description: "not stored; when `complete` is false the transaction may be stored once the projection has caught up",
 });

@@ -3,13 +3,20 @@
  *
  * The newest `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice of that
  * read: a client cycling the limit costs no extra Redis read. One by hash is a single GET.
+ *
+ * Completeness (completeness.ts), with the transactions projection's coverage read before the
+ * transactions: a list is complete when none is missing from the span it shows, from the oldest
+ * listed transaction's time (the window's start when fewer than `limit` are listed) to now. A
+ * transaction found is complete; a 404 is complete when the projection holds the whole window.
  */
 
 import { toView } from "../../domain/transaction.ts";
+import { toSec, windowStart } from "../../domain/window.ts";
 import { Rendered, Sliced, TtlCache } from "../cache.ts";
+import { type Coverage, flagOf } from "../completeness.ts";
 import { NotFoundError } from "../errors.ts";
 import type { ApiStore } from "../store.ts";
-import type { LatestTransactions, TransactionView } from "./model.ts";
+import type { FoundTransaction, LatestTransactions, TransactionView } from "./model.ts";
 
 /** The stored record without the pipeline's fields, properties in the contract's order. */
 export const view = toView;
@@ -24,6 +31,7 @@ export class TransactionsService {
     private readonly store: ApiStore,
     private readonly now: () => number,
     private readonly cacheMs: number,
+    private readonly coverage: Coverage,
   ) {
     this.latestCache = new TtlCache(cacheMs, now, 1);
   }
@@ -32,10 +40,16 @@ export class TransactionsService {
   async latest(limit: number): Promise<Rendered<LatestTransactions>> {
     // Without a cache (tests) there is nothing to share: read just what is asked.
     const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
-    const all = await this.latestCache.get(
-      "latest",
-      async () => new Sliced((await this.store.latestTransactions(size, this.now())).map(view), (transactions) => ({ transactions: [...transactions] }), '{"transactions":[', "]}"),
-    );
+    const all = await this.latestCache.get("latest", async () => {
+      const judge = await this.coverage.read("transactions");
+      const now = this.now();
+      const from = windowStart(toSec(now)) * 1000;
+      const listed = (await this.store.latestTransactions(size, now)).map(view);
+      // The first n listed are all `limit` asked for when more were read (or the read was full): a
+      // transaction missing from them would be newer than the last. Fewer than asked: the whole window.
+      const spanFrom = (n: number) => (n > 0 && (n < listed.length || listed.length === size) ? (listed[n - 1] as TransactionView).time * 1000 : from);
+      return new Sliced(listed, (transactions) => ({ ...flagOf(judge(spanFrom(transactions.length), now)), transactions: [...transactions] }), "transactions");
+    });
     return all.take(limit) as Rendered<LatestTransactions>;
   }
 
@@ -45,9 +59,13 @@ export class TransactionsService {
     return value.transactions[0]?.time ?? null;
   }
 
-  async byHash(hash: string): Promise<Rendered<TransactionView>> {
+  async byHash(hash: string): Promise<Rendered<FoundTransaction>> {
+    const judge = await this.coverage.read("transactions");
     const tx = await this.store.transaction(hash.toLowerCase());
-    if (!tx) throw new NotFoundError(`no stored transaction ${hash.toLowerCase()}; transactions are kept for 3 hours of event time`);
-    return new Rendered(view(tx));
+    if (!tx) {
+      const now = this.now();
+      throw new NotFoundError(`no stored transaction ${hash.toLowerCase()}; transactions are kept for 3 hours of event time`, flagOf(judge(windowStart(toSec(now)) * 1000, now)));
+    }
+    return new Rendered({ ...view(tx), complete: true });
   }
 }

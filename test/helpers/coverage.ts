@@ -1,0 +1,53 @@
+/**
+ * Plants by hand what the consumers record of each partition in Redis (the position hash and the
+ * replay hash: lua/startReplay-2.lua and the coverage the consumers advance), so a test can put
+ * an API in front of any state of a projection: level with the log, replaying, behind, with a gap
+ * or an error.
+ */
+import type Redis from "ioredis";
+import type { Config } from "../../src/domain/config.ts";
+import type { GroupRole } from "../../src/domain/groups.ts";
+import { type Shard, WHOLE } from "../../src/domain/shards.ts";
+import { positionField, positionKey, replayKey } from "../../src/redis/keys.ts";
+
+/** One partition as the consumers record it; a field left out is not written (null deletes it). */
+export interface PlantedPartition {
+  position?: number | null;
+  from?: number;
+  until?: number;
+  coversFromMs?: number;
+  throughMs?: number;
+  gaps?: [number, number][];
+  error?: string;
+}
+
+type Prefixed = Pick<Config, "REDIS_PREFIX" | "TOPIC">;
+
+/** Writes `partitions[p]` for partition p of `role` (one shard). */
+export async function plant(redis: Redis, config: Prefixed, role: GroupRole, partitions: PlantedPartition[], shard: Shard = WHOLE): Promise<void> {
+  const positions = positionKey(config, role, shard);
+  const replay = replayKey(config, role, shard);
+  const tx = redis.multi();
+  partitions.forEach((p, i) => {
+    const field = positionField(config.TOPIC, i);
+    if (p.position === null) tx.hdel(positions, field);
+    else if (p.position !== undefined) tx.hset(positions, field, String(p.position));
+    const fields: [string, string | undefined][] = [
+      ["from", p.from?.toString()],
+      ["until", p.until?.toString()],
+      ["covers_from_ms", p.coversFromMs?.toString()],
+      ["through_ms", p.throughMs?.toString()],
+      ["gaps", p.gaps && JSON.stringify(p.gaps)],
+      ["error", p.error],
+    ];
+    for (const [name, value] of fields) if (value !== undefined) tx.hset(replay, `${field}:${name}`, value);
+  });
+  await tx.exec();
+}
+
+/** Every partition level with the log through `throughMs`, held since the log began. */
+export const level = (throughMs: number, partitions = 3): PlantedPartition[] =>
+  Array.from({ length: partitions }, () => ({ position: 10, from: 0, until: 10, coversFromMs: 0, throughMs }));
+
+/** Forgets what Redis holds of `role`'s partitions (one shard). */
+export const forget = (redis: Redis, config: Prefixed, role: GroupRole, shard: Shard = WHOLE) => redis.del(positionKey(config, role, shard), replayKey(config, role, shard));
