@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { MAX_SATOSHI } from "../src/domain/transaction.ts";
 import { LUA_DIR, LuaLoadError, loadScripts } from "../src/redis/loader.ts";
 import { SCRIPT_ERRORS } from "../src/redis/scripts.ts";
 import { testEnv } from "./helpers/env.ts";
@@ -80,6 +81,7 @@ describe("Lua loader", () => {
     expect(errorNamingProblems(join(fixtures, "lua-errors"))).toEqual([
       "includes/scriptError.lua: NOT_A_NUMBER is -5, not -2",
       "includes/scriptError.lua: NOT_A_COUNT is missing, not -3",
+      "includes/scriptError.lua: OUT_OF_RANGE is missing, not -4",
       "includes/scriptError.lua: EXTRA (-9) is not in SCRIPT_ERRORS",
       "wrongHeader-0.lua: its header names -3 NOT_A_NUMBER, SCRIPT_ERRORS has NOT_A_NUMBER as -2",
       "wrongHeader-0.lua: its header names -7 NO_SUCH, SCRIPT_ERRORS has NO_SUCH as nothing",
@@ -88,6 +90,7 @@ describe("Lua loader", () => {
       "wrongHeader-0.lua: its header lists NO_SUCH, which it never returns",
       'wrongHeader-0.lua: returns a bare code, not scriptError("<NAME>")',
       "SCRIPT_ERRORS: NOT_A_COUNT is named by no script header",
+      "SCRIPT_ERRORS: OUT_OF_RANGE is named by no script header",
     ]);
   });
 
@@ -96,6 +99,20 @@ describe("Lua loader", () => {
     const lua = `${include}\nreturn scriptError(ARGV[1])`;
     for (const [name, code] of errorCodes) expect(await redis.eval(lua, 0, name)).toBe(code);
     await expect(redis.eval(lua, 0, "NO_SUCH")).rejects.toThrow(/no error named NO_SUCH/);
+  });
+
+  test("lua/includes/bounds.lua: 21 million BTC as src/domain/transaction.ts has it, 2^53, and an int64 bound below 2^63 - 1", async () => {
+    const include = readFileSync(join(LUA_DIR, "includes", "bounds.lua"), "utf8");
+    const [max, double, int64] = (await redis.eval(
+      `${include}\nlocal b = bounds()\nlocal f = function(n) return string.format("%.0f", n) end\nreturn { f(b.MAX_SATOSHI), f(b.EXACT_DOUBLE), f(b.EXACT_INT64) }`,
+      0,
+    )) as string[];
+    expect(BigInt(max as string)).toBe(BigInt(MAX_SATOSHI));
+    expect(BigInt(double as string)).toBe(2n ** 53n);
+    const bound = BigInt(int64 as string);
+    expect(bound).toBeLessThan(2n ** 63n - 1n);
+    // The margin is far above the rounding of a double near 2^63 (2,048) times the additions of a check.
+    expect(2n ** 63n - 1n - bound).toBeGreaterThan(10n ** 15n);
   });
 
   test("every script in lua/ loads", () => {

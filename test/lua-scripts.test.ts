@@ -9,9 +9,19 @@ import { createHash } from "node:crypto";
 import Redis from "ioredis";
 import { addressRecord } from "../src/consumers/addresses.ts";
 import type { Config } from "../src/domain/config.ts";
-import { type GroupRole, ROLES } from "../src/domain/groups.ts";
-import { SCHEMA_VERSION, type Transaction, toView, viewJson } from "../src/domain/transaction.ts";
-import { HOUR_BUCKET_KEEP_SECONDS, hourOf, MINUTE_BUCKET_KEEP_SECONDS, minuteOf, SEEN_MARGIN_SECONDS, WINDOW_SECONDS, windowStart } from "../src/domain/window.ts";
+import { type GroupRole, REPLAY_LOOKBACK_SECONDS, ROLES } from "../src/domain/groups.ts";
+import { checkTransaction, MAX_SATOSHI, SCHEMA_VERSION, type Transaction, toView, viewJson } from "../src/domain/transaction.ts";
+import {
+  HOUR_BUCKET_KEEP_SECONDS,
+  hourOf,
+  MAX_AHEAD_SECONDS,
+  MINUTE_BUCKET_KEEP_SECONDS,
+  minuteOf,
+  SEEN_MARGIN_SECONDS,
+  WINDOW_SECONDS,
+  windowStart,
+} from "../src/domain/window.ts";
+import { dropGroup } from "../src/rebuild/rebuild.ts";
 import {
   addressKeys,
   addrMinuteKey,
@@ -45,10 +55,10 @@ import {
   ScriptError,
   type ScriptName,
   type Stretch,
+  seenKeepSeconds,
   startReplay,
   trimTransactions,
 } from "../src/redis/scripts.ts";
-import { dropGroup } from "../src/rebuild/rebuild.ts";
 import { fill, moveWindow } from "../tools/testkit/fill.ts";
 import { testEnv } from "./helpers/env.ts";
 
@@ -765,5 +775,250 @@ describe("every key and value is text", () => {
     expect(await redis.hgetall(countsHourKey(c, H0))).toEqual({ count: "3", value: String(2_100_000_000_000_000 + 5 + 9) });
     expect(await redis.get(addrWindowKey(c))).toBe(String(windowStart(now)));
     expect(await redis.hgetall(positionKey(c, "transactions"))).toEqual({ [positionField("topic", 3)]: "4" });
+  });
+});
+
+// ---- all or nothing (issue 17, item 4) ---------------------------------------------------------
+
+const MAX = MAX_SATOSHI;
+/** The keys of `c`'s namespace and their contents, named without the namespace's prefix (to compare namespaces). */
+const relative = async (c: Config) => Object.fromEntries(Object.entries(await namespace(c)).map(([key, v]) => [key.slice(keyPrefix(c).length), v]));
+
+describe("all or nothing: bounds (OUT_OF_RANGE)", () => {
+  test("the consumer's schema refuses a value, or outputs or inputs adding up to, more than 21 million BTC", () => {
+    const ok = tx(M0, [["A", MAX]], [["S", MAX]]);
+    expect(checkTransaction(ok).ok).toBe(true);
+    expect(checkTransaction({ ...ok, value: MAX + 1 })).toMatchObject({ ok: false, reason: expect.stringContaining("/value") });
+    expect(checkTransaction(tx(M0, [["A", MAX + 1]]))).toMatchObject({ ok: false });
+    expect(
+      checkTransaction({
+        ...tx(M0, [["A", MAX]]),
+        outputs: [
+          { address: "A", value: MAX },
+          { address: "B", value: 1 },
+        ],
+      }),
+    ).toEqual({
+      ok: false,
+      reason: "/outputs: outputs add up to more than 21 million BTC",
+    });
+    expect(
+      checkTransaction(
+        tx(
+          M0,
+          [["A", 1]],
+          [
+            ["S", MAX],
+            ["T", 1],
+          ],
+        ),
+      ),
+    ).toEqual({ ok: false, reason: "/inputs: inputs add up to more than 21 million BTC" });
+    expect(checkTransaction({ ...ok, fee: -MAX - 1 })).toMatchObject({ ok: false });
+  });
+
+  test("counts: a value above 21 million BTC refuses the whole call, and nothing is written", async () => {
+    const c = fresh();
+    await run(redis, countsCall(c, [tx(M0, [["A", 5]])], M0 + 10));
+    const before = await namespace(c);
+    await expectScriptError(run(redis, countsCall(c, [tx(M0 + 1, [["A", 1]]), { ...tx(M0 + 2, [["A", 1]]), value: MAX + 1 }], M0 + 10)), "applyCounts", -4);
+    expect(await namespace(c)).toEqual(before);
+  });
+
+  test("counts: an hour that would leave int64 refuses the call before anything is written; minute and hour stay in step", async () => {
+    const c = fresh();
+    const now = M0 + 600;
+    // The hour holds almost what int64 can: 1.5 maximal transactions more fit below EXACT_INT64 (9.2e18).
+    const near = 9_200_000_000_000_000_000n - (3n * BigInt(MAX)) / 2n;
+    await redis.hset(countsHourKey(c, H0), { count: "4379", value: String(near) });
+    const a = tx(M0 + 1, [["A", MAX]]);
+    const b = tx(M0 + 2, [["A", MAX]]);
+    const before = await namespace(c);
+    // Both together would leave the range: the whole call is refused, the seen set included.
+    await expectScriptError(run(redis, countsCall(c, [a, b], now)), "applyCounts", -4);
+    expect(await namespace(c)).toEqual(before);
+    // Record by record (what src/consumers/refusals.ts does): the first fits, the second is refused.
+    expect(await run(redis, countsCall(c, [a], now))).toMatchObject({ status: "applied", applied: 1 });
+    const afterA = await namespace(c);
+    await expectScriptError(run(redis, countsCall(c, [b], now)), "applyCounts", -4);
+    expect(await namespace(c)).toEqual(afterA);
+    expect(await redis.hgetall(countsHourKey(c, H0))).toEqual({ count: "4380", value: String(near + BigInt(MAX)) });
+    expect(await redis.hgetall(countsMinuteKey(c, M0))).toEqual({ count: "1", value: String(MAX) });
+    // b was never remembered: once the hour has room, it counts.
+    await redis.hset(countsHourKey(c, H0), "value", "0");
+    expect(await run(redis, countsCall(c, [b], now))).toMatchObject({ status: "applied", applied: 1, duplicates: 0 });
+  });
+
+  test("addresses: a value above 21 million BTC for an address or a side refuses the call, and nothing is written", async () => {
+    const c = fresh();
+    const now = M0 + 120;
+    await run(redis, addressesCall(c, [tx(M0, [["A", 5]], [["S", 1]])], now));
+    const before = await namespace(c);
+    const tooMuch = (t: Transaction) => expectScriptError(run(redis, addressesCall(c, [tx(M0 + 3, [["B", 1]]), t], now)), "applyAddresses", -4);
+    await tooMuch({ ...tx(M0 + 1, [["A", 1]]), outputs: [{ address: "A", value: MAX + 1 }] });
+    await tooMuch({
+      ...tx(M0 + 1, [["A", 1]]),
+      outputs: [
+        { address: "A", value: MAX },
+        { address: "B", value: 1 },
+      ],
+    });
+    await tooMuch({
+      ...tx(M0 + 1, [["A", 1]]),
+      inputs: [
+        { address: "S", value: MAX },
+        { address: "T", value: 1 },
+      ],
+    });
+    expect(await namespace(c)).toEqual(before);
+  });
+
+  test("addresses: a total or a minute score that would reach 2^53 refuses the call before anything is written", async () => {
+    const c = fresh();
+    const now = M0 + 120;
+    const EXACT = 2 ** 53;
+    await run(redis, addressesCall(c, [tx(M0, [["A", 5]])], now));
+    await redis.zadd(addrTotalKey(c, "received"), EXACT - 100, "A");
+    await redis.zadd(addrMinuteKey(c, "sent", M0 + 60), EXACT - 100, "S");
+    const before = await namespace(c);
+    await expectScriptError(run(redis, addressesCall(c, [tx(M0 + 61, [["A", 100]])], now)), "applyAddresses", -4);
+    await expectScriptError(run(redis, addressesCall(c, [tx(M0 + 62, [["B", 1]], [["S", 100]])], now)), "applyAddresses", -4);
+    expect(await namespace(c)).toEqual(before);
+    expect(await run(redis, addressesCall(c, [tx(M0 + 63, [["A", 99]], [["S", 99]])], now))).toMatchObject({ status: "applied", applied: 1 });
+    expect((await scores(addrTotalKey(c, "received"))).A).toBe(EXACT - 1);
+    expect((await scores(addrMinuteKey(c, "sent", M0 + 60))).S).toBe(EXACT - 1);
+  });
+});
+
+/**
+ * Failure injection: for each apply script, a key of the wrong type is planted at each key its
+ * call writes (found by running the same call on a twin namespace), the original set aside.
+ * The call answers {"wrong_type", key} and writes nothing (the address window's move, upkeep
+ * that stops before a wrong minute set, aside); once the planted key is removed, the retry ends
+ * exactly where a run without the failure ends. A body of the transactions group is no failure:
+ * SET replaces whatever is there.
+ */
+describe("all or nothing: a key of the wrong type at each key a call writes", () => {
+  const FIELD = positionField("topic", 0);
+  const at = (from: number, to: number): Stretch => ({ field: FIELD, from: String(from), to: String(to) });
+  const windowEnd = M0 + WINDOW_SECONDS + 30; // minute M0 has left the window, M0 + 60 has not
+  const early = [
+    tx(
+      M0 + 1,
+      [
+        ["A", 10],
+        ["B", 3],
+      ],
+      [["S", 20]],
+    ),
+    tx(M0 + 61, [["A", 7]], [["T", 9]]),
+    tx(M0 + 130, [["C", 4]], [["S", 2]]),
+  ];
+  const late = [
+    tx(
+      windowEnd - 20,
+      [
+        ["A", 1],
+        ["D", 2],
+      ],
+      [["S", 3]],
+    ),
+    tx(windowEnd - 80, [["B", 5]], [["U", 6]]),
+    early[1] as Transaction,
+  ];
+  const cases: Record<GroupRole, { config?: Partial<Config>; setupAt: number; callAt: number }> = {
+    counts: { setupAt: M0 + 200, callAt: windowEnd },
+    addresses: { setupAt: M0 + 200, callAt: windowEnd },
+    // A cap of 3: the call's two new transactions push the two oldest out.
+    transactions: { config: { TX_CAP: 3 }, setupAt: M0 + 200, callAt: M0 + 200 },
+  };
+  const lateFor = (role: GroupRole) => (role === "transactions" ? [tx(M0 + 150, [["E", 1]]), tx(M0 + 160, [["F", 1]]), early[1] as Transaction] : late);
+  const lateTxs: Record<GroupRole, Transaction[]> = { counts: lateFor("counts"), addresses: lateFor("addresses"), transactions: lateFor("transactions") };
+
+  async function setup(role: GroupRole, c: Config) {
+    await run(redis, startReplay(c, role, FIELD, "0", "6", 0));
+    expect(await run(redis, applyCall(role, c, early, cases[role].setupAt, at(0, 3)))).toMatchObject({ status: "applied", applied: 3 });
+  }
+  const call = (role: GroupRole, c: Config) => applyCall(role, c, lateTxs[role], cases[role].callAt, at(3, 6));
+
+  for (const role of ROLES) {
+    test(`${role}: wrong_type names the key and nothing is half-written; the retry ends as a run without the failure`, async () => {
+      const twin = fresh(cases[role].config);
+      await setup(role, twin);
+      const start = await relative(twin);
+      expect(await run(redis, call(role, twin))).toMatchObject({ status: "applied", applied: 2, duplicates: 1 });
+      const reference = await relative(twin);
+      const written = [...new Set([...Object.keys(start), ...Object.keys(reference)])].filter((k) => JSON.stringify(start[k]) !== JSON.stringify(reference[k])).sort();
+      // Every kind of key the script writes is among them.
+      expect(written.length).toBeGreaterThanOrEqual(role === "addresses" ? 9 : 5);
+
+      const answers: string[] = [];
+      for (const name of written) {
+        const c = fresh(cases[role].config);
+        await setup(role, c);
+        const key = keyPrefix(c) + name;
+        const aside = `${key}:aside`;
+        const existed = (await redis.exists(key)) === 1;
+        if (existed) await redis.rename(key, aside);
+        // Another type than the script's own: a hash where it keeps a string, else a string.
+        if ((start[name] ?? reference[name])?.[0] === "string") await redis.hset(key, "written", "by hand");
+        else await redis.set(key, "written by hand");
+        const planted = await namespace(c);
+        const result = await run(redis, call(role, c));
+        if (result.status === "wrong_type") {
+          expect(result.key).toBe(key);
+          const after = await namespace(c);
+          // Nothing written, but for the window's move in the address group (stopped before the planted minute set).
+          if (JSON.stringify(after) !== JSON.stringify(planted)) expect(role === "addresses" && name.includes(String(M0)) && !name.includes(String(M0 + 60))).toBe(true);
+          await redis.del(key);
+          if (existed) await redis.rename(aside, key);
+          expect(await run(redis, call(role, c))).toMatchObject({ status: "applied", applied: 2, duplicates: 1 });
+          answers.push(`${name}: wrong_type`);
+        } else {
+          // Only a body: SET replaces what was planted, and a trimmed body is unlinked whatever it holds.
+          expect(result).toMatchObject({ status: "applied", applied: 2, duplicates: 1 });
+          expect(role).toBe("transactions");
+          expect(name).toMatch(/^transactions:[0-9a-f]{64}$/);
+          if (existed) await redis.del(aside);
+          answers.push(`${name}: applied`);
+        }
+        expect(await relative(c)).toEqual(reference);
+      }
+      expect(answers.filter((a) => a.endsWith("wrong_type")).length).toBe(role === "transactions" ? 3 : written.length);
+    });
+  }
+
+  test("advanceAddressWindow stops before a minute set of the wrong type and names it", async () => {
+    const c = fresh();
+    await run(redis, addressesCall(c, early, M0 + 200));
+    await redis.set(addrMinuteKey(c, "sent", M0), "written by hand");
+    await expect(run(redis, advanceAddressWindow(c, windowEnd))).rejects.toThrow(`WRONGTYPE ${addrMinuteKey(c, "sent", M0)}`);
+    await redis.del(addrMinuteKey(c, "sent", M0));
+    expect(await run(redis, advanceAddressWindow(c, windowEnd))).toMatchObject({ windowStart: windowStart(windowEnd), waiting: false });
+  });
+});
+
+// ---- once by hash over the whole horizon (issue 17, item 7) ------------------------------------
+
+describe("once by hash: a group remembers a hash from its first copy's arrival for its keep plus the future-time limit", () => {
+  for (const role of ROLES) {
+    test(`${role}: a copy re-stamped 3 h 15 min later, or just inside the horizon, is not applied again; past the horizon it is`, async () => {
+      const c = fresh();
+      const a = tx(M0 + 5, [["A", 100]], [["S", 50]]);
+      expect(await run(redis, applyCall(role, c, [a], a.time))).toMatchObject({ status: "applied", applied: 1 });
+      for (const delay of [3 * 3600 + 15 * 60, seenKeepSeconds(role) - 60]) {
+        const copy = restamped(a, a.time + delay);
+        expect(await run(redis, applyCall(role, c, [copy], copy.time))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
+      }
+      // The horizon is the first copy's arrival plus seenKeepSeconds: a copy stamped later than that counts again.
+      const beyond = restamped(a, a.time + seenKeepSeconds(role) + 60);
+      expect(await run(redis, applyCall(role, c, [beyond], beyond.time))).toMatchObject({ status: "applied", applied: 1, duplicates: 0 });
+    });
+  }
+
+  test("the horizon: 26 h for counts, 4 h 10 min for the others", () => {
+    expect(seenKeepSeconds("counts")).toBe(HOUR_BUCKET_KEEP_SECONDS + MAX_AHEAD_SECONDS);
+    for (const role of ROLES) expect(seenKeepSeconds(role)).toBe(REPLAY_LOOKBACK_SECONDS[role] + MAX_AHEAD_SECONDS);
+    expect(seenKeepSeconds("transactions")).toBe(WINDOW_SECONDS + SEEN_MARGIN_SECONDS + MAX_AHEAD_SECONDS);
   });
 });
