@@ -1,13 +1,14 @@
 /**
  * An optional per-client-address rate limit (`RATE_LIMIT_PER_MIN`, 0 = off, the default): a
- * fixed one-minute window per address. Over the limit: JSON 429 `rate_limited` with Retry-After
+ * fixed one-minute window per address, the address as client.ts finds it (`TRUST_PROXY`; an
+ * IPv6 client counted by its /64). Over the limit: JSON 429 `rate_limited` with Retry-After
  * (the seconds until the window ends).
  *
  * Memory is bounded: at most `maxTracked` addresses are remembered; past that the least recently
  * seen goes (it starts a fresh window when it comes back).
  */
 import { Elysia } from "elysia";
-import { clientAddress, type Trust } from "./client.ts";
+import { clientAddress, trustedHops } from "./client.ts";
 import { TooManyRequestsError } from "./errors.ts";
 
 const WINDOW_MS = 60_000;
@@ -40,11 +41,13 @@ export class RateLimiter {
   }
 }
 
-export const rateLimit = (perMinute: number, trustProxy: Trust, limiter = new RateLimiter(perMinute)) => {
+/** `trustProxy`: `TRUST_PROXY` as configured (false, true or a number of proxies). */
+export const rateLimit = (perMinute: number, trustProxy: string, limiter = new RateLimiter(perMinute)) => {
   const plugin = new Elysia({ name: "api/rate-limit" });
   if (perMinute <= 0) return plugin;
+  const hops = trustedHops(trustProxy);
   return plugin.onRequest(function rateLimited({ request, server }) {
-    const wait = limiter.take(clientAddress(request, server, trustProxy));
+    const wait = limiter.take(clientAddress(request, server, hops));
     if (wait > 0) throw new TooManyRequestsError(`more than ${perMinute} requests a minute from this address; try again in ${Math.ceil(wait)} s`, wait);
   });
 };

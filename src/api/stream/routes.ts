@@ -1,5 +1,5 @@
 import { Elysia } from "elysia";
-import { clientAddress, socketOf, type Trust } from "../client.ts";
+import { clientAddress, socketOf, trustedHops } from "../client.ts";
 import { ErrorBody } from "../errors.ts";
 import type { Broadcaster } from "./service.ts";
 
@@ -10,14 +10,16 @@ export const STREAM_DESCRIPTION =
   "(pipeline gauges from the metrics hash, when they changed). Every event has an `id:`, increasing by one per event for the whole " +
   "server: a jump means events were missed, so refetch the JSON endpoints. A client that does not keep up (its connection has not " +
   "taken what was sent for a few seconds, or about a megabyte waits for it) is disconnected; EventSource reconnects by itself " +
-  "(`retry: 2000`). Live streams are capped per client address (429) and overall (503), both with Retry-After. The server reads " +
+  "(`retry: 2000`). Live streams are capped per client address (an IPv6 client counts by its /64; `STREAM_MAX_PER_ADDRESS`, 8 by default, and 1 once half the server's streams are taken; 429) and overall (503), both with Retry-After. The server reads " +
   "Redis once a second while anyone is connected, whatever the number of clients.";
 
-export const streamRoutes = (broadcaster: Broadcaster, trustProxy: Trust = "false") =>
-  new Elysia({ name: "api/stream" }).get(
+/** `trustProxy`: `TRUST_PROXY` as configured (false, true or a number of proxies). */
+export const streamRoutes = (broadcaster: Broadcaster, trustProxy = "false") => {
+  const hops = trustedHops(trustProxy);
+  return new Elysia({ name: "api/stream" }).get(
     "/stream",
     ({ request, server }) => {
-      const address = clientAddress(request, server, trustProxy);
+      const address = clientAddress(request, server, hops);
       broadcaster.admit(address);
       // A dropped client's connection gets a 1 s idle timeout: it is stalled, so Bun closes it.
       const kill = () => server?.timeout(request, 1);
@@ -46,3 +48,4 @@ export const streamRoutes = (broadcaster: Broadcaster, trustProxy: Trust = "fals
       },
     },
   );
+};

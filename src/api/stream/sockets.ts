@@ -8,21 +8,10 @@
  * queue that stays non-empty over several samples is a client that is not keeping up.
  */
 import { readFileSync } from "node:fs";
+import { canonical } from "../client.ts";
 
 /** `localPort|address|port` of a connection, the address as `canonical()` writes it. */
 export const socketKey = (localPort: number, address: string, port: number) => `${localPort}|${canonical(address)}|${port}`;
-
-/** IPv4 dotted; an IPv4-mapped IPv6 address as its IPv4; any other IPv6 as 8 groups of 4 hex digits. */
-export function canonical(address: string): string {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  if (mapped?.[1]) return mapped[1];
-  if (!address.includes(":")) return address;
-  const [head = "", tail] = address.toLowerCase().split("::");
-  const left = head ? head.split(":") : [];
-  const right = tail ? tail.split(":") : [];
-  const groups = tail === undefined ? left : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
-  return groups.map((g) => g.padStart(4, "0")).join(":");
-}
 
 /** /proc's address: IPv4 as one little-endian word, IPv6 as four. */
 function procAddress(hex: string): string {

@@ -3,7 +3,8 @@
  * and the limits that keep a client from costing the API memory.
  *
  * - Admission: at most `maxClients` streams at once, at most `maxPerAddress` from one client
- *   address. Over: 503 (all) or 429 (this address), with Retry-After.
+ *   address (client.ts: an IPv6 client by its /64), and only one per address once half of
+ *   `maxClients` are taken. Over: 503 (all) or 429 (this address), with Retry-After.
  * - Bytes not yet taken, per client: what waits in its queue here (at most `queueMax` events and
  *   `maxPendingBytes`) plus, on a real socket, what was handed to Bun while the connection's
  *   kernel send queue stayed full (Bun 1.3 buffers a streamed body without limit and does not
@@ -101,7 +102,15 @@ export class Transport {
       this.refused++;
       throw new UnavailableError(`the server has ${this.maxClients} live streams already; try again shortly`, undefined, 10);
     }
-    if ((this.perAddress.get(address) ?? 0) >= this.maxPerAddress) {
+    // Once half the slots are taken, a new stream needs an address that holds none: filling the
+    // server then takes about maxClients/2 + maxClients/(2 × maxPerAddress) addresses (559 with
+    // the defaults), not maxClients/maxPerAddress (125).
+    const held = this.perAddress.get(address) ?? 0;
+    if (this.clients.size >= this.maxClients / 2 && held >= 1) {
+      this.refused++;
+      throw new TooManyRequestsError("at most 1 live stream per client address while the server is more than half full; close it or try again later", 10);
+    }
+    if (held >= this.maxPerAddress) {
       this.refused++;
       throw new TooManyRequestsError(`at most ${this.maxPerAddress} live streams per client address; close one or try again later`, 10);
     }
