@@ -3,20 +3,25 @@
  * processes all along: when the namespace's Redis keys are flushed they replay the log by
  * themselves; a rebuild drops a group's projection in one call and they replay it; the figures,
  * the hours beyond the 3-hour window included, come back exactly; /health shows a group
- * catching up. The rebuild of a live pipeline (the simulator feeding) is at the end.
+ * catching up. A drop killed after its first call leaves the group dropped and replaying, and the
+ * next rebuild finishes it; reads answer between the short calls of a drop of a large store. The
+ * rebuild of a live pipeline (the simulator feeding) is at the end.
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
+import Redis from "ioredis";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { HealthService } from "../src/api/health/service.ts";
 import { redisStore } from "../src/api/store-redis.ts";
 import { type GroupRole, ROLES } from "../src/domain/groups.ts";
 import { groupId } from "../src/kafka/client.ts";
-import { type RebuildProgress, rebuild } from "../src/rebuild/rebuild.ts";
-import { addrTotalKey, keyPrefix, positionKey, replayKey } from "../src/redis/keys.ts";
+import { dropGroup, type RebuildProgress, rebuild } from "../src/rebuild/rebuild.ts";
+import { addrTotalKey, keyPrefix, positionKey, replayKey, txBodyPrefix } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
-import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses } from "../src/redis/read.ts";
+import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
+import { DROP_BUDGET, deleteDroppedTransactions, dropProjection, run, txDroppedKey } from "../src/redis/scripts.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
+import { fillStore, storedHash } from "../tools/testkit/store.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 import { createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
@@ -57,6 +62,18 @@ async function figures() {
     stored: await storedTransactionCount(redis, config),
     latest: await latestTransactions(redis, config, 1000),
   };
+}
+
+/** The transaction bodies under the namespace (`transactions:<hash>` keys), whatever the by-time index says. */
+async function bodyCount(config = env.config) {
+  let n = 0;
+  let cursor = "0";
+  do {
+    const [next, keys] = await redis.scan(cursor, "MATCH", `${txBodyPrefix(config)}*`, "COUNT", 5000);
+    n += keys.filter((k) => /:[0-9a-f]{64}$/.test(k)).length;
+    cursor = next;
+  } while (cursor !== "0");
+  return n;
 }
 
 async function flushNamespace() {
@@ -127,6 +144,26 @@ describe("rebuild", () => {
     await healed(before, "the transactions group to replay");
   }, 90_000);
 
+  test("a drop killed after its first call leaves the group dropped and replaying; the next rebuild finishes what it left", async () => {
+    const { config } = env;
+    const stored = await storedTransactionCount(redis, config);
+    expect(stored).toBe(3000);
+    // The drop's one atomic call, then one of its deleting calls, and no more: killed there.
+    expect(await run(redis, dropProjection(config, "transactions"))).toEqual({ dropped: true, deleted: 4, left: stored });
+    const step = await run(redis, deleteDroppedTransactions(config, 1000));
+    expect(step.left).toBe(stored - 1000);
+    // Dropped and replaying: the consumers replay into fresh keys by themselves, and every figure comes back.
+    await waitFor("the transactions group to start its replay", async () => (await groupProgress(redis, config, "transactions")).replayUntil.size === env.config.TOPIC_PARTITIONS);
+    await healed(before, "the transactions group to replay after a drop killed mid-way");
+    expect(await redis.zcard(txDroppedKey(config))).toBe(stored - 1000);
+    // The next rebuild deletes the bodies the killed one left (the replay's own stay), then drops and replays.
+    const [next] = await rebuild({ config, redis, partitions: config.TOPIC_PARTITIONS, roles: ["transactions"] });
+    expect(next?.replayed).toBe(records);
+    await healed(before, "the transactions group to replay after the next rebuild");
+    expect(await redis.exists(txDroppedKey(config))).toBe(0);
+    expect(await bodyCount()).toBe(stored);
+  }, 150_000);
+
   test("/health says which groups are current or catching up (with the records to go)", async () => {
     const probe = new KafkaProbe(env.kafka.admin(), env.config.TOPIC, []);
     // No answer cache: each check reads what the test just wrote.
@@ -147,6 +184,37 @@ describe("rebuild", () => {
       await probe.close();
     }
   });
+});
+
+describe("a drop in short calls", () => {
+  test("reads answer between the calls of a drop of a large store; the projection is empty from the first call, and nothing of it is left", async () => {
+    // Its own namespace, no consumers: only the drop runs on it.
+    const config = { ...env.config, REDIS_PREFIX: `${env.config.REDIS_PREFIX}-large` };
+    const n = 8 * DROP_BUDGET;
+    await fillStore(redis, config, n, now() - 3600);
+    expect(await storedTransactionCount(redis, config)).toBe(n);
+    const reader = defineScripts(new Redis(env.config.REDIS_URL));
+    const latest: number[] = [];
+    let answered = 0;
+    try {
+      const deleted = await dropGroup(redis, config, "transactions", undefined, async () => {
+        // What the API reads, on another connection, between two calls of the drop.
+        latest.push((await latestTransactions(reader, config, 10)).length);
+        await transactionByHash(reader, config, storedHash(n - 1));
+        answered++;
+      });
+      // The by-time index, the seen set, and every body.
+      expect(deleted).toBe(n + 2);
+    } finally {
+      reader.disconnect();
+    }
+    // A read between every two calls: after the drop's first call, and after each deleting call but the last.
+    expect(latest).toEqual(Array.from({ length: n / DROP_BUDGET }, () => 0));
+    expect(answered).toBe(n / DROP_BUDGET);
+    expect(await bodyCount(config)).toBe(0);
+    const [, left] = await redis.scan("0", "MATCH", `${keyPrefix(config)}*`, "COUNT", 10_000);
+    expect(left).toEqual([]);
+  }, 120_000);
 });
 
 describe("rebuild of a live pipeline", () => {
