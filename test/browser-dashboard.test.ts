@@ -4,7 +4,9 @@
  * the consumer groups' own scripts (tools/testkit/fill.ts). Every request to a host other than
  * this machine is aborted and recorded; the test asserts none was attempted, that the chart is
  * drawn, that the tables show what the JSON endpoints answer, and that a transaction seeded
- * after the page loaded appears through /stream. Screenshots (wide and 390 px) go to
+ * after the page loaded appears through /stream, and that it shows "catching up" with the records
+ * left while the counts projection replays and marks its figures incomplete, the others not
+ * (the groups' partitions planted by hand, test/helpers/coverage.ts). Screenshots (wide and 390 px) go to
  * test/artifacts/ (gitignored).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -20,6 +22,7 @@ import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
 import { ARTIFACTS, launchOffline } from "./helpers/browser.ts";
+import { level, plant } from "./helpers/coverage.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, kafka, redis: seedRedis } = testEnv();
@@ -63,6 +66,15 @@ beforeAll(async () => {
   const history: Transaction[] = [];
   for (let i = 1; i <= 62; i++) for (let k = 0; k < ((i * 7) % 5) + 1; k++) history.push(tx(nowSec - i * 60 + k * 9, 10_000 * ((i * 13 + k * 31) % 97) ** 2 + 12_345));
   await seed(history);
+  // The counts projection replays, 250 records left on each of 3 partitions; the other two are
+  // level with the log through the next two minutes (longer than the test).
+  await plant(
+    seedRedis,
+    config,
+    "counts",
+    [0, 1, 2].map(() => ({ position: 0, from: 0, until: 250, coversFromMs: 0, throughMs: 0 })),
+  );
+  for (const role of ["addresses", "transactions"] as const) await plant(seedRedis, config, role, level(Date.now() + 120_000));
   app.listen({ port, hostname: "127.0.0.1" });
 });
 
@@ -141,6 +153,17 @@ test("dashboard: chart, tables as the API answers, a live transaction, offline",
   const health = await api("/health");
   expect(await page.locator("#health-status").innerText()).toBe(health.status);
   expect(await page.locator("#lag tbody tr").count()).toBe(health.kafka.groups.length);
+
+  // Catching up, with the records left; the figures it feeds marked incomplete, the others not.
+  expect(health.projections.find((p: { role: string }) => p.role === "counts")).toEqual({ role: "counts", state: "catching_up", records_to_replay: 750 });
+  expect(await page.locator("#catching-up").innerText()).toBe("catching up: 750 records left");
+  expect(perMinute).toMatchObject({ complete: false, incomplete_reason: "replaying" });
+  expect(await page.locator("#counts-flag").isVisible()).toBe(true);
+  expect(await page.locator("#counts-flag").innerText()).toBe("incomplete: replaying the log");
+  expect((await api("/high_value_addr?side=sent")).complete).toBe(true);
+  expect(await page.locator("#addr-flag").isVisible()).toBe(false);
+  expect((await api("/show_transactions/?limit=25")).complete).toBe(true);
+  expect(await page.locator("#tx-flag").isVisible()).toBe(false);
 
   await page.screenshot({ path: join(ARTIFACTS, "dashboard.png"), fullPage: true });
   await page.setViewportSize({ width: 390, height: 844 });

@@ -60,6 +60,18 @@
     return res.json();
   }
 
+  // ---- completeness -----------------------------------------------------------------------
+  // Every data answer says whether its figures are final (complete, incomplete_reason); a figure
+  // still filling is marked next to its title, with why.
+  const REASON = { replaying: "replaying the log", log_gap: "records missing from the log", behind: "a consumer is behind" };
+  function flag(id, body, what) {
+    const e = $(id);
+    e.hidden = body.complete !== false;
+    e.dataset.complete = String(body.complete !== false);
+    e.textContent = `incomplete: ${REASON[body.incomplete_reason] || body.incomplete_reason || "?"}`;
+    e.title = what || "";
+  }
+
   // ---- chart ------------------------------------------------------------------------------
   /** minute start (ms) → { count, value, complete } */
   const minutes = new Map();
@@ -164,6 +176,7 @@
     const mine = ++addrSeq;
     const body = await getJson(`/high_value_addr?side=${side}&limit=${ADDR_ROWS}`);
     if (mine !== addrSeq) return; // a newer request (side switch) answers instead
+    flag("addr-flag", body, "the totals may miss transactions of the window");
     $("addresses").tBodies[0].replaceChildren(
       ...body.addresses.map((a, i) =>
         el(
@@ -207,24 +220,33 @@
     $("h-newest").textContent = h.newest_transaction.age_seconds == null ? "none" : `${age(h.newest_transaction.age_seconds)} ago`;
     if (!gauges.producer_last_message_at_ms) $("h-feed").textContent = h.producer_last_message_age_seconds == null ? "never" : `${age(h.producer_last_message_age_seconds)} ago`;
     $("h-redis").textContent = h.redis.ok ? `${h.redis.latency_ms.toFixed(1)} ms` : "down";
+    // Catching up: a projection being rebuilt from the log, with the records it has left.
+    const replaying = (h.projections || []).filter((p) => p.state === "catching_up");
+    const left = replaying.reduce((sum, p) => sum + p.records_to_replay, 0);
+    $("catching-up").hidden = replaying.length === 0;
+    $("catching-up").textContent = `catching up: ${satFmt.format(left)} records left`;
+    $("catching-up").title = replaying.map((p) => `${p.role}: ${satFmt.format(p.records_to_replay)}`).join("; ");
     // Group state as /health judges it: ok, catching up (records to go), no member, stalled.
-    const states = new Map((h.groups || []).map((g) => [g.role, g]));
+    const states = new Map((h.groups || []).map((g) => [g.group, g]));
     const stateText = (g) => {
       if (!g) return "–";
       if (g.state === "catching_up") return `catching up, ${satFmt.format(g.records_to_replay)} to go`;
       if (g.state === "no_member") return "no member";
       if (g.state === "stalled") return `stalled ${Math.round(g.unmoved_seconds || 0)} s`;
+      if (g.state === "error") return "cannot apply";
       return g.state;
     };
     $("lag").tBodies[0].replaceChildren(
       ...h.kafka.groups.map((g) => {
-        const s = states.get(g.role);
-        const bad = s && (s.state === "no_member" || s.state === "stalled");
+        const s = states.get(g.group);
+        // Why, per partition (a stalled one, or its error naming the key), as /health says it.
+        const why = (h.reasons || []).filter((r) => r.startsWith(`group ${g.group} `)).join("; ");
+        const bad = s && (s.state === "no_member" || s.state === "stalled" || s.state === "error");
         return el(
           "tr",
           { "data-role": g.role, "data-state": s ? s.state : "" },
           el("td", { text: g.role, title: g.group }),
-          el("td", { class: bad ? "warn" : s && s.state === "catching_up" ? "muted" : "", text: stateText(s) }),
+          el("td", { class: bad ? "warn" : s && s.state === "catching_up" ? "muted" : "", text: stateText(s), title: why }),
           el("td", { class: `r num${g.lag > 1000 ? " warn" : ""}`, text: g.lag == null ? "–" : satFmt.format(g.lag) }),
         );
       }),
@@ -245,10 +267,24 @@
   // ---- state: load and live updates --------------------------------------------------------
   async function loadAll() {
     const [perMinute, latest] = await Promise.all([getJson("/transactions_count_per_minute/0"), getJson(`/show_transactions/?limit=${TX_ROWS}`)]);
-    for (const m of perMinute.minutes) minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
+    showMinutes(perMinute);
     drawChart();
     showTransactions(latest.transactions);
+    flag("tx-flag", latest, "the list may miss transactions");
     await Promise.all([loadAddresses(), loadHealth()]);
+  }
+  function showMinutes(perMinute) {
+    for (const m of perMinute.minutes) minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
+    const open = perMinute.minutes.filter((m) => m.complete === false).length;
+    flag("counts-flag", perMinute, `${open} of ${perMinute.minutes.length} minutes may miss transactions`);
+  }
+  /** The flags again (the live events carry figures, not their completeness). */
+  async function loadFlags() {
+    const [perMinute, latest] = await Promise.all([getJson("/transactions_count_per_minute/0"), getJson(`/show_transactions/?limit=${TX_ROWS}`)]);
+    showMinutes(perMinute);
+    if (chart) chart.setData(chartData());
+    flag("tx-flag", latest, "the list may miss transactions");
+    await loadAddresses();
   }
 
   let lastSeq = null;
@@ -314,7 +350,10 @@
       document.body.dataset.ready = "1";
       connect();
     });
-  setInterval(() => loadHealth().catch(() => {}), 10_000);
+  setInterval(() => {
+    loadHealth().catch(() => {});
+    loadFlags().catch(() => {});
+  }, 10_000);
   setInterval(() => {
     if (chart) chart.setData(chartData());
     showGauges();
