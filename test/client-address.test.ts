@@ -10,6 +10,7 @@ import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { RateLimiter } from "../src/api/rate-limit.ts";
 import { Broadcaster } from "../src/api/stream/service.ts";
+import { Transport } from "../src/api/stream/transport.ts";
 import { loadConfig } from "../src/domain/config.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { connectRedis } from "../src/redis/connection.ts";
@@ -151,5 +152,26 @@ describe("/stream caps count the client the proxies saw, an IPv6 client by its /
     expect((await api.stream("2001:db8::1")).status).toBe(200);
     expect((await api.stream("2001:db8:0:9::1")).status).toBe(503); // full
     expect(api.clients()).toBe(4);
+  });
+
+  test("with the defaults, filling the server takes 563 addresses, not 125", () => {
+    const config = loadConfig({});
+    const transport = new Transport({ maxClients: config.STREAM_MAX_CLIENTS, maxPerAddress: config.STREAM_MAX_PER_ADDRESS });
+    // Each new address takes all the streams it is given; count the addresses until the server is full.
+    let addresses = 0;
+    while (transport.size < config.STREAM_MAX_CLIENTS && addresses < 10_000) {
+      const address = `10.1.${addresses >> 8}.${addresses & 255}`;
+      addresses++;
+      for (;;) {
+        try {
+          transport.admit(address);
+        } catch {
+          break;
+        }
+        transport.open({ address, ready: async () => {}, first: () => "" }, () => () => {});
+      }
+    }
+    transport.close();
+    expect(addresses).toBe(563);
   });
 });

@@ -103,8 +103,8 @@ export class Transport {
       throw new UnavailableError(`the server has ${this.maxClients} live streams already; try again shortly`, undefined, 10);
     }
     // Once half the slots are taken, a new stream needs an address that holds none: filling the
-    // server then takes about maxClients/2 + maxClients/(2 × maxPerAddress) addresses (559 with
-    // the defaults), not maxClients/maxPerAddress (125).
+    // server then takes maxClients/2 + maxClients/(2 × maxPerAddress) addresses, rounded up (563
+    // with the defaults), not maxClients/maxPerAddress (125).
     const held = this.perAddress.get(address) ?? 0;
     if (this.clients.size >= this.maxClients / 2 && held >= 1) {
       this.refused++;
