@@ -28,7 +28,7 @@ afterAll(async () => {
 interface Body {
   status: string;
   reasons: string[];
-  groups: { role: string; group: string; state: string; members: number | null }[];
+  groups: { role: string; group: string; state: string; members: number | null; partitions: { partition: number; state: string }[] }[];
 }
 const health = async () => {
   const res = await app.handle(new Request("http://localhost/health"));
@@ -43,7 +43,12 @@ test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it
     return h.status === 200 ? h : undefined;
   };
   const first = await waitFor("a healthy pipeline", healthy, 90_000);
-  for (const g of first.body.groups) expect(["ok", "catching_up"]).toContain(g.state); // a group replaying at start is healthy while it moves
+  for (const g of first.body.groups) {
+    expect(["ok", "catching_up"]).toContain(g.state); // a group replaying at start is healthy while it moves
+    // Each partition of the topic, judged on its own.
+    expect(g.partitions.map((x) => x.partition)).toEqual([0, 1, 2]);
+    for (const x of g.partitions) expect(["ok", "catching_up"]).toContain(x.state);
+  }
 
   const addresses = p.role("consumer-addresses");
   expect(addresses).toBeDefined();
