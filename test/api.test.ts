@@ -164,6 +164,9 @@ describe("OpenAPI document and Swagger UI", () => {
     const high = spec.paths["/high_value_addr"].get;
     expect(high.parameters.find((p: { name: string }) => p.name === "side").schema.enum).toEqual(["received", "sent"]);
     expect(spec.paths["/transactions/{hash}"].get.responses["404"].content["application/json"].schema.properties.message).toBeDefined();
+    // /health: each group's partitions (completeness of the data answers: api-complete.test.ts).
+    const group = spec.paths["/health"].get.responses["200"].content["application/json"].schema.properties.groups.items;
+    expect(Object.keys(group.properties.partitions.items.properties)).toEqual(["partition", "shard", "position", "end", "lag", "unmoved_seconds", "state", "error"]);
   });
 
   test("/swagger is our page, loading Swagger UI from this server only", async () => {
@@ -402,7 +405,9 @@ describe("rate limit", () => {
       config: loadConfig({ ...env, RATE_LIMIT_PER_MIN: "5", TRUST_PROXY: "true" }),
       rateLimiter: new RateLimiter(5, () => clock),
     });
-    const from = (ip: string) => limited.handle(new Request("http://localhost/metrics", { headers: { "x-forwarded-for": `${ip}, 10.0.0.1` } }));
+    // Changed by design (issue 17, item 8): the client is the entry the proxy appended (the right-most
+    // with one proxy); the left one is the client's own writing and does not count.
+    const from = (ip: string) => limited.handle(new Request("http://localhost/metrics", { headers: { "x-forwarded-for": `10.0.0.1, ${ip}` } }));
     for (let i = 0; i < 5; i++) expect((await from("203.0.113.7")).status).toBe(200);
     const over = await from("203.0.113.7");
     expect(over.status).toBe(429);
