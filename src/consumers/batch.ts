@@ -24,6 +24,13 @@ import type { LogRecord } from "./group.ts";
 import type { Positions } from "./positions.ts";
 import { applyRefusing } from "./refusals.ts";
 
+/** An apply refused because a key of the group holds the wrong type. */
+class WrongTypeError extends Error {
+  constructor(key: string) {
+    super(`key ${key} holds the wrong type: remove or fix it (nothing of this batch was written)`);
+  }
+}
+
 /** Backoff between attempts at a batch Redis did not acknowledge: 100 ms doubling to 5 s. */
 const backoffMs = (attempt: number) => backoffStep(attempt - 1, 100, 5_000);
 
@@ -33,21 +40,32 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
   const metric = ctx.metric;
 
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-    const last = batch.messages[batch.messages.length - 1];
-    if (!last) return;
+    let messages = batch.messages;
     const partition = batch.partition;
     // The offset this fetch asked for (kafkajs keeps it on the batch): the position the stretch starts at.
-    const stretch = {
-      field: positionField(batch.topic, partition),
-      from: String((batch as unknown as { fetchedOffset: string }).fetchedOffset),
-      to: String(Number(last.offset) + 1),
-    };
+    let from = String((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+    const first = messages[0];
+    if (!first) return;
+    // Resuming: the record before the position must be the group's last applied one (same log).
+    const resume = positions.checkResume(partition, { offset: from, timestamp: first.timestamp, key: first.key });
+    if (resume === "other_log") {
+      await positions.otherLog(partition).catch((err) => log.limited(`resync:${role}`, "warn", `${role}: could not drop the projection, will retry`, { partition, error: String(err) }));
+      return;
+    }
+    if (resume === "skip_first") {
+      resolveOffset(first.offset);
+      messages = messages.slice(1);
+      from = String(Number(first.offset) + 1);
+    }
+    const last = messages[messages.length - 1];
+    if (!last) return;
+    const stretch = { field: positionField(batch.topic, partition), from, to: String(Number(last.offset) + 1) };
     const nowSec = clock.now() / 1000;
     const sentBefore = positions.deadLetteredBelow(partition);
     const records: LogRecord[] = [];
     const dead: Message[] = [];
     let skipped = 0;
-    for (const m of batch.messages) {
+    for (const m of messages) {
       const decoded = decodeRecord(m.value, nowSec);
       if (decoded.ok) records.push({ tx: decoded.tx, offset: m.offset });
       else if (Number(m.offset) < sentBefore) skipped++;
@@ -86,8 +104,13 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
           deadSent = true;
         }
         result = await applyRefusing(ctx, records, stretch, batch.topic, partition);
-        break;
+        const wrongType = (result as { status: string; key?: string }).status === "wrong_type" ? (result as { key?: string }).key : undefined;
+        if (wrongType === undefined) break;
+        throw new WrongTypeError(wrongType);
       } catch (err) {
+        // A key someone wrote by hand: nothing was written; the partition waits, and /health names the key.
+        const wrong = err instanceof WrongTypeError ? err.message : /WRONGTYPE/.test(String(err)) ? `a key of the group holds the wrong type (${String(err)})` : undefined;
+        if (wrong) await positions.failed(partition, wrong).catch(() => {});
         metrics.inc(metric("retries_total"));
         log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${deadSent ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
           partition,
@@ -110,7 +133,7 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
       }
       return;
     }
-    positions.applied(partition, stretch.to);
+    positions.applied(partition, stretch.to, Number((messages[0] as Message).timestamp), { offset: Number(last.offset), stampMs: Number(last.timestamp), key: last.key === null ? "" : String(last.key) });
     resolveOffset(last.offset);
     metrics.inc(metric("applied_total"), result.applied);
     metrics.inc(metric("duplicates_total"), result.duplicates);

@@ -1,27 +1,49 @@
 /**
- * Where each partition of a consumer reads from: the position Redis holds, which is the truth,
- * not Kafka's committed offset. A partition whose position in Redis is not the one this process
- * expects (just assigned, a restored snapshot, a redelivery) is sought to Redis's position; one
- * Redis holds no position for (a new or emptied Redis, a dropped projection) starts a replay into
- * the empty projection, from the first record it can still hold (REPLAY_LOOKBACK_SECONDS). A
- * watch every `POSITION_WATCH_MS` does the same for an idle partition, so an emptied Redis heals
- * with no new record and no command typed.
+ * Where each partition of a consumer reads from, and what the projection holds of it.
+ *
+ * The position Redis holds is the truth, not Kafka's committed offset. A partition whose position
+ * in Redis is not the one this process expects (just assigned, a restored snapshot, a redelivery)
+ * is sought to Redis's position; one Redis holds no position for (a new or emptied Redis, a
+ * dropped projection) starts a replay into the empty projection, from the first record it can
+ * still hold (REPLAY_LOOKBACK_SECONDS).
+ *
+ * A position outside the log never jams a partition:
+ *   - below the log's start (records deleted under it: retention, a group down for longer, a
+ *     snapshot older than the log): the partition moves on from the first record the log holds,
+ *     and the stamps it lost are recorded as a gap (src/domain/coverage.ts);
+ *   - another log (the topic deleted and recreated): beyond the log's end, or the record before
+ *     the position is not the last one the group applied (its marker). The group's projection no
+ *     longer matches the log: it is dropped and replayed, like `bun run rebuild`.
+ *
+ * A tick every `POSITION_WATCH_MS` checks the positions (so an emptied Redis heals with no new
+ * record and no command typed) and records each partition's coverage: the log's end is sampled,
+ * and the projection holds every record the log held at a sample's time once the position has
+ * passed that sample's end (`through_ms`). A partition of this process that has records to apply
+ * and has not moved for `STUCK_EXIT_MS` ends the process (`onStuck`), so a supervisor restarts it.
  */
 import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../domain/config.ts";
 import { type GroupRole, REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
-import { positionField, positionKey } from "../redis/keys.ts";
-import { run, startReplay } from "../redis/scripts.ts";
+import { WHOLE } from "../domain/shards.ts";
+import { advanceCoverage, type CoverageUpdate, type Marker, parseMarker } from "../redis/coverage.ts";
+import { positionField, positionKey, replayKey } from "../redis/keys.ts";
+import { dropProjection, run, runAll, startReplay } from "../redis/scripts.ts";
 import type { RunnerContext } from "./context.ts";
 
-/** How often a consumer checks that Redis still holds the positions of its partitions. */
-export const POSITION_WATCH_MS = 2_000;
+/** How often a consumer checks its positions in Redis and records their coverage. */
+export const POSITION_WATCH_MS = 1_000;
+/** A partition of this process with records to apply that has not moved for this long ends the process. */
+export const STUCK_EXIT_MS = 120_000;
+/** Samples of the log's end kept per partition (about this many seconds of them). */
+const SAMPLES = 30;
 
 /**
  * Where a replay of `partition` into an empty projection starts: the first record written within
  * the group's lookback, or the oldest the log still holds; and since when the projection then
- * holds the partition's records (`covers_from_ms`: 0 when the log holds the partition from its
- * first record; otherwise the lookback's start, or the retention's when the log is shorter).
+ * holds the partition's records (`coversFromMs`, a record stamp): 0 when the log holds the
+ * partition from its first record; the lookback's start when the replay starts inside the log
+ * (every record before it is stamped earlier); now when the log holds nothing to replay; ""
+ * when the log lost its start: the first record read tells (`advanceCoverage`).
  */
 export async function replayStart(admin: Admin, config: Config, role: GroupRole, partition: number, nowMs: number) {
   const lookbackMs = REPLAY_LOOKBACK_SECONDS[role] * 1000;
@@ -30,47 +52,101 @@ export async function replayStart(admin: Admin, config: Config, role: GroupRole,
   const low = Number(end?.low ?? 0);
   const high = Number(end?.high ?? 0);
   const from = Math.max(low, Math.min(high, Number(byTime.find((p) => p.partition === partition)?.offset ?? high)));
-  const coversFromMs = from > low ? nowMs - lookbackMs : low === 0 ? 0 : nowMs - Math.min(lookbackMs, config.TOPIC_RETENTION_HOURS * 3_600_000);
+  const coversFromMs: number | "" = from > low ? nowMs - lookbackMs : low === 0 ? 0 : from === high ? nowMs : "";
   return { from, high, coversFromMs };
+}
+
+/** The first record of a fetched batch, as the resume check sees it. */
+export interface FirstRecord {
+  offset: string;
+  timestamp: string;
+  key: Buffer | string | null;
 }
 
 export interface Positions {
   /** The partitions of this process's last join: each is resumed from Redis's position. */
   assign(partitions: number[]): void;
   /**
-   * Brings the partition to the position Redis holds: seeks there, or, when Redis holds none,
-   * starts a replay into the empty projection and seeks to its start. `reached` is the offset
-   * this process had reached (Kafka's committed offset when it has not read the partition since
-   * it was assigned): poison records below it were dead-lettered already.
+   * Brings the partition to the position Redis holds: seeks there (past the log's start when the
+   * log lost it; a replay when the log is another), or, when Redis holds none, starts a replay
+   * into the empty projection and seeks to its start. `reached` is the offset this process had
+   * reached (Kafka's committed offset when it has not read the partition since it was assigned):
+   * poison records below it were dead-lettered already.
    */
   resync(partition: number, reached?: number): Promise<void>;
-  /** A batch of the partition was applied: Redis now holds `to`. */
-  applied(partition: number, to: string): void;
+  /**
+   * A resumed partition's first batch: "other_log" when the record before the position is not the
+   * group's last applied record (the batch must not be applied: the projection is dropped and
+   * replayed), "skip_first" when it is (the batch starts at it: apply the rest), else "ok".
+   */
+  checkResume(partition: number, first: FirstRecord): "ok" | "skip_first" | "other_log";
+  /** The projection no longer matches the log: drops it (this shard) and replays. */
+  otherLog(partition: number): Promise<void>;
+  /** A batch of the partition was applied: Redis now holds `to`; its first record's stamp and its last record. */
+  applied(partition: number, to: string, firstStampMs: number, last: Marker): void;
+  /** The partition cannot be applied for a reason an operator must fix (a key of the wrong type): /health names it. */
+  failed(partition: number, error: string): Promise<void>;
   /** The offset below which the partition's poison records were dead-lettered before (a replay skips them). */
   deadLetteredBelow(partition: number): number;
   /** The partition's poison records below `below` are dead-lettered. */
   deadLettered(partition: number, below: number): void;
-  /** Starts the watch of every `POSITION_WATCH_MS`. */
+  /** Starts the tick of every `POSITION_WATCH_MS`. */
   startWatching(): void;
   stopWatching(): void;
   /** Disconnects the admin client (after the consumer: a batch in hand may still resync). */
   close(): Promise<void>;
 }
 
-/** The positions of one runner; `seek` moves the Kafka consumer's reading of a partition. */
-export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partition: number, offset: string) => void): Positions {
-  const { config, role, redis, metrics, log } = ctx;
+/** What this process knows of one partition since it last resumed it. */
+interface Partition {
+  /** The position this process expects Redis to hold (the end of its last batch or seek). */
+  expected?: string;
+  /** The record before the position, when it must be checked against the group's marker. */
+  check?: Marker;
+  /** The first record applied since the resume: its stamp (the replay's covers-from when Redis has none). */
+  firstStampMs?: number;
+  last?: Marker;
+  /** A gap opened when the log lost records under the position: closed at the next record read. */
+  gapFromMs?: number;
+  gapClosedAtMs?: number;
+  /** The log's end (high watermark) sampled at Redis times. */
+  samples: { atMs: number; high: number }[];
+  /** Monotonic ms of the last move (or of a tick with nothing to apply). */
+  movedAt: number;
+  clearError?: boolean;
+}
+
+/**
+ * The positions of one runner; `seek` moves the Kafka consumer's reading of a partition; `onStuck`
+ * is told (once) when a partition of this process cannot move.
+ */
+export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partition: number, offset: string) => void, onStuck?: (why: string) => void): Positions {
+  const { config, role, redis, metrics, log, clock } = ctx;
+  const shard = ctx.group.shard ?? WHOLE;
   const topic = config.TOPIC;
   const admin = kafka.admin();
+  const positions = positionKey(config, role, shard);
+  const replay = replayKey(config, role, shard);
   let adminConnected: Promise<void> | undefined;
   let watcher: ReturnType<typeof setInterval> | undefined;
   let watching = false;
+  let lastTickAt = performance.now();
   /** The partitions this process was assigned at its last join. */
   let assigned: number[] = [];
-  /** Per partition, the position this process expects Redis to hold (the end of its last batch or seek). */
-  const expected = new Map<number, string>();
+  const parts = new Map<number, Partition>();
   /** Per partition, offsets below which poison records were dead-lettered before (a replay skips them). */
   const deadLetteredBelow = new Map<number, number>();
+
+  const part = (partition: number): Partition => {
+    let p = parts.get(partition);
+    if (!p) parts.set(partition, (p = { samples: [], movedAt: performance.now() }));
+    return p;
+  };
+  /** Forgets what this process knew of the partition's reading (not its samples of the log). */
+  const resumed = (partition: number, expected: string, check?: Marker) => {
+    const p = part(partition);
+    Object.assign(p, { expected, check, firstStampMs: undefined, last: undefined, gapFromMs: undefined, gapClosedAtMs: undefined, movedAt: performance.now() });
+  };
 
   const connectAdmin = async () => {
     adminConnected ??= admin.connect().catch((err) => {
@@ -79,6 +155,13 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     });
     await adminConnected;
   };
+
+  /** The log's start and end per partition. */
+  async function logEnds(): Promise<Map<number, { low: number; high: number }>> {
+    await connectAdmin();
+    const ends = await admin.fetchTopicOffsets(topic);
+    return new Map(ends.map((e) => [e.partition, { low: Number(e.low), high: Number(e.high) }]));
+  }
 
   /** The group's committed offset for the partition (Kafka's), 0 when none. */
   async function committedOffset(partition: number): Promise<number> {
@@ -90,38 +173,99 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
   async function resync(partition: number, reached?: number): Promise<void> {
     const field = positionField(topic, partition);
     deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached ?? (await committedOffset(partition))));
-    let position = await redis.hget(positionKey(config, role, ctx.group.shard), field);
+    let position = await redis.hget(positions, field);
+    let check: Marker | undefined;
     if (position === null) {
       await connectAdmin();
-      const start = await replayStart(admin, config, role, partition, ctx.clock.now());
-      position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs, ctx.group.shard));
+      const start = await replayStart(admin, config, role, partition, clock.now());
+      position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs, shard));
       metrics.inc(ctx.metric("replays_total"));
       log.info(`${role}: Redis holds no position for partition ${partition}; replaying the log from offset ${position} (${Math.max(0, start.high - Number(position))} records)`);
     } else {
-      log.info(`${role}: Redis holds position ${position} for partition ${partition} (this process was at ${reached}); resuming there`);
+      const end = (await logEnds()).get(partition) ?? { low: 0, high: Number.POSITIVE_INFINITY };
+      const at = Number(position);
+      if (at > end.high) {
+        log.limited(`other-log:${role}:${partition}`, "warn", `${role}: position ${at} of partition ${partition} is beyond the log's end ${end.high}: the topic is another log`);
+        return otherLog(partition);
+      }
+      if (at < end.low) return skipLost(partition, position, end.low);
+      const marker = parseMarker(await redis.hget(replay, `${field}:marker`));
+      // The record before the position must still be the group's last: read it again, then skip it.
+      if (marker && marker.offset === at - 1 && marker.offset >= end.low) check = marker;
+      log.limited(`resume:${role}:${partition}`, "info", `${role}: Redis holds position ${position} for partition ${partition} (this process was at ${reached}); resuming there`);
     }
     metrics.inc(ctx.metric("seeks_total"));
-    expected.set(partition, position);
-    seek(partition, position);
+    resumed(partition, position, check);
+    seek(partition, check ? String(check.offset) : position);
   }
 
   /**
-   * Checks that Redis holds, for each partition of this process, the position this process is
-   * at, and resyncs those where it does not: a partition just assigned (resume from Redis's
-   * position, whatever Kafka's committed offset says), a position gone (a replay starts) or
-   * another one (a restored snapshot).
+   * The log no longer holds the records from `position` to `low`: moves the position to `low`,
+   * recording their stamps as a gap, from what the projection held through to now (narrowed to
+   * the first record read next).
    */
-  async function watch(): Promise<void> {
+  async function skipLost(partition: number, position: string, low: number): Promise<void> {
+    const field = positionField(topic, partition);
+    const [through, coversFrom] = await redis.hmget(replay, `${field}:through_ms`, `${field}:covers_from_ms`);
+    const gapFromMs = Number(through ?? coversFrom ?? 0) || 0;
+    const now = clock.now();
+    const moved = await run(redis, advanceCoverage(config, role, shard, field, { expected: position, newPosition: String(low), gap: { fromMs: gapFromMs, toMs: now } }));
+    metrics.inc(ctx.metric("log_gaps_total"));
+    log.limited(
+      `gap:${role}:${partition}`,
+      "warn",
+      `${role}: the log of partition ${partition} starts at ${low}, past the position ${position}: ${low - Number(position)} records were lost before the group read them; going on from ${low}, and the figures they touch are flagged incomplete`,
+    );
+    if (!moved) return resync(partition);
+    resumed(partition, String(low));
+    part(partition).gapFromMs = gapFromMs;
+    metrics.inc(ctx.metric("seeks_total"));
+    seek(partition, String(low));
+  }
+
+  async function otherLog(partition: number): Promise<void> {
+    metrics.inc(ctx.metric("other_log_total"));
+    log.limited(`other-log:${role}`, "warn", `${role}: the log of partition ${partition} is not the one the projection was built from (the topic was recreated?): dropping the projection and replaying it`);
+    await run(redis, dropProjection(config, role, shard));
+    // Every position of the shard is gone: the next tick resumes the other partitions too.
+    for (const p of parts.values()) p.expected = undefined;
+    return resync(partition);
+  }
+
+  /** One tick: the positions (resync where Redis holds another or none), then each partition's coverage. */
+  async function tick(): Promise<void> {
     if (watching || !assigned.length) return;
     watching = true;
+    const t = performance.now();
+    // A tick long after the last one (the process was stopped, SIGSTOP): nothing was stuck meanwhile.
+    const frozen = t - lastTickAt > 5 * POSITION_WATCH_MS;
+    lastTickAt = t;
     try {
-      const fields = assigned.map((p) => positionField(topic, p));
-      const stored = await redis.hmget(positionKey(config, role, ctx.group.shard), ...fields);
-      for (const [i, partition] of assigned.entries()) {
+      const mine = [...assigned];
+      const fields = mine.map((p) => positionField(topic, p));
+      const stored = await redis.hmget(positions, ...fields);
+      for (const [i, partition] of mine.entries()) {
         const position = stored[i] ?? null;
-        const mine = expected.get(partition);
-        if (position === null || position !== mine) await resync(partition, mine === undefined ? undefined : Number(mine));
+        const expected = parts.get(partition)?.expected;
+        if (position === null || position !== expected) await resync(partition, expected === undefined ? undefined : Number(expected));
       }
+      const atMs = clock.now();
+      const ends = await logEnds();
+      const calls = [];
+      for (const partition of mine) {
+        const p = part(partition);
+        const high = ends.get(partition)?.high;
+        if (p.expected === undefined || high === undefined) continue;
+        p.samples.push({ atMs, high });
+        if (p.samples.length > SAMPLES) p.samples.shift();
+        const at = Number(p.expected);
+        if (frozen || at >= high) p.movedAt = t;
+        else if (t - p.movedAt > STUCK_EXIT_MS) {
+          onStuck?.(`${role}: partition ${partition} has ${high - at} records to apply and its position ${at} has not moved for ${Math.round(STUCK_EXIT_MS / 1000)} s`);
+        }
+        calls.push(advanceCoverage(config, role, shard, positionField(topic, partition), coverageOf(p, atMs)));
+      }
+      await runAll(redis, calls);
     } catch (err) {
       log.limited(`watch:${role}`, "warn", `${role}: could not check the positions in Redis, will retry`, { error: String(err) });
     } finally {
@@ -129,18 +273,64 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     }
   }
 
+  /** What this process can say of a partition's coverage now. */
+  function coverageOf(p: Partition, nowMs: number): CoverageUpdate {
+    const at = Number(p.expected);
+    // The projection holds every record the log held at a sample whose end the position has passed,
+    // and, in a replay, every record up to the last one applied.
+    let through = p.last?.stampMs;
+    for (const s of p.samples) if (s.high <= at && (through === undefined || s.atMs > through)) through = s.atMs;
+    const update: CoverageUpdate = { expected: String(p.expected), forgetGapsBeforeMs: nowMs - REPLAY_LOOKBACK_SECONDS[role] * 1000 };
+    if (through !== undefined) update.throughMs = through;
+    if (p.firstStampMs !== undefined) update.coversFromMs = p.firstStampMs;
+    if (p.gapFromMs !== undefined && p.gapClosedAtMs !== undefined) update.gap = { fromMs: p.gapFromMs, toMs: p.gapClosedAtMs };
+    if (p.last && p.last.offset === at - 1) update.marker = p.last;
+    if (p.clearError) {
+      update.clearError = true;
+      p.clearError = false;
+    }
+    return update;
+  }
+
   return {
     assign(partitions) {
       assigned = partitions;
-      expected.clear();
-      void watch();
+      for (const p of parts.values()) p.expected = undefined;
+      void tick();
     },
     resync,
-    applied: (partition, to) => void expected.set(partition, to),
+    otherLog,
+    checkResume(partition, first) {
+      const p = part(partition);
+      const check = p.check;
+      if (!check) return "ok";
+      if (first.offset === p.expected) {
+        p.check = undefined;
+        return "ok";
+      }
+      if (Number(first.offset) !== check.offset) return "ok";
+      p.check = undefined;
+      const key = first.key === null ? "" : String(first.key);
+      return Number(first.timestamp) === check.stampMs && key === check.key ? "skip_first" : "other_log";
+    },
+    applied(partition, to, firstStampMs, last) {
+      const p = part(partition);
+      p.expected = to;
+      p.check = undefined;
+      p.firstStampMs ??= firstStampMs;
+      if (p.gapFromMs !== undefined) p.gapClosedAtMs ??= firstStampMs;
+      p.last = last;
+      p.movedAt = performance.now();
+      p.clearError = true;
+    },
+    async failed(partition, error) {
+      await redis.hset(replay, `${positionField(topic, partition)}:error`, error);
+    },
     deadLetteredBelow: (partition) => deadLetteredBelow.get(partition) ?? 0,
     deadLettered: (partition, below) => void deadLetteredBelow.set(partition, below),
     startWatching() {
-      watcher = setInterval(watch, POSITION_WATCH_MS);
+      lastTickAt = performance.now();
+      watcher = setInterval(tick, POSITION_WATCH_MS);
     },
     stopWatching: () => clearInterval(watcher),
     async close() {

@@ -88,7 +88,19 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       if (producer) await sendDeadLetters(producer, dlq, letters);
     },
   };
-  const positions = createPositions(ctx, kafka, (partition, offset) => consumer?.seek({ topic, partition, offset }));
+  let stuck = false;
+  const positions = createPositions(
+    ctx,
+    kafka,
+    (partition, offset) => consumer?.seek({ topic, partition, offset }),
+    // A partition that cannot move: one line, and out, so that a supervisor restarts the process.
+    (why) => {
+      if (stuck) return;
+      stuck = true;
+      log.error(`${why}; exiting so that it is restarted`);
+      options.onFatal?.(new Error(why));
+    },
+  );
   const eachBatch = batchHandler(ctx, positions);
 
   /** Joins the group and starts consuming; resolves once joined. */
