@@ -117,8 +117,12 @@ describe("each data answer, in the body and the headers", () => {
 
   test("?format=text carries the flag in the headers", async () => {
     await state([{ throughMs: NOW - 60_000 }]);
-    for (const accept of [{}, { accept: "text/plain" }]) {
-      const res = await app.handle(new Request(`http://localhost/transactions_count_per_minute/0${"accept" in accept ? "" : "?format=text"}`, { headers: accept }));
+    const asked: [string, Record<string, string>][] = [
+      ["?format=text", {}],
+      ["", { accept: "text/plain" }],
+    ];
+    for (const [query, headers] of asked) {
+      const res = await app.handle(new Request(`http://localhost/transactions_count_per_minute/0${query}`, { headers }));
       expect(res.headers.get("content-type")).toStartWith("text/plain");
       expect(res.headers.get("x-complete")).toBe("false");
       expect(res.headers.get("x-incomplete-reason")).toBe("behind");
