@@ -21,7 +21,7 @@ import {
   WINDOW_SECONDS,
   windowStart,
 } from "../src/domain/window.ts";
-import { dropGroup } from "../src/rebuild/rebuild.ts";
+import { dropGroup } from "../src/redis/drop.ts";
 import {
   addressKeys,
   addrMinuteKey,

@@ -20,12 +20,10 @@
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { type GroupRole, ROLES } from "../domain/groups.ts";
-import type { Shard } from "../domain/shards.ts";
 import { addressShards, WHOLE } from "../domain/shards.ts";
 import { groupId } from "../kafka/client.ts";
-import type { StateRole } from "../redis/keys.ts";
+import { dropGroup } from "../redis/drop.ts";
 import { groupProgress, replayLeft, replayTotal } from "../redis/read.ts";
-import { deleteDroppedTransactions, dropProjection, run } from "../redis/scripts.ts";
 
 export interface RebuildProgress {
   role: GroupRole;
@@ -68,41 +66,6 @@ export interface RebuildOptions {
 }
 
 export const START_TIMEOUT_MS = 30_000;
-
-type Prefixed = Pick<Config, "REDIS_PREFIX">;
-
-/** Deletes the bodies an earlier drop set aside, a budget a call (each call short); returns the bodies deleted. */
-export async function finishDrops(redis: Redis, config: Prefixed, onCall?: () => Promise<void>): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const step = await run(redis, deleteDroppedTransactions(config));
-    deleted += step.deleted;
-    if (step.left === 0) return deleted;
-    await onCall?.();
-  }
-}
-
-/**
- * Drops one projection (or shard): its one atomic drop call, after finishing what an earlier
- * drop left to delete, then the deletion of what this one set aside. `onCall` runs between calls
- * (tests read the API there, or stop the drop by throwing). Returns the keys deleted.
- */
-export async function dropGroup(redis: Redis, config: Prefixed, role: StateRole, shard?: Shard, onCall?: () => Promise<void>): Promise<number> {
-  let deleted = 0;
-  for (;;) {
-    const drop = await run(redis, dropProjection(config, role, shard));
-    if (drop.dropped) {
-      deleted += drop.deleted;
-      break;
-    }
-    deleted += await finishDrops(redis, config, onCall);
-  }
-  if (role === "transactions") {
-    await onCall?.();
-    deleted += await finishDrops(redis, config, onCall);
-  }
-  return deleted;
-}
 
 /** Drops the projection of each chosen group, then reports the consumers' replay until it is level. */
 export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]> {

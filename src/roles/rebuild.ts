@@ -1,7 +1,8 @@
 /**
  * `bun run rebuild [--group <role>]...`: drops the Redis projection of the chosen consumer groups
- * (roles of the registry, src/domain/groups.ts; default every group), one atomic call each, and
- * prints the progress of their consumers replaying the Kafka log into it until they are level
+ * (roles of the registry, src/domain/groups.ts; default every group), one short atomic call each
+ * (the transactions' bodies are then deleted in short calls: src/redis/drop.ts), and prints the
+ * progress of their consumers replaying the Kafka log into it until they are level
  * (src/rebuild/rebuild.ts).
  * Exits 0 when done, 1 when Redis or Kafka failed, 2 on a bad argument.
  */
