@@ -135,10 +135,14 @@ end
 wrong = wrongType(typed)
 if wrong then return { "wrong_type", wrong } end
 local function fits(key, sums)
-  local members, adds = {}, {}
+  local members, adds, most = {}, {}, 0
   for address, value in pairs(sums) do
     members[#members + 1], adds[#adds + 1] = address, value
+    if value > most then most = value end
   end
+  -- Mostly one read: the key's highest score plus the call's largest sum is below the bound.
+  local top = redis.call("ZRANGE", key, -1, -1, "WITHSCORES")[2]
+  if (tonumber(top) or 0) + most < B.EXACT_DOUBLE then return true end
   for from = 1, #members, 1000 do
     local to = math.min(from + 999, #members)
     local scores = redis.call("ZMSCORE", key, unpack(members, from, to))

@@ -887,6 +887,9 @@ describe("all or nothing: bounds (OUT_OF_RANGE)", () => {
     expect(await run(redis, addressesCall(c, [tx(M0 + 63, [["A", 99]], [["S", 99]])], now))).toMatchObject({ status: "applied", applied: 1 });
     expect((await scores(addrTotalKey(c, "received"))).A).toBe(EXACT - 1);
     expect((await scores(addrMinuteKey(c, "sent", M0 + 60))).S).toBe(EXACT - 1);
+    // Another address near the bound does not stop one far from it (the check reads each address's own score).
+    expect(await run(redis, addressesCall(c, [tx(M0 + 64, [["B", 1_000_000]], [["T", 1_000_000]])], now))).toMatchObject({ status: "applied", applied: 1 });
+    expect((await scores(addrTotalKey(c, "received"))).B).toBe(1_000_000);
   });
 });
 
