@@ -42,13 +42,30 @@ test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it
     const h = await health();
     return h.status === 200 ? h : undefined;
   };
-  const first = await waitFor("a healthy pipeline", healthy, 90_000);
+  const first = await waitFor("a healthy pipeline", healthy, 90_000).catch(async (err) => {
+    throw new Error(`${err}; /health: ${JSON.stringify((await health()).body.reasons)}`);
+  });
   for (const g of first.body.groups) {
     expect(["ok", "catching_up"]).toContain(g.state); // a group replaying at start is healthy while it moves
     // Each partition of the topic, judged on its own.
     expect(g.partitions.map((x) => x.partition)).toEqual([0, 1, 2]);
     for (const x of g.partitions) expect(["ok", "catching_up"]).toContain(x.state);
   }
+
+  // Steady state, the consumers recording each partition's coverage: every data answer says complete.
+  const paths = ["/transactions_count_per_minute/0", "/transactions_count_per_hour", "/high_value_addr", "/show_transactions/", `/transactions/${"0".repeat(64)}`];
+  const flags = async () =>
+    Promise.all(
+      paths.map(async (path) => {
+        const res = await app.handle(new Request(`http://localhost${path}`));
+        const body = (await res.json()) as { complete: boolean; incomplete_reason?: string };
+        expect(res.headers.get("x-complete")).toBe(String(body.complete));
+        return `${path} ${body.complete} ${body.incomplete_reason ?? ""}`.trim();
+      }),
+    );
+  await waitFor("every data answer complete", async () => (await flags()).every((f) => f.endsWith(" true")), 60_000).catch(async (err) => {
+    throw new Error(`${err}: ${(await flags()).join("; ")}`);
+  });
 
   const addresses = p.role("consumer-addresses");
   expect(addresses).toBeDefined();
@@ -69,10 +86,13 @@ test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it
     expect(["no_member", "stalled"]).toContain(state as string);
     expect(down.body.reasons.filter((r) => !r.startsWith(`group ${group} `))).toEqual([]); // the others are fine
     console.log(`health: addresses consumer stopped → 503: ${down.body.reasons.join("; ")}`);
+    // Its projection is no longer applied through now: the window's answer says so.
+    expect(await flags()).toContain("/high_value_addr false behind");
     process.kill(pid, "SIGCONT");
     resumed = true;
     const again = await waitFor("a healthy /health after SIGCONT", healthy, 90_000);
     expect(again.body.reasons).toEqual([]);
+    await waitFor("every data answer complete again", async () => (await flags()).every((f) => f.endsWith(" true")), 30_000);
   } finally {
     if (!resumed) process.kill(pid, "SIGCONT");
   }
