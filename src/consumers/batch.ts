@@ -49,7 +49,9 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
     // Resuming: the record before the position must be the group's last applied one (same log).
     const resume = positions.checkResume(partition, { offset: from, timestamp: first.timestamp, key: first.key });
     if (resume === "other_log") {
-      await positions.otherLog(partition).catch((err) => log.limited(`resync:${role}`, "warn", `${role}: could not drop the projection, will retry`, { partition, error: String(err) }));
+      await positions
+        .otherLog(partition)
+        .catch((err) => log.limited(`resync:${role}`, "warn", `${role}: could not drop the projection, will retry`, { partition, error: String(err) }));
       return;
     }
     if (resume === "skip_first") {
@@ -133,7 +135,11 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
       }
       return;
     }
-    positions.applied(partition, stretch.to, Number((messages[0] as Message).timestamp), { offset: Number(last.offset), stampMs: Number(last.timestamp), key: last.key === null ? "" : String(last.key) });
+    positions.applied(partition, stretch.to, Number((messages[0] as Message).timestamp), {
+      offset: Number(last.offset),
+      stampMs: Number(last.timestamp),
+      key: last.key === null ? "" : String(last.key),
+    });
     resolveOffset(last.offset);
     metrics.inc(metric("applied_total"), result.applied);
     metrics.inc(metric("duplicates_total"), result.duplicates);

@@ -225,7 +225,11 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
 
   async function otherLog(partition: number): Promise<void> {
     metrics.inc(ctx.metric("other_log_total"));
-    log.limited(`other-log:${role}`, "warn", `${role}: the log of partition ${partition} is not the one the projection was built from (the topic was recreated?): dropping the projection and replaying it`);
+    log.limited(
+      `other-log:${role}`,
+      "warn",
+      `${role}: the log of partition ${partition} is not the one the projection was built from (the topic was recreated?): dropping the projection and replaying it`,
+    );
     await run(redis, dropProjection(config, role, shard));
     // Every position of the shard is gone: the next tick resumes the other partitions too.
     for (const p of parts.values()) p.expected = undefined;

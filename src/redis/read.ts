@@ -202,8 +202,16 @@ export async function groupProgress(redis: Redis, config: Sharded, role: GroupRo
     const each = parts.map((p) => p.throughMs.get(field));
     if (each.every((t) => t !== undefined)) out.throughMs.set(field, Math.min(...(each as number[])));
   }
-  merge((p) => p.gaps, out.gaps, (a, b) => [...a, ...b]);
-  merge((p) => p.errors, out.errors, (a, b) => `${a}; ${b}`);
+  merge(
+    (p) => p.gaps,
+    out.gaps,
+    (a, b) => [...a, ...b],
+  );
+  merge(
+    (p) => p.errors,
+    out.errors,
+    (a, b) => `${a}; ${b}`,
+  );
   return out;
 }
 

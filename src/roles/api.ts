@@ -21,6 +21,8 @@ const redis = connectRedis(config.REDIS_URL);
 await exitUnlessRedisFits(redis, (line) => log.warn(line));
 const admin = createKafka(config, "btc-api", log).admin({ retry: { retries: 1, initialRetryTime: 200 } });
 const kafka = new KafkaProbe(admin, config.TOPIC, consumerGroups(config));
+// The topic's partitions are known before the first answer is judged complete or not.
+void kafka.check();
 
 // "Now" is Redis's clock, the one the consumers' scripts use, whatever this host's clock says.
 const clock = redisClock(redis);

@@ -1,0 +1,240 @@
+/**
+ * The log fault matrix: faults of the Kafka log under the projections, on the whole pipeline
+ * (simulator, producer and every group as processes, the API in process) with a redis-server of
+ * this file's own (so a snapshot can be restored). Every group at once, in each case:
+ *   - a Redis position below the log's start (records deleted under it);
+ *   - a Redis snapshot older than the log (positions and figures from before records were deleted);
+ *   - the topic deleted and recreated: the positions beyond the new log's end, and a new log that
+ *     has grown past the old positions (told apart by the group's marker).
+ * In each case every partition moves again within 60 s, the figures come out exact for what the
+ * log still holds (test/helpers/pipeline.ts `settle`, on the frames the log holds), the lost span
+ * is flagged, and the consumers' logs stay rate-limited.
+ *
+ * Records are routed by hash (PARTITIONER=hash): every partition has records all the time.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Redis from "ioredis";
+import { ROLES } from "../src/domain/groups.ts";
+import { positionField, positionKey } from "../src/redis/keys.ts";
+import { groupShards, shardProgresses } from "../src/redis/read.ts";
+import { freePort } from "../tools/infra/process.ts";
+import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
+import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { createTopic } from "./helpers/kafka.ts";
+import { Pipeline } from "./helpers/pipeline.ts";
+
+const ARTIFACTS = join(import.meta.dir, "artifacts");
+const root = mkdtempSync(join(tmpdir(), "log-faults-"));
+const port = freePort();
+let redis: LocalRedis;
+let admin: Redis;
+let p: Pipeline;
+const env = testEnv({ REDIS_URL: `redis://127.0.0.1:${port}`, PARTITIONER: "hash" });
+// After testEnv, which sets its own default.
+setDefaultTimeout(180_000);
+const { config } = env;
+const PARTITIONS = config.TOPIC_PARTITIONS;
+const results: string[] = [];
+
+beforeAll(async () => {
+  redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false });
+  admin = new Redis(redis.url);
+  admin.on("error", () => {});
+  p = new Pipeline(env, "log-faults");
+  await p.feed({ rate: 100, seed: 23 });
+  p.spawnAll();
+  await waitFor("100 frames delivered", () => p.frames.length > 100, 90_000);
+}, 180_000);
+
+afterAll(async () => {
+  await bounded("stopping the pipeline", () => p?.stop(), 40_000);
+  admin?.disconnect();
+  await bounded("stopping redis-server", () => redis?.stop());
+  rmSync(root, { recursive: true, force: true });
+  for (const r of results) console.log(`log fault: ${r}`);
+});
+
+/** Every (group, shard, partition) position field of the topic, as [position key, field]. */
+const everyPosition = () =>
+  ROLES.flatMap((role) =>
+    groupShards(config, role).flatMap((shard) => Array.from({ length: PARTITIONS }, (_, i) => [positionKey(config, role, shard), positionField(config.TOPIC, i)] as const)),
+  );
+
+/** The log's end of each partition. */
+async function logEnds(): Promise<number[]> {
+  const a = env.kafka.admin();
+  await a.connect();
+  try {
+    const ends = await a.fetchTopicOffsets(config.TOPIC);
+    return Array.from({ length: PARTITIONS }, (_, i) => Number(ends.find((e) => e.partition === i)?.high ?? 0));
+  } finally {
+    await a.disconnect();
+  }
+}
+
+/** Deletes every record the log holds now: its start moves to its end. */
+async function deleteEveryRecord(): Promise<number[]> {
+  const ends = await logEnds();
+  const a = env.kafka.admin();
+  await a.connect();
+  try {
+    await a.fetchTopicMetadata({ topics: [config.TOPIC] });
+    await a.deleteTopicRecords({ topic: config.TOPIC, partitions: ends.map((end, partition) => ({ partition, offset: String(end) })) });
+  } finally {
+    await a.disconnect();
+  }
+  return ends;
+}
+
+/** Pauses the feed and waits until every group has committed the end of the log. */
+async function quiet(): Promise<void> {
+  p.sim?.pause();
+  await waitFor("every group level with the log", () => p.drained(), 60_000);
+}
+
+/** Every position of every group is at or past `ends` (each partition moved again). */
+const movedPast = (ends: number[], what: string) =>
+  waitFor(
+    what,
+    async () => {
+      for (const [key, field] of everyPosition()) {
+        const at = Number(await admin.hget(key, field));
+        if (!(at > (ends[Number(field.slice(field.lastIndexOf(":") + 1))] ?? 0))) return false;
+      }
+      return true;
+    },
+    60_000,
+  );
+
+/** Consumer log lines matching `pattern`, over every consumer process of this file. */
+function logLines(pattern: RegExp): number {
+  let n = 0;
+  for (const f of readdirSync(ARTIFACTS)) {
+    if (!f.startsWith("log-faults-consumer-")) continue;
+    for (const line of readFileSync(join(ARTIFACTS, f), "utf8").split("\n")) if (pattern.test(line)) n++;
+  }
+  return n;
+}
+
+/** One line per event, and repeats rate-limited: a jammed partition logged thousands a minute. */
+function rateLimited(): void {
+  const resumes = logLines(/resuming there/);
+  const gaps = logLines(/were lost before the group read them/);
+  const others = logLines(/is not the one the projection was built from|beyond the log's end/);
+  results.push(`log lines so far: ${resumes} resumes, ${gaps} gaps, ${others} other-log`);
+  expect(resumes + gaps + others).toBeLessThan(200);
+}
+
+/** A group's gaps over all its shards and partitions. */
+async function gapCount(): Promise<number> {
+  let n = 0;
+  for (const role of ROLES) for (const shard of await shardProgresses(admin, config, role)) for (const g of shard.gaps.values()) n += g.length;
+  return n;
+}
+
+describe("the log fault matrix: no position outside the log jams a partition", () => {
+  test("baseline", async () => {
+    const r = await p.settle(60_000);
+    expect(r.lost + r.twice).toBe(0);
+  });
+
+  test("a position below the log's start: the partition goes on from the first record, and the lost span is a gap", async () => {
+    await quiet();
+    const ends = await deleteEveryRecord();
+    // Every group's every position back below what the log still holds.
+    for (const [key, field] of everyPosition()) await admin.hset(key, field, "1");
+    p.sim?.resume();
+    await movedPast(ends, "every partition of every group moving again past the deleted records");
+    // Nothing the log held was lost (the records below its start had been applied): exact.
+    const r = await p.settle(60_000);
+    results.push(`below the log start: ${r.transactions} transactions, lost ${r.lost}, counted twice ${r.twice}`);
+    // Each partition of each group recorded what it could not read as a gap, flagged in the answers.
+    expect(await gapCount()).toBeGreaterThanOrEqual(everyPosition().length);
+    const { body } = await p.get<{ complete: boolean; incomplete_reason?: string }>("/transactions_count_per_minute/0");
+    expect(body).toMatchObject({ complete: false, incomplete_reason: "log_gap" });
+    rateLimited();
+  });
+
+  test("a Redis snapshot older than the log: figures exact for what the log holds, the rest a gap", async () => {
+    await quiet();
+    await admin.save();
+    const snapshot = join(root, "snapshot.rdb");
+    copyFileSync(join(redis.dataDir, "dump.rdb"), snapshot);
+    const snapshotAt = p.frames.length;
+    p.sim?.resume();
+    await waitFor("500 more frames delivered", () => p.frames.length > snapshotAt + 500, 60_000);
+    await quiet();
+    // The log loses what was written after the snapshot: neither the snapshot nor the log holds it.
+    const deletedAt = p.frames.length;
+    const ends = await deleteEveryRecord();
+    await redis.kill();
+    copyFileSync(snapshot, join(redis.dataDir, "dump.rdb"));
+    await redis.restart();
+    rmSync(join(redis.dataDir, "dump.rdb"));
+    p.frames.splice(snapshotAt, deletedAt - snapshotAt);
+    p.sim?.resume();
+    await movedPast(ends, "every partition moving again past the records the log lost");
+    const r = await p.settle(60_000);
+    results.push(`snapshot older than the log: ${deletedAt - snapshotAt} frames lost with the log, ${r.transactions} transactions exact, lost ${r.lost}, counted twice ${r.twice}`);
+    expect(await gapCount()).toBeGreaterThanOrEqual(everyPosition().length);
+    rateLimited();
+  });
+
+  test("the topic deleted and recreated: positions beyond the new log's end drop the projections, which replay the new log", async () => {
+    await quiet();
+    await p.stopRoles();
+    await recreateTopic();
+    // What the projections must hold now: the new log only.
+    p.frames.splice(0, p.frames.length);
+    p.spawnAll();
+    p.sim?.resume();
+    await waitFor("300 frames delivered into the new log", () => p.frames.length > 300, 60_000);
+    const r = await p.settle(60_000);
+    results.push(`topic recreated (positions beyond its end): ${r.transactions} transactions, lost ${r.lost}, counted twice ${r.twice}`);
+    // Told apart by the end, or by the marker when the new log grew past a position first.
+    expect(logLines(/beyond the log's end|is not the one the projection was built from/)).toBeGreaterThan(0);
+    rateLimited();
+  });
+
+  test("the topic recreated and grown past the old positions: the marker tells the logs apart", async () => {
+    await quiet();
+    const positions = await Promise.all(everyPosition().map(([key, field]) => admin.hget(key, field).then(Number)));
+    await p.stopRoles();
+    await recreateTopic();
+    p.frames.splice(0, p.frames.length);
+    // Only the producer: the new log grows past every old position before a consumer looks.
+    p.spawn("producer");
+    p.sim?.resume();
+    const highest = Math.max(...positions);
+    await waitFor(`the new log past the old positions (${highest})`, async () => (await logEnds()).every((end) => end > highest + 10), 120_000);
+    const before = logLines(/is not the one the projection was built from/);
+    for (const role of ROLES) p.spawn(`consumer-${role}`);
+    const r = await p.settle(90_000);
+    results.push(`topic recreated and grown past the positions: ${r.transactions} transactions, lost ${r.lost}, counted twice ${r.twice}`);
+    expect(logLines(/is not the one the projection was built from/)).toBeGreaterThan(before);
+    rateLimited();
+  });
+});
+
+/** Deletes the topic and creates it again (Kafka may take a moment to finish the deletion). */
+async function recreateTopic(): Promise<void> {
+  const a = env.kafka.admin();
+  await a.connect();
+  try {
+    await a.deleteTopics({ topics: [config.TOPIC], timeout: 30_000 });
+  } finally {
+    await a.disconnect();
+  }
+  await waitFor(
+    "the topic created again",
+    () =>
+      createTopic(env.kafka, config).then(
+        () => true,
+        () => false,
+      ),
+    60_000,
+  );
+}
