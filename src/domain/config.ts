@@ -86,7 +86,12 @@ export const EnvSchema = Type.Object({
       "how many proxies you run in front of the API, each appending the address it saw to X-Forwarded-For; the client address that RATE_LIMIT_PER_MIN and the /stream caps count (an IPv6 client by its /64) is then the n-th entry from the right, the one your outermost proxy added (the left-most entry when there are fewer, the socket's address when there is no header); 0 takes the socket's address and ignores the header: false (= 0), true (= 1) or an integer from 0 to 10",
   }),
   STREAM_MAX_CLIENTS: Int(1_000, 1, 100_000, "concurrent /stream connections the API accepts"),
-  STREAM_MAX_PER_ADDRESS: Int(8, 1, 100_000, "concurrent /stream connections the API accepts from one client address (an IPv6 client by its /64; 1 once half of STREAM_MAX_CLIENTS is taken)"),
+  STREAM_MAX_PER_ADDRESS: Int(
+    8,
+    1,
+    100_000,
+    "concurrent /stream connections the API accepts from one client address (an IPv6 client by its /64; 1 once half of STREAM_MAX_CLIENTS is taken)",
+  ),
 });
 
 export type Config = Readonly<Static<typeof EnvSchema>>;

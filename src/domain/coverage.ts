@@ -21,6 +21,7 @@
  * every partition that stretch of stamps is covered, has been passed, and crosses no gap. A span
  * still open (to in the future) needs every partition level with the log within LATENESS_MS.
  */
+import { MAX_FUTURE_SECONDS } from "./window.ts";
 
 /**
  * L, the lateness the answers allow: a record in flight (sent, not yet applied) or stamped this
@@ -29,10 +30,10 @@
  */
 export const LATENESS_MS = 5_000;
 /**
- * How far a record's event time may be ahead of its stamp: the producer's future-time limit
- * (src/feed/utx.ts MAX_FUTURE_SECONDS), so spans are checked from this far before their start.
+ * How far a record's event time may be ahead of its stamp: the producer's future-time limit, so
+ * spans are checked from this far before their start.
  */
-export const FUTURE_SLACK_MS = 5 * 60 * 1000;
+export const FUTURE_SLACK_MS = MAX_FUTURE_SECONDS * 1000;
 
 /** Why an answer is not final, in the same words on every endpoint. */
 export const INCOMPLETE_REASONS = ["replaying", "log_gap", "behind"] as const;

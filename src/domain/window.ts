@@ -26,6 +26,11 @@ export const MINUTE_BUCKET_KEEP_SECONDS = WINDOW_SECONDS + 3600;
  */
 export const HOUR_BUCKET_KEEP_SECONDS = 25 * 3600;
 /**
+ * The producer counts a transaction stamped further ahead of its arrival than this at its arrival
+ * time (src/feed/utx.ts), so a record's event time is at most this after its Kafka timestamp.
+ */
+export const MAX_FUTURE_SECONDS = 5 * 60;
+/**
  * How far ahead of Redis's clock a transaction's time may be. The producer already counts a
  * transaction stamped more than 5 minutes ahead at its arrival time; a record further ahead
  * comes from a broken clock and would create keys that outlive everything else.

@@ -11,6 +11,7 @@
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
 import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../domain/transaction.ts";
+import { MAX_FUTURE_SECONDS } from "../domain/window.ts";
 
 /**
  * The largest frame read. A standard transaction (at most 400,000 weight units, 100 kB) makes a
@@ -27,9 +28,10 @@ export const frameBytes = (raw: string | Buffer) => (typeof raw === "string" ? B
 /**
  * A transaction stamped further ahead of its arrival than this is counted at its arrival time
  * (clock skew, bad relays). Arrival is on Redis's clock, the one every process reads, so a producer
- * whose own clock is off moves no transaction (src/producer/producer.ts).
+ * whose own clock is off moves no transaction (src/producer/producer.ts). Defined in the domain:
+ * the completeness of an answer depends on it (src/domain/coverage.ts).
  */
-export const MAX_FUTURE_SECONDS = 5 * 60;
+export { MAX_FUTURE_SECONDS };
 
 const Satoshi = Type.Integer({ minimum: 0, maximum: MAX_SATOSHI });
 /** Missing, null or "" when the output has no address (OP_RETURN, non-standard scripts). */
