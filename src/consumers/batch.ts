@@ -106,9 +106,8 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
           deadSent = true;
         }
         result = await applyRefusing(ctx, records, stretch, batch.topic, partition);
-        const wrongType = (result as { status: string; key?: string }).status === "wrong_type" ? (result as { key?: string }).key : undefined;
-        if (wrongType === undefined) break;
-        throw new WrongTypeError(wrongType);
+        if (result.status !== "wrong_type") break;
+        throw new WrongTypeError(result.key);
       } catch (err) {
         // A key someone wrote by hand: nothing was written; the partition waits, and /health names the key.
         const wrong = err instanceof WrongTypeError ? err.message : /WRONGTYPE/.test(String(err)) ? `a key of the group holds the wrong type (${String(err)})` : undefined;

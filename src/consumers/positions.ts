@@ -26,6 +26,7 @@ import type { Config } from "../domain/config.ts";
 import { type GroupRole, REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
 import { WHOLE } from "../domain/shards.ts";
 import { advanceCoverage, type CoverageUpdate, type Marker, parseMarker } from "../redis/coverage.ts";
+import { finishDrops } from "../redis/drop.ts";
 import { positionField, positionKey, replayKey } from "../redis/keys.ts";
 import { dropProjection, run, runAll, startReplay } from "../redis/scripts.ts";
 import type { RunnerContext } from "./context.ts";
@@ -230,7 +231,17 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       "warn",
       `${role}: the log of partition ${partition} is not the one the projection was built from (the topic was recreated?): dropping the projection and replaying it`,
     );
-    await run(redis, dropProjection(config, role, shard));
+    // The one atomic drop call (after finishing what an earlier drop left), then what it set aside
+    // deleted in short calls in the background: the replay starts at once.
+    let drop = await run(redis, dropProjection(config, role, shard));
+    while (!drop.dropped) {
+      await finishDrops(redis, config);
+      drop = await run(redis, dropProjection(config, role, shard));
+    }
+    if (drop.left > 0)
+      void finishDrops(redis, config).catch((err) =>
+        log.limited(`drop:${role}`, "warn", `${role}: could not finish deleting the dropped projection; the next drop will`, { error: String(err) }),
+      );
     // Every position of the shard is gone: the next tick resumes the other partitions too.
     for (const p of parts.values()) p.expected = undefined;
     return resync(partition);
