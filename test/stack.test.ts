@@ -1,14 +1,18 @@
 /**
- * The local stack: reuse what answers, start what does not, stop only what it started.
+ * The local stack: reuse what answers, start what does not, stop only what it started. Several
+ * Redis seeds (what `bun run infra --cluster` prints) are a cluster: started on exactly those
+ * ports when none answers, refused with one line when only some do.
  */
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/domain/config.ts";
+import { connectRedis } from "../src/redis/connection.ts";
 import { startKafka } from "../tools/infra/kafka.ts";
 import { freePort, portAnswers } from "../tools/infra/process.ts";
 import { pingRedis } from "../tools/infra/redis.ts";
+import { askNode } from "../tools/infra/redis-cluster.ts";
 import { ensureStack } from "../tools/infra/stack.ts";
 import { testEnv } from "./helpers/env.ts";
 
@@ -37,7 +41,7 @@ describe("local stack", () => {
     const url = `redis://localhost:${port}`;
     const stack = await ensureStack(loadConfig({ KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_URL: url }), quiet);
     expect(stack.started.kafka).toBeUndefined();
-    expect(stack.started.redis?.port).toBe(port);
+    expect(stack.started.redis?.url).toBe(`redis://127.0.0.1:${port}`);
     expect(await pingRedis(url)).toBe(true);
     await stack.stop();
     expect(await pingRedis(url)).toBe(false);
@@ -45,7 +49,45 @@ describe("local stack", () => {
 
   test("a remote address where nothing answers is an error, not a local start", async () => {
     const conf = loadConfig({ KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_URL: "redis://192.0.2.1:6379" });
-    expect(ensureStack(conf, quiet)).rejects.toThrow(/not on this machine/);
+    await expect(ensureStack(conf, quiet)).rejects.toThrow(/not on this machine/);
+  });
+
+  test("several Redis seeds where nothing answers: a Redis Cluster on exactly those ports, used as one, then used by the next call, and stopped", async () => {
+    const root = mkdtempSync(join(tmpdir(), "btc-stack-cluster-"));
+    const ports = Array.from({ length: 6 }, () => freePort());
+    const url = ports.map((p) => `redis://localhost:${p}`).join(",");
+    const conf = loadConfig({ KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_URL: url });
+    const stack = await ensureStack(conf, quiet, root);
+    try {
+      expect(stack.started.kafka).toBeUndefined();
+      expect(stack.started.redis?.url).toBe(ports.map((p) => `redis://127.0.0.1:${p}`).join(","));
+      for (const port of ports) expect(await askNode(port, "CLUSTER", "INFO")).toContain("cluster_state:ok");
+      // The roles' own connection takes the same REDIS_URL as a cluster and writes through it.
+      const redis = connectRedis(url);
+      const keys = Array.from({ length: 10 }, (_, i) => `stack-test:${i}`);
+      for (const key of keys) await redis.set(key, key);
+      expect(await Promise.all(keys.map((k) => redis.get(k)))).toEqual(keys);
+      redis.disconnect();
+      // Now that it answers, the next call uses it and starts nothing.
+      const again = await ensureStack(conf, quiet, root);
+      expect(again.started.redis).toBeUndefined();
+      expect(again.started.kafka).toBeUndefined();
+    } finally {
+      await stack.stop();
+      rmSync(root, { recursive: true, force: true });
+    }
+    for (const port of ports) expect(await portAnswers("127.0.0.1", port)).toBe(false);
+  }, 60_000);
+
+  test("a cluster of which only some local ports answer is one line, for Redis and for Kafka, and nothing is started", async () => {
+    const silent = freePort();
+    const redisPartly = loadConfig({ KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_URL: `${config.REDIS_URL},redis://127.0.0.1:${silent}` });
+    await expect(ensureStack(redisPartly, quiet)).rejects.toThrow(
+      /^redis: only 127\.0\.0\.1:\d+ of the 2 named answers: not a whole cluster; start all of it \(`bun run infra --cluster`\)/,
+    );
+    const kafkaPartly = loadConfig({ KAFKA_BROKERS: `${config.KAFKA_BROKERS},localhost:${silent}`, REDIS_URL: config.REDIS_URL });
+    await expect(ensureStack(kafkaPartly, quiet)).rejects.toThrow(/^kafka: only localhost:\d+ of the 2 named answers: not a whole cluster/);
+    expect(await portAnswers("127.0.0.1", silent)).toBe(false);
   });
 
   test("a 3-broker KRaft cluster on one host elects a controller, replicates, and stops", async () => {
@@ -79,6 +121,7 @@ describe("local stack", () => {
       stderr: "pipe",
     });
     expect(proc.exitCode).toBe(1);
-    expect(proc.stderr.toString()).toMatch(/^redis: nothing answers.*\nredis-server not found: install it \(Debian: apt-get install redis-server\)/);
+    // Every decision is said first (Redis, then Kafka), then what failed.
+    expect(proc.stderr.toString()).toMatch(/^redis: nothing answers[^\n]*\nkafka: using [^\n]*\nredis-server not found: install it \(Debian: apt-get install redis-server\)/);
   });
 });

@@ -2,9 +2,11 @@
  * `bun run demo [-- <simulator options>]`: the whole pipeline on this machine, fed by the local
  * feed simulator. `bun run start` (`--live`): the same against FEED_URL (blockchain.com).
  * `--cluster`: on three Kafka brokers and a Redis Cluster (tools/infra/cluster.ts) instead of one
- * broker and one redis-server.
+ * broker and one redis-server: the same as running it with the variables `bun run infra --cluster`
+ * prints (several brokers, several Redis seeds, TOPIC_REPLICATION=3), which it also accepts.
  *
- * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point, then one
+ * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point (a cluster
+ * when they list several, tools/infra/stack.ts), then one
  * child process per role (each consumer group as many times as the registry of groups says,
  * src/domain/groups.ts: the counts consumer three times, one per partition), prefixes their
  * output with the role's name, prints where everything runs, and on Ctrl-C / SIGTERM stops the
@@ -22,18 +24,20 @@ import { configOrExit } from "../../src/domain/config.ts";
 import { GROUP_REGISTRY, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
 import { REPEAT_MS } from "../../src/domain/shutdown.ts";
-import { connectRedis } from "../../src/redis/connection.ts";
+import { connectRedis, redisSeeds } from "../../src/redis/connection.ts";
 import { metricsKey } from "../../src/redis/keys.ts";
-import { ensureLocalCluster } from "../infra/cluster.ts";
+import { DEFAULT_CLUSTER_ENV } from "../infra/cluster.ts";
 import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
-import { ensureStack } from "../infra/stack.ts";
+import { ensureStack, type Stack } from "../infra/stack.ts";
 import { describeExit, type RestartEvent, Supervisor } from "./supervisor.ts";
 
 const live = process.argv.includes("--live");
 const onCluster = process.argv.includes("--cluster");
 const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--cluster" && a !== "--");
-const config = configOrExit();
+/** `--cluster` sets what `bun run infra --cluster` prints; the roles get it too. */
+const clusterEnv = onCluster ? DEFAULT_CLUSTER_ENV : {};
+const config = configOrExit({ ...process.env, ...clusterEnv });
 /** The repository: role files are named from it. */
 const ROOT = join(import.meta.dir, "..", "..");
 
@@ -71,8 +75,7 @@ async function pipe(name: string, stream: ReadableStream<Uint8Array>, out: NodeJ
 
 /** The URL (or a cluster's seed URLs) without its password, for printing. */
 function redacted(url: string): string {
-  return url
-    .split(",")
+  return redisSeeds(url)
     .map((seed) => {
       const u = new URL(seed);
       if (u.password) u.password = "***";
@@ -81,19 +84,9 @@ function redacted(url: string): string {
     .join(",");
 }
 
-/** Where Kafka and Redis are (started here when nothing answered), what roles need to reach them, and how to stop what was started. */
-async function startStack(): Promise<{ kafkaBrokers: string; redisUrl: string; env: Record<string, string>; stop(): Promise<void> }> {
-  if (!onCluster) {
-    const single = await ensureStack(config);
-    return { ...single, env: { KAFKA_BROKERS: single.kafkaBrokers, REDIS_URL: single.redisUrl } };
-  }
-  const cluster = await ensureLocalCluster();
-  return { kafkaBrokers: cluster.env.KAFKA_BROKERS as string, redisUrl: cluster.env.REDIS_URL as string, env: cluster.env, stop: () => cluster.stop() };
-}
-
-let stack: Awaited<ReturnType<typeof startStack>>;
+let stack: Stack;
 try {
-  stack = await startStack();
+  stack = await ensureStack(config);
 } catch (err) {
   console.error(err instanceof MissingToolError ? err.message : `demo: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
@@ -101,7 +94,7 @@ try {
 
 const simPort = freePort();
 const feedUrl = live ? config.FEED_URL : `ws://localhost:${simPort}`;
-const env = { ...process.env, ...stack.env } as Record<string, string>;
+const env = { ...process.env, ...clusterEnv } as Record<string, string>;
 const specs = new Map<string, RoleSpec>();
 const missing: string[] = [];
 for (const spec of plan(feedUrl, simPort)) {

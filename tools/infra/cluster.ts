@@ -11,6 +11,15 @@ import { type LocalRedisCluster, startRedisCluster } from "./redis-cluster.ts";
 
 export const DEFAULT_CLUSTER_KAFKA_PORTS = [9092, 9093, 9094];
 export const DEFAULT_CLUSTER_REDIS_PORTS = [7001, 7002, 7003, 7004, 7005, 7006];
+/** Where the cluster keeps its data: `bun run infra --cluster`'s, and one started for the variables (tools/infra/stack.ts). */
+export const CLUSTER_DATA_DIR = join(CACHE_DIR, "cluster");
+
+/** What `bun run infra --cluster` prints on its default ports; `bun run demo --cluster` is `bun run demo` with these. */
+export const DEFAULT_CLUSTER_ENV: Readonly<Record<string, string>> = {
+  KAFKA_BROKERS: DEFAULT_CLUSTER_KAFKA_PORTS.map((p) => `localhost:${p}`).join(","),
+  REDIS_URL: DEFAULT_CLUSTER_REDIS_PORTS.map((p) => `redis://127.0.0.1:${p}`).join(","),
+  TOPIC_REPLICATION: "3",
+};
 
 export interface StartLocalClusterOptions {
   kafkaPorts?: number[];
@@ -44,7 +53,7 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
   const log = opts.log ?? ((l: string) => console.error(l));
   const kafkaPorts = opts.kafkaPorts ?? DEFAULT_CLUSTER_KAFKA_PORTS;
   const redisPorts = opts.redisPorts ?? DEFAULT_CLUSTER_REDIS_PORTS;
-  const root = opts.dataDir ?? join(CACHE_DIR, "cluster");
+  const root = opts.dataDir ?? CLUSTER_DATA_DIR;
   const taken = await busy([...kafkaPorts, ...redisPorts]);
   if (taken.length) throw new Error(`infra: port ${taken.join(", ")} ${taken.length > 1 ? "are" : "is"} in use (another \`bun run infra\`?); stop it first`);
   if (opts.fresh) rmSync(root, { recursive: true, force: true });
@@ -72,26 +81,4 @@ export async function startLocalCluster(opts: StartLocalClusterOptions = {}): Pr
       await Promise.all([kafka.value.stop(), redis.value.stop()]);
     },
   };
-}
-
-/**
- * The local cluster for `bun run demo --cluster`: the one a running `bun run infra --cluster`
- * serves on the default ports, or a new one started here (stopped by `stop()`).
- */
-export async function ensureLocalCluster(log = (l: string) => console.error(l)): Promise<{ env: Record<string, string>; stop(): Promise<void> }> {
-  const ports = [...DEFAULT_CLUSTER_KAFKA_PORTS, ...DEFAULT_CLUSTER_REDIS_PORTS];
-  const taken = await busy(ports);
-  if (taken.length === ports.length) {
-    log("cluster: using the one answering on the default ports (bun run infra --cluster)");
-    return {
-      env: {
-        KAFKA_BROKERS: DEFAULT_CLUSTER_KAFKA_PORTS.map((p) => `localhost:${p}`).join(","),
-        REDIS_URL: DEFAULT_CLUSTER_REDIS_PORTS.map((p) => `redis://127.0.0.1:${p}`).join(","),
-        TOPIC_REPLICATION: "3",
-      },
-      stop: async () => {},
-    };
-  }
-  const cluster = await startLocalCluster({ log });
-  return { env: cluster.env, stop: () => cluster.stop() };
 }

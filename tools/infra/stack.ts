@@ -1,55 +1,121 @@
 /**
  * The local stack: use the Kafka and Redis that KAFKA_BROKERS and REDIS_URL name when they
- * answer; when one names a localhost port where nothing answers, start it there.
+ * answer; when they name localhost ports where nothing answers, start them there.
+ *
+ * Several brokers, or several Redis seeds (what `bun run infra --cluster` prints), name a cluster:
+ * when none of its ports answers, the local cluster of tools/infra/cluster.ts is started on
+ * exactly those ports, with its data in .cache/cluster as `infra --cluster` keeps it. When some
+ * of a local cluster's ports answer and others do not, that is one line saying so, not a guess:
+ * a single `bun run infra` on 9092 is not the first broker of a cluster.
  */
+import { join } from "node:path";
 import type { Config } from "../../src/domain/config.ts";
 import { brokerList } from "../../src/domain/config.ts";
-import { type LocalKafka, startKafka } from "./kafka.ts";
+import { redisSeeds } from "../../src/redis/connection.ts";
+import { CLUSTER_DATA_DIR } from "./cluster.ts";
+import { type LocalKafka, startKafka, startKafkaCluster } from "./kafka.ts";
 import { isLocalHost, portAnswers } from "./process.ts";
 import { type LocalRedis, pingRedis, startRedis } from "./redis.ts";
+import { type LocalRedisCluster, startRedisCluster } from "./redis-cluster.ts";
 
 export interface Stack {
   readonly kafkaBrokers: string;
   readonly redisUrl: string;
   /** What this call started (the rest was already running). */
-  readonly started: { kafka?: LocalKafka; redis?: LocalRedis };
+  readonly started: { kafka?: LocalKafka; redis?: LocalRedis | LocalRedisCluster };
   /** Stops what this call started; leaves alone what it found running. */
   stop(): Promise<void>;
 }
 
-function hostPort(hostAndPort: string): { host: string; port: number } {
-  const i = hostAndPort.lastIndexOf(":");
-  return { host: hostAndPort.slice(0, i), port: Number(hostAndPort.slice(i + 1)) };
+interface Endpoint {
+  host: string;
+  port: number;
+  answers: () => Promise<boolean>;
 }
 
-export async function ensureStack(config: Pick<Config, "KAFKA_BROKERS" | "REDIS_URL">, log = (l: string) => console.error(l)): Promise<Stack> {
-  const started: { kafka?: LocalKafka; redis?: LocalRedis } = {};
+const hostPort = (e: Endpoint) => `${e.host}:${e.port}`;
+
+/** A broker of KAFKA_BROKERS (`host:port`). */
+function broker(hostAndPort: string): Endpoint {
+  const i = hostAndPort.lastIndexOf(":");
+  const host = hostAndPort.slice(0, i);
+  const port = Number(hostAndPort.slice(i + 1));
+  return { host, port, answers: () => portAnswers(host, port) };
+}
+
+/** A seed of REDIS_URL; printed as host:port only, so no password reaches a log. */
+function seed(url: string): Endpoint {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 6379), answers: () => pingRedis(url) };
+}
+
+/**
+ * "use" when the endpoints answer, "start" when they are all on this machine and none answers;
+ * throws one line otherwise. A remote cluster with some nodes down is its operator's business:
+ * one answering seed is enough to use it.
+ */
+async function decide(what: string, endpoints: Endpoint[]): Promise<"use" | "start"> {
+  const up = await Promise.all(endpoints.map((e) => e.answers()));
+  if (up.every(Boolean)) return "use";
+  if (!endpoints.every((e) => isLocalHost(e.host))) {
+    if (up.some(Boolean)) return "use";
+    throw new Error(`${what}: nothing answers at ${endpoints.map(hostPort).join(",")}, and it is not on this machine`);
+  }
+  if (!up.some(Boolean)) return "start";
+  const answering = endpoints.filter((_, i) => up[i]).map(hostPort);
+  const verb = answering.length > 1 ? "answer" : "answers";
+  throw new Error(
+    `${what}: only ${answering.join(",")} of the ${endpoints.length} named ${verb}: not a whole cluster; start all of it (\`bun run infra --cluster\`), or stop what answers there`,
+  );
+}
+
+/**
+ * Uses or starts what `config` names. `clusterDataDir` is where a cluster started here keeps its
+ * data (tests pass a folder of their own).
+ */
+export async function ensureStack(config: Pick<Config, "KAFKA_BROKERS" | "REDIS_URL">, log = (l: string) => console.error(l), clusterDataDir = CLUSTER_DATA_DIR): Promise<Stack> {
+  // The one reading of REDIS_URL's seeds, the roles' own (src/redis/connection.ts).
+  const seeds = redisSeeds(config.REDIS_URL).map(seed);
+  const brokers = brokerList(config).map(broker);
+  const [redisAt, kafkaAt] = [seeds, brokers].map((list) => list.map(hostPort).join(","));
+  const [redis, kafka] = await Promise.all([decide("redis", seeds), decide("kafka", brokers)]);
+
+  // Every decision is said before anything starts, in the same order each time.
+  let startRedisHere: (() => Promise<LocalRedis | LocalRedisCluster>) | undefined;
+  const redisPorts = seeds.map((s) => s.port);
+  if (redis === "use") {
+    log(`redis: using ${seeds.length > 1 ? "the Redis Cluster at " : ""}${redisAt}`);
+  } else if (seeds.length === 1) {
+    log(`redis: nothing answers at ${redisAt}; starting redis-server on port ${redisPorts[0]}`);
+    // It keeps its data (AOF, under .cache/redis-data/<port>), as Kafka keeps its log.
+    startRedisHere = () => startRedis({ port: redisPorts[0] as number, persist: true });
+  } else {
+    const dataDir = join(clusterDataDir, "redis");
+    log(`redis: nothing answers at ${redisAt}; starting a Redis Cluster on those ports (data in ${dataDir})`);
+    startRedisHere = () => startRedisCluster({ ports: redisPorts, dataDir, log });
+  }
+  let startKafkaHere: (() => Promise<LocalKafka>) | undefined;
+  const kafkaPorts = brokers.map((b) => b.port);
+  if (kafka === "use") {
+    log(`kafka: using ${kafkaAt}`);
+  } else if (brokers.length === 1) {
+    log(`kafka: nothing answers at ${kafkaAt}; starting a local broker there`);
+    startKafkaHere = () => startKafka({ ports: kafkaPorts, log });
+  } else {
+    const dataDir = join(clusterDataDir, "kafka");
+    log(`kafka: nothing answers at ${kafkaAt}; starting a cluster of brokers on those ports (data in ${dataDir})`);
+    startKafkaHere = () => startKafkaCluster({ ports: kafkaPorts, dataDir, heap: "512m", log });
+  }
+
+  // Side by side (a cluster takes tens of seconds); when one fails, the other is stopped.
+  const [r, k] = await Promise.allSettled([startRedisHere?.(), startKafkaHere?.()]);
+  const started = { redis: r.status === "fulfilled" ? r.value : undefined, kafka: k.status === "fulfilled" ? k.value : undefined };
   const stop = async () => {
     await Promise.all([started.kafka?.stop(), started.redis?.stop()]);
   };
-  try {
-    const redisUrl = new URL(config.REDIS_URL);
-    const redisPort = Number(redisUrl.port || 6379);
-    if (!(await pingRedis(config.REDIS_URL))) {
-      if (!isLocalHost(redisUrl.hostname)) throw new Error(`redis: nothing answers at ${config.REDIS_URL}, and it is not on this machine`);
-      log(`redis: nothing answers at ${config.REDIS_URL}; starting redis-server on port ${redisPort}`);
-      // It keeps its data (AOF, under .cache/redis-data/<port>), as Kafka keeps its log.
-      started.redis = await startRedis({ port: redisPort, persist: true });
-    } else {
-      log(`redis: using ${config.REDIS_URL}`);
-    }
-
-    const first = hostPort(brokerList(config)[0] as string);
-    if (!(await portAnswers(first.host, first.port))) {
-      if (!isLocalHost(first.host)) throw new Error(`kafka: nothing answers at ${first.host}:${first.port}, and it is not on this machine`);
-      log(`kafka: nothing answers at ${first.host}:${first.port}; starting a local broker there`);
-      started.kafka = await startKafka({ ports: [first.port], log });
-    } else {
-      log(`kafka: using ${config.KAFKA_BROKERS}`);
-    }
-    return { kafkaBrokers: config.KAFKA_BROKERS, redisUrl: config.REDIS_URL, started, stop };
-  } catch (err) {
+  if (r.status === "rejected" || k.status === "rejected") {
     await stop();
-    throw err;
+    throw r.status === "rejected" ? r.reason : (k as PromiseRejectedResult).reason;
   }
+  return { kafkaBrokers: config.KAFKA_BROKERS, redisUrl: config.REDIS_URL, started, stop };
 }
