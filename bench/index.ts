@@ -49,6 +49,14 @@ function merge(into: Record<string, Figure>, fresh: Record<string, Figure>): voi
   Object.assign(into, Object.fromEntries(rows));
 }
 
+// The figures are measured on a fresh stack of this run's own (startTestStack replaces
+// KAFKA_BROKERS and REDIS_URL), so that they compare from run to run; the consumers bench starts
+// its own cluster for the cluster figure. What `bun run infra --cluster` prints is set aside, and
+// TOPIC_REPLICATION with it: the roles a bench starts inherit the environment, and a topic
+// replicated 3 times cannot be created on the one broker.
+const setAside = ["KAFKA_BROKERS", "REDIS_URL", "TOPIC_REPLICATION"].filter((name) => process.env[name]);
+if (setAside.length) console.error(`bench: ${setAside.join(", ")} set aside: the benches run on a Kafka and Redis of their own`);
+delete process.env.TOPIC_REPLICATION;
 await startTestStack();
 try {
   for (const file of files) {
