@@ -6,12 +6,14 @@
  * over three shards (ADDRESS_SHARDS=3), one per master. One cluster and one running pipeline for
  * the file: its shape first, then the pipeline end to end, then a broker and a master lost during
  * ingestion, each ending with what the API serves (the top 100 addresses on both sides among it)
- * equal to the independent computation (test/helpers/expected.ts).
+ * equal to the independent computation (test/helpers/expected.ts). Last, on the same cluster,
+ * `bun run demo` given only the variables `bun run infra --cluster` prints (no --cluster flag).
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Subprocess } from "bun";
 import type Redis from "ioredis";
 import type { Cluster } from "ioredis";
 import { type Admin, ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
@@ -23,6 +25,7 @@ import { addrTotalKey, keyPrefix, metricsKey } from "../src/redis/keys.ts";
 import { type LocalCluster, startLocalCluster } from "../tools/infra/cluster.ts";
 import { freePort, portAnswers } from "../tools/infra/process.ts";
 import { askNode, parseClusterNodes } from "../tools/infra/redis-cluster.ts";
+import { alive as demoProcessAlive, descendants, startDemo } from "./helpers/demo.ts";
 import { bounded, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -34,6 +37,8 @@ let admin: Admin;
 let p: Pipeline;
 /** The test's view of Redis, through the same connection factory the roles use (a Cluster client). */
 let redisView: Redis;
+/** The demo of the last test, killed after the file if a failure left it running. */
+let demoProc: Subprocess | undefined;
 /** Each fault survived, with its figures (printed at the end, quoted in the README). */
 const survived: { fault: string; transactions: number; lost: number; twice: number }[] = [];
 
@@ -86,6 +91,7 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
+  if (demoProc?.exitCode === null && demoProc.signalCode === null) demoProc.kill("SIGKILL");
   await bounded("stopping the pipeline", () => p?.stop(), 40_000);
   redisView?.disconnect();
   await bounded("disconnecting the admin", () => admin?.disconnect(), 10_000);
@@ -188,6 +194,77 @@ describe("the pipeline on the clusters", () => {
     expect(master.role).toBe("replica");
     await exact("the Redis master of the projections SIGKILLed");
   });
+});
+
+describe("bun run demo given only the variables infra prints", () => {
+  test("KAFKA_BROKERS, REDIS_URL with six seeds and TOPIC_REPLICATION, no --cluster: it uses the cluster, its projections agree, and SIGTERM leaves the cluster alone and nothing else running", async () => {
+    // The fault tests are done: their pipeline would only share the two cores with the demo's.
+    await bounded("stopping the pipeline", () => p.stop(), 40_000);
+    // About 7 addresses a transaction: all of them fit in one /high_value_addr answer (limit 1000).
+    const TRANSACTIONS = 80;
+    const port = freePort();
+    const api = `http://localhost:${port}`;
+    // Its own namespace on the cluster; the Kafka and Redis it uses come from cluster.env alone.
+    const vars = { ...cluster.env, TOPIC: "demo-vars", GROUP_PREFIX: "demo-vars-", REDIS_PREFIX: "demo-vars" };
+    const demo = startDemo({ ...vars, PORT: String(port) }, "cluster-demo", ["--rate", "50", "--count", String(TRANSACTIONS)]);
+    demoProc = demo.proc;
+    try {
+      await waitFor("the demo to start its roles", () => demo.lines.some((l) => l.startsWith("demo: running ")) || demo.proc.exitCode !== null, 60_000);
+      expect(demo.proc.exitCode).toBeNull();
+      // It found the cluster where the variables point and started nothing.
+      const seeds = cluster.redis.nodes.map((n) => `127.0.0.1:${n.port}`).join(",");
+      expect(demo.lines.filter((l) => /^(redis|kafka): /.test(l))).toEqual([`redis: using the Redis Cluster at ${seeds}`, `kafka: using ${cluster.env.KAFKA_BROKERS}`]);
+
+      type Tx = { hash: string; outputs: { address: string | null; value: number }[] };
+      const listed = await waitFor(
+        `/show_transactions/ to list all ${TRANSACTIONS} transactions`,
+        async () => {
+          const res = await fetch(`${api}/show_transactions/?limit=1000`).catch(() => undefined);
+          const body = res?.status === 200 ? ((await res.json()) as { transactions: Tx[] }) : undefined;
+          return body?.transactions.length === TRANSACTIONS ? body.transactions : undefined;
+        },
+        90_000,
+      );
+      expect(new Set(listed.map((t) => t.hash)).size).toBe(TRANSACTIONS);
+      // TOPIC_REPLICATION reached the producer, which created the topic.
+      const meta = await admin.fetchTopicMetadata({ topics: [vars.TOPIC] });
+      for (const partition of meta.topics[0]?.partitions ?? []) expect(partition.replicas.length).toBe(3);
+
+      // The counts projection holds every one of them once.
+      await waitFor(
+        `/transactions_count_per_hour to total ${TRANSACTIONS}`,
+        async () => {
+          const body = (await (await fetch(`${api}/transactions_count_per_hour`)).json()) as { hours: { count: number }[] };
+          return body.hours.reduce((sum, h) => sum + h.count, 0) === TRANSACTIONS;
+        },
+        60_000,
+      );
+      // The address projection's totals equal the outputs of the listed transactions, address by address.
+      const received = new Map<string, number>();
+      for (const tx of listed) for (const out of tx.outputs) if (out.address && out.value > 0) received.set(out.address, (received.get(out.address) ?? 0) + out.value);
+      expect(received.size).toBeLessThan(1000);
+      const served = await waitFor(
+        "/high_value_addr to hold every listed output",
+        async () => {
+          const body = (await (await fetch(`${api}/high_value_addr?limit=1000`)).json()) as { addresses: { address: string; total_value: number }[] };
+          const totals = new Map(body.addresses.filter((a) => a.total_value > 0).map((a) => [a.address, a.total_value]));
+          return totals.size === received.size ? totals : undefined;
+        },
+        60_000,
+      );
+      expect(Object.fromEntries(served)).toEqual(Object.fromEntries(received));
+    } finally {
+      // SIGTERM: exit code 0, every process of the demo gone, the cluster it did not start left running.
+      const below = descendants(demo.proc.pid);
+      demo.proc.kill("SIGTERM");
+      expect(await demo.proc.exited).toBe(0);
+      await demo.done;
+      await waitFor("every process of the demo to be gone", () => below.every((d) => !demoProcessAlive(d)), 10_000).catch(() => {});
+      expect(below.filter(demoProcessAlive)).toEqual([]);
+    }
+    for (const node of cluster.redis.nodes) expect(await portAnswers("127.0.0.1", node.port)).toBe(true);
+    for (const node of cluster.kafka.nodes) expect(await portAnswers("localhost", node.port)).toBe(true);
+  }, 240_000);
 });
 
 test("stopping leaves no broker and no redis-server of it running", async () => {
