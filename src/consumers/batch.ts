@@ -40,24 +40,29 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
   const metric = ctx.metric;
 
   return async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-    let messages = batch.messages;
+    const messages = batch.messages;
     const partition = batch.partition;
     // The offset this fetch asked for (kafkajs keeps it on the batch): the position the stretch starts at.
-    let from = String((batch as unknown as { fetchedOffset: string }).fetchedOffset);
+    const from = String((batch as unknown as { fetchedOffset: string }).fetchedOffset);
     const first = messages[0];
     if (!first) return;
-    // Resuming: the record before the position must be the group's last applied one (same log).
-    const resume = positions.checkResume(partition, { offset: from, timestamp: first.timestamp, key: first.key });
+    // Resuming: the group's last applied record must still be in the log where it was (same log).
+    const resume = positions.checkResume(partition, { offset: first.offset, timestamp: first.timestamp, key: first.key });
     if (resume === "other_log") {
       await positions
         .otherLog(partition)
         .catch((err) => log.limited(`resync:${role}`, "warn", `${role}: could not drop the projection, will retry`, { partition, error: String(err) }));
       return;
     }
-    if (resume === "skip_first") {
-      resolveOffset(first.offset);
-      messages = messages.slice(1);
-      from = String(Number(first.offset) + 1);
+    if (resume === "resync") {
+      await positions
+        .resync(partition, Number(from))
+        .catch((err) => log.limited(`resync:${role}`, "warn", `${role}: could not resume from Redis's position, will retry`, { partition, error: String(err) }));
+      return;
+    }
+    if (resume === "same_log") {
+      positions.seekPosition(partition);
+      return;
     }
     const last = messages[messages.length - 1];
     if (!last) return;

@@ -76,11 +76,15 @@ export interface Positions {
    */
   resync(partition: number, reached?: number): Promise<void>;
   /**
-   * A resumed partition's first batch: "other_log" when the record before the position is not the
-   * group's last applied record (the batch must not be applied: the projection is dropped and
-   * replayed), "skip_first" when it is (the batch starts at it: apply the rest), else "ok".
+   * A resumed partition's first batch, which starts at the group's marker (its last applied record,
+   * as Redis holds it): "other_log" when the record there is another (the batch must not be
+   * applied: the projection is dropped and replayed), "same_log" when it is the same (go on from
+   * the position: `seekPosition`), "resync" when the batch does not start at the marker (resync,
+   * which seeks there again, or gives up the check when the log no longer holds it), else "ok".
    */
-  checkResume(partition: number, first: FirstRecord): "ok" | "skip_first" | "other_log";
+  checkResume(partition: number, first: FirstRecord): "ok" | "same_log" | "other_log" | "resync";
+  /** Seeks the partition to the position this process expects (after its marker was checked). */
+  seekPosition(partition: number): void;
   /** The projection no longer matches the log: drops it (this shard) and replays. */
   otherLog(partition: number): Promise<void>;
   /** A batch of the partition was applied: Redis now holds `to`; its first record's stamp and its last record. */
@@ -102,7 +106,7 @@ export interface Positions {
 interface Partition {
   /** The position this process expects Redis to hold (the end of its last batch or seek). */
   expected?: string;
-  /** The record before the position, when it must be checked against the group's marker. */
+  /** The group's marker, when the record there must be read again before going on. */
   check?: Marker;
   /** The first record applied since the resume: its stamp (the replay's covers-from when Redis has none). */
   firstStampMs?: number;
@@ -191,8 +195,9 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       }
       if (at < end.low) return skipLost(partition, position, end.low);
       const marker = parseMarker(await redis.hget(replay, `${field}:marker`));
-      // The record before the position must still be the group's last: read it again, then skip it.
-      if (marker && marker.offset === at - 1 && marker.offset >= end.low) check = marker;
+      // The group's last applied record (written about every second) must still be there: read it
+      // again before going on from the position.
+      if (marker && marker.offset < at && marker.offset >= end.low) check = marker;
       log.limited(`resume:${role}:${partition}`, "info", `${role}: Redis holds position ${position} for partition ${partition} (this process was at ${reached}); resuming there`);
     }
     metrics.inc(ctx.metric("seeks_total"));
@@ -315,18 +320,19 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     },
     resync,
     otherLog,
+    seekPosition(partition) {
+      const expected = parts.get(partition)?.expected;
+      if (expected !== undefined) seek(partition, expected);
+    },
     checkResume(partition, first) {
       const p = part(partition);
       const check = p.check;
       if (!check) return "ok";
-      if (first.offset === p.expected) {
-        p.check = undefined;
-        return "ok";
-      }
-      if (Number(first.offset) !== check.offset) return "ok";
+      // Read from elsewhere (a fetch begun before the seek): read the record before the position first.
+      if (Number(first.offset) !== check.offset) return "resync";
       p.check = undefined;
       const key = first.key === null ? "" : String(first.key);
-      return Number(first.timestamp) === check.stampMs && key === check.key ? "skip_first" : "other_log";
+      return Number(first.timestamp) === check.stampMs && key === check.key ? "same_log" : "other_log";
     },
     applied(partition, to, firstStampMs, last) {
       const p = part(partition);
