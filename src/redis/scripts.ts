@@ -64,8 +64,7 @@ export class ScriptError extends Error {
     readonly script: ScriptName,
     readonly code: number,
   ) {
-    const known = SCRIPT_ERRORS[code];
-    super(`${script}: ${known ? `${known.name}: ${known.message}` : "unknown error"} (code ${code})`);
+    super(`${script}: ${SCRIPT_ERRORS[code]?.message ?? "unknown error"} (code ${code})`);
   }
 }
 
