@@ -6,8 +6,10 @@
  *
  * The judgement is src/domain/coverage.ts's; this file picks what it is given: every partition of
  * the topic, of every shard the figure merges, as Redis holds them when the answer is rendered.
- * A render reads the coverage BEFORE its figures (`Coverage.read`): the figures can then only be
- * fresher than the coverage they are judged by, which errs on the safe side.
+ * A render reads the coverage before and after its figures (`Coverage.bracket`) and takes the
+ * worse judgement: figures only grow while the coverage holds, so the coverage read before is
+ * safe, and one that a FLUSHALL, a restored snapshot or a rebuild changed during the render shows
+ * in the reading after.
  */
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
@@ -84,7 +86,7 @@ export function partitionsOf(progresses: readonly GroupProgress[], topic: string
 /** Judges spans of event time [fromMs, toMs) against the coverage one render read, at the time it read it. */
 export type Judge = (fromMs: number, toMs: number) => Completeness;
 
-/** Reads a projection's coverage for a render; `read` must come before the render reads its figures. */
+/** Reads a projection's coverage for a render, around the render's reading of its figures. */
 export class Coverage {
   constructor(
     private readonly store: ApiStore,
@@ -94,9 +96,18 @@ export class Coverage {
     private readonly partitions: () => number,
   ) {}
 
-  async read(role: GroupRole): Promise<Judge> {
-    const parts = partitionsOf(await this.store.coverage(role), this.topic, this.partitions());
+  private async read(role: GroupRole): Promise<Judge> {
     const at = this.now();
-    return (fromMs, toMs) => spanCompleteness(parts, fromMs, toMs, at);
+    const [progresses, heldSince] = await Promise.all([this.store.coverage(role), this.store.producerHeldSinceMs(at)]);
+    const parts = partitionsOf(progresses, this.topic, this.partitions());
+    return (fromMs, toMs) => spanCompleteness(parts, fromMs, toMs, at, heldSince);
+  }
+
+  /** Reads the figures between two readings of the coverage; judges by the worse of the two. */
+  async bracket<T>(role: GroupRole, figures: () => Promise<T>): Promise<{ judge: Judge; value: T }> {
+    const before = await this.read(role);
+    const value = await figures();
+    const after = await this.read(role);
+    return { value, judge: (fromMs, toMs) => worstOf([before(fromMs, toMs), after(fromMs, toMs)]) };
   }
 }

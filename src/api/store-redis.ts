@@ -5,7 +5,7 @@
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { metricsKey } from "../redis/keys.ts";
-import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, replayLeft, shardProgresses, topAddresses, transactionByHash } from "../redis/read.ts";
+import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, producerHeldSinceMs, replayLeft, shardProgresses, topAddresses, transactionByHash } from "../redis/read.ts";
 import { fromRedis } from "./redis.ts";
 import type { ApiStore } from "./store.ts";
 
@@ -28,6 +28,7 @@ export function redisStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX" | "
         `${role} projection`,
       ),
     coverage: (role) => fromRedis(shardProgresses(redis, config, role), `${role} coverage`),
+    producerHeldSinceMs: (nowMs) => fromRedis(producerHeldSinceMs(redis, config, nowMs), "producers' held transactions"),
     pipelineMetrics: () => fromRedis(redis.hgetall(metrics), "metrics hash"),
   };
 }

@@ -36,6 +36,8 @@ export interface ApiStore {
    * judged on it (completeness.ts); /health reads each partition's position and error from it.
    */
   coverage(role: GroupRole): Promise<GroupProgress[]>;
+  /** Since when a producer holds transactions Kafka has not acknowledged (its fresh reports at `nowMs`); null when none does. */
+  producerHeldSinceMs(nowMs: number): Promise<number | null>;
   /** Pipeline counters and gauges (the metrics hash every role flushes into). */
   pipelineMetrics(): Promise<Record<string, string>>;
 }

@@ -35,6 +35,13 @@ export const LATENESS_MS = 5_000;
  */
 export const FUTURE_SLACK_MS = MAX_FUTURE_SECONDS * 1000;
 
+/**
+ * A producer holding transactions Kafka has not acknowledged (an outage) says since when, about
+ * every second (src/producer/producer.ts); a report older than this is from a producer that is
+ * gone, and what it held never reaches the log.
+ */
+export const HELD_REPORT_STALE_MS = 5_000;
+
 /** Why an answer is not final, in the same words on every endpoint. */
 export const INCOMPLETE_REASONS = ["replaying", "log_gap", "behind"] as const;
 export type IncompleteReason = (typeof INCOMPLETE_REASONS)[number];
@@ -67,10 +74,18 @@ function partitionGap(p: PartitionCoverage, fromMs: number, toMs: number, nowMs:
  * Whether a projection holds every record of event times [fromMs, toMs) that the log held
  * LATENESS_MS before `nowMs`, over `partitions` (every partition of the topic, of every shard the
  * figure merges; a missing one is replaying). The first reason found, in the order of
- * INCOMPLETE_REASONS, names it.
+ * INCOMPLETE_REASONS, names it. `heldSinceMs`: since when a producer holds transactions Kafka has
+ * not acknowledged, null when none does; held longer than LATENESS_MS they are no longer "in
+ * flight", and a span that can hold them (it ends after they arrived) is behind.
  */
-export function spanCompleteness(partitions: readonly (PartitionCoverage | undefined)[], fromMs: number, toMs: number, nowMs: number): Completeness {
-  let worst: IncompleteReason | null = null;
+export function spanCompleteness(
+  partitions: readonly (PartitionCoverage | undefined)[],
+  fromMs: number,
+  toMs: number,
+  nowMs: number,
+  heldSinceMs: number | null = null,
+): Completeness {
+  let worst: IncompleteReason | null = heldSinceMs !== null && heldSinceMs < nowMs - LATENESS_MS && toMs + LATENESS_MS > heldSinceMs ? "behind" : null;
   for (const p of partitions) {
     const reason = p ? partitionGap(p, fromMs - FUTURE_SLACK_MS, toMs + LATENESS_MS, nowMs) : "replaying";
     if (reason && (worst === null || INCOMPLETE_REASONS.indexOf(reason) < INCOMPLETE_REASONS.indexOf(worst))) worst = reason;

@@ -20,9 +20,12 @@
  * of the last data frame), `producer_buffer_messages` and `producer_buffer_bytes` (what is held
  * waiting for Kafka).
  */
+
+import { hostname } from "node:os";
 import type Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
 import type { Config } from "../domain/config.ts";
+import { LATENESS_MS } from "../domain/coverage.ts";
 import type { Logger } from "../domain/log.ts";
 import { Metrics } from "../domain/metrics.ts";
 import { connectFeed, FEED_TIMING, type FeedEvents, type FeedTiming } from "../feed/client.ts";
@@ -31,7 +34,7 @@ import { createKafka } from "../kafka/client.ts";
 import { cutDeadLetter, deadLetterMessage } from "../kafka/dlq.ts";
 import { type Clock, redisClock } from "../redis/clock.ts";
 import { connectRedis } from "../redis/connection.ts";
-import { metricsKey } from "../redis/keys.ts";
+import { metricsKey, producerHeldKey } from "../redis/keys.ts";
 import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
 
 /** How long a shutdown waits for Kafka to acknowledge what is held. */
@@ -84,6 +87,41 @@ async function clockMeasured(redis: Redis, clock: Clock, log: Logger, stopped: (
   }
 }
 
+/** How often a producer holding transactions says so in Redis (src/domain/coverage.ts HELD_REPORT_STALE_MS). */
+export const HELD_REPORT_MS = 1_000;
+
+/**
+ * Tells the API, through `key`, since when this producer holds transactions that Kafka has not
+ * acknowledged: they are on their way to the log, so answers about their time are not final yet
+ * (src/domain/coverage.ts). Every HELD_REPORT_MS, the oldest held over the last LATENESS_MS and a
+ * report more: what Kafka just acknowledged is still given that long to reach the projections.
+ * The field goes when nothing was held over that time.
+ */
+function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Clock): () => Promise<void> {
+  const id = `${process.pid}@${hostname()}`;
+  const seen: { atMs: number; sinceMs: number | null }[] = [];
+  let reported = false;
+  const report = async () => {
+    const now = clock.now();
+    seen.push({ atMs: now, sinceMs: publisher.heldSinceMs() });
+    while ((seen[0]?.atMs ?? now) < now - LATENESS_MS - HELD_REPORT_MS) seen.shift();
+    let since: number | null = null;
+    for (const s of seen) if (s.sinceMs !== null && (since === null || s.sinceMs < since)) since = s.sinceMs;
+    try {
+      if (since !== null) await redis.hset(key, id, `${since} ${now}`);
+      else if (reported) await redis.hdel(key, id);
+      reported = since !== null;
+    } catch {
+      // Redis away: the API cannot read it either; the next report tries again.
+    }
+  };
+  const timer = setInterval(report, HELD_REPORT_MS);
+  return async () => {
+    clearInterval(timer);
+    if (reported) await redis.hdel(key, id).catch(() => {});
+  };
+}
+
 /** Starts at once: reads the feed as soon as Redis's clock is known; Kafka and Redis are connected (and retried) in the background. */
 export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, publisherTiming = PUBLISHER_TIMING }: ProducerDeps): Producer {
   const metrics = new Metrics();
@@ -106,6 +144,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
     publisherTiming,
   );
   const stopFlushing = metrics.startFlushing(redis, metricsKey(config));
+  const stopReportingHeld = reportHeld(redis, producerHeldKey(config), publisher, clock);
 
   const events: FeedEvents = {
     frame(raw) {
@@ -133,6 +172,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
       stopped = true; // a clock measured from now on opens no feed
       feed?.close();
       await publisher.stop(SHUTDOWN_FLUSH_MS);
+      await stopReportingHeld();
       await stopFlushing();
       clock.stop();
       redis.disconnect();

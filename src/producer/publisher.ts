@@ -83,6 +83,8 @@ interface Queued {
   size: number;
   /** Event time of a transaction, for the minute partitioner; undefined for dead letters. */
   time?: number;
+  /** When it was queued (Redis's clock, ms). */
+  queuedAtMs: number;
 }
 
 const byteLength = (value: Message["value"]) => (typeof value === "string" ? Buffer.byteLength(value) : (value?.length ?? 0));
@@ -130,11 +132,16 @@ export class Publisher {
 
   send(tx: Transaction): void {
     const message = { key: tx.hash, value: JSON.stringify(tx) };
-    this.enqueue({ message, bytes: byteLength(message.value), size: recordSize(message), time: tx.time }, `transaction ${tx.hash}`);
+    this.enqueue({ message, bytes: byteLength(message.value), size: recordSize(message), time: tx.time, queuedAtMs: this.now() }, `transaction ${tx.hash}`);
   }
 
   deadLetter(message: Message): void {
-    this.enqueue({ message, bytes: byteLength(message.value), size: recordSize(message) }, "dead letter");
+    this.enqueue({ message, bytes: byteLength(message.value), size: recordSize(message), queuedAtMs: this.now() }, "dead letter");
+  }
+
+  /** When the oldest message still waiting for Kafka was queued (Redis's clock, ms); null when none waits. */
+  heldSinceMs(): number | null {
+    return this.queue[0]?.queuedAtMs ?? null;
   }
 
   /** Messages and bytes (keys, values, headers) queued now, not yet acknowledged by Kafka. */

@@ -37,6 +37,12 @@ export const keyPrefix = (config: Prefixed) => `{${config.REDIS_PREFIX}}:`;
  * Gauges (`producer_last_message_at_ms`, ...) are set with HSET.
  */
 export const metricsKey = (config: Prefixed) => `${keyPrefix(config)}metrics`;
+/**
+ * HASH producer id -> "<oldest held ms> <written ms>": each producer holding transactions Kafka
+ * has not acknowledged (an outage), since when, on Redis's clock; rewritten every second while it
+ * holds, removed when it holds none. The API counts them as not yet in the log, but on their way.
+ */
+export const producerHeldKey = (config: Prefixed) => `${keyPrefix(config)}producer:held`;
 
 // ---- shards of the address projection (src/domain/shards.ts) ----------------------------------
 

@@ -13,12 +13,12 @@
 import { Type } from "@sinclair/typebox";
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
-import type { PartitionCoverage } from "../domain/coverage.ts";
+import { HELD_REPORT_STALE_MS, type PartitionCoverage } from "../domain/coverage.ts";
 import type { GroupRole } from "../domain/groups.ts";
 import { addressShards, type Shard, WHOLE } from "../domain/shards.ts";
 import type { TransactionView } from "../domain/transaction.ts";
 import { hourOf, minuteOf, toSec, windowStart } from "../domain/window.ts";
-import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
+import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, producerHeldKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
 
 export type { Side };
 
@@ -260,4 +260,18 @@ export function replayTotal(progress: GroupProgress): number {
   let total = 0;
   for (const [field, until] of progress.replayUntil) total += Math.max(0, until - (progress.replayFrom.get(field) ?? until));
   return total;
+}
+
+/**
+ * Since when (unix ms, Redis's clock) a producer holds transactions Kafka has not acknowledged:
+ * the oldest of the producers' fresh reports (src/redis/keys.ts producerHeldKey); null when none.
+ */
+export async function producerHeldSinceMs(redis: Redis, config: Prefixed, nowMs: number): Promise<number | null> {
+  let since: number | null = null;
+  for (const report of Object.values(await redis.hgetall(producerHeldKey(config)))) {
+    const [held, written] = report.split(" ").map(Number);
+    if (held === undefined || written === undefined || !Number.isFinite(held) || !(written >= nowMs - HELD_REPORT_STALE_MS)) continue;
+    since = since === null ? held : Math.min(since, held);
+  }
+  return since;
 }

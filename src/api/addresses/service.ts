@@ -29,10 +29,10 @@ export class AddressesService {
   async top(side: Side, limit: number): Promise<Rendered<HighValueAddresses>> {
     const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
     const all = await this.cache.get(side, async () => {
-      const judge = await this.coverage.read("addresses");
       const now = this.now();
+      const { judge, value } = await this.coverage.bracket("addresses", () => this.store.topAddresses(side, size));
       const flag = flagOf(judge(windowStart(toSec(now)) * 1000, now));
-      return new Sliced(await this.store.topAddresses(side, size), (addresses) => ({ window_seconds: WINDOW_SECONDS, side, ...flag, addresses: [...addresses] }), "addresses");
+      return new Sliced(value, (addresses) => ({ window_seconds: WINDOW_SECONDS, side, ...flag, addresses: [...addresses] }), "addresses");
     });
     return all.take(limit) as Rendered<HighValueAddresses>;
   }

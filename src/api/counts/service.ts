@@ -9,7 +9,7 @@
  *
  * Each minute and hour says whether it is complete (completeness.ts), and so does each answer as a
  * whole: `min_value` can filter an incomplete minute out, so the answer is complete only when all
- * 60 minutes are. The counts projection's coverage is read before the buckets, in the same render.
+ * 60 minutes are. The counts projection's coverage is read around the buckets, in the same render (completeness.ts `bracket`).
  */
 import { Rendered, TtlCache } from "../cache.ts";
 import { type Coverage, flagOf, worstOf } from "../completeness.ts";
@@ -59,8 +59,7 @@ export class CountsService {
 
   private lastHour(from: number): Promise<LastHour> {
     return this.minutes.get(String(from), async () => {
-      const judge = await this.coverage.read("counts");
-      const buckets = await this.store.minuteBuckets(from, MINUTES_SHOWN);
+      const { judge, value: buckets } = await this.coverage.bracket("counts", () => this.store.minuteBuckets(from, MINUTES_SHOWN));
       const judged = buckets.map((b: Bucket, i) => {
         const start = from + i * MINUTE_MS;
         return { bucket: b, start, completeness: judge(start, start + MINUTE_MS) };
@@ -83,8 +82,7 @@ export class CountsService {
     const current = Math.floor(this.now() / HOUR_MS) * HOUR_MS;
     const from = current - (HOURS_SHOWN - 1) * HOUR_MS;
     return this.hours.get(String(from), async () => {
-      const judge = await this.coverage.read("counts");
-      const buckets = await this.store.hourBuckets(from, HOURS_SHOWN);
+      const { judge, value: buckets } = await this.coverage.bracket("counts", () => this.store.hourBuckets(from, HOURS_SHOWN));
       const hours = buckets.map((b, i) => {
         const start = from + i * HOUR_MS;
         const completeness = judge(start, start + HOUR_MS);

@@ -4,7 +4,7 @@
  * The newest `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice of that
  * read: a client cycling the limit costs no extra Redis read. One by hash is a single GET.
  *
- * Completeness (completeness.ts), with the transactions projection's coverage read before the
+ * Completeness (completeness.ts), with the transactions projection's coverage read around the
  * transactions: a list is complete when none is missing from the span it shows, from the oldest
  * listed transaction's time (the window's start when fewer than `limit` are listed) to now. A
  * transaction found is complete; a 404 is complete when the projection holds the whole window.
@@ -41,10 +41,10 @@ export class TransactionsService {
     // Without a cache (tests) there is nothing to share: read just what is asked.
     const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
     const all = await this.latestCache.get("latest", async () => {
-      const judge = await this.coverage.read("transactions");
       const now = this.now();
       const from = windowStart(toSec(now)) * 1000;
-      const listed = (await this.store.latestTransactions(size, now)).map(view);
+      const { judge, value } = await this.coverage.bracket("transactions", () => this.store.latestTransactions(size, now));
+      const listed = value.map(view);
       // The first n listed are all `limit` asked for when more were read (or the read was full): a
       // transaction missing from them would be newer than the last. Fewer than asked: the whole window.
       const spanFrom = (n: number) => (n > 0 && (n < listed.length || listed.length === size) ? (listed[n - 1] as TransactionView).time * 1000 : from);
@@ -60,8 +60,7 @@ export class TransactionsService {
   }
 
   async byHash(hash: string): Promise<Rendered<FoundTransaction>> {
-    const judge = await this.coverage.read("transactions");
-    const tx = await this.store.transaction(hash.toLowerCase());
+    const { judge, value: tx } = await this.coverage.bracket("transactions", () => this.store.transaction(hash.toLowerCase()));
     if (!tx) {
       const now = this.now();
       throw new NotFoundError(`no stored transaction ${hash.toLowerCase()}; transactions are kept for 3 hours of event time`, flagOf(judge(windowStart(toSec(now)) * 1000, now)));
