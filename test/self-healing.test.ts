@@ -111,7 +111,8 @@ describe("Redis loses data; the projections heal from the log by themselves", ()
     await Bun.sleep(5_000);
     await exact("clock skew");
     // The skew took effect in every one of them.
-    for (const child of [producer, ...skewed]) expect(readFileSync(join(import.meta.dir, "artifacts", `self-healing-${child.name}.log`), "utf8")).toMatch(/skewed clock: -?600000 ms/);
+    for (const child of [producer, ...skewed])
+      expect(readFileSync(join(import.meta.dir, "artifacts", `self-healing-${child.name}.log`), "utf8")).toMatch(/skewed clock: -?600000 ms/);
   }, 180_000);
 
   test("a second start of the pipeline with Kafka's log kept and Redis new serves the whole log", async () => {

@@ -113,6 +113,8 @@ export const addrWindowKey = (config: Prefixed, shard: Shard = WHOLE) => address
 
 /** ZSET transaction hash -> event time (unix s): every stored transaction. */
 export const txByTimeKey = (config: Prefixed) => `${groupPrefix(config, "transactions")}by-time`;
+/** ZSET hash -> time: the transactions of a dropped projection whose bodies are still to delete (lua/dropTransactions-5.lua). */
+export const txDroppedKey = (config: Prefixed) => `${txByTimeKey(config)}:dropped`;
 /** `<prefix><hash>` is a STRING: the transaction's JSON, as the API serves it. */
 export const txBodyPrefix = (config: Prefixed) => groupPrefix(config, "transactions");
 export const txBodyKey = (config: Prefixed, hash: string) => `${txBodyPrefix(config)}${hash}`;

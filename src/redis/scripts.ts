@@ -16,7 +16,7 @@ import { REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
 import { type Shard, WHOLE } from "../domain/shards.ts";
 import { type TransactionView, viewJson } from "../domain/transaction.ts";
 import { HOUR_BUCKET_KEEP_SECONDS, MAX_AHEAD_SECONDS, MINUTE_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_BUDGET, WINDOW_MINUTES } from "../domain/window.ts";
-import { addressKeys, countsHourPrefix, countsMinutePrefix, positionKey, replayKey, type StateRole, seenKey, txBodyPrefix, txByTimeKey } from "./keys.ts";
+import { addressKeys, countsHourPrefix, countsMinutePrefix, positionKey, replayKey, type StateRole, seenKey, txBodyPrefix, txByTimeKey, txDroppedKey } from "./keys.ts";
 import { defineScripts } from "./loader.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
@@ -285,12 +285,6 @@ export function trimTransactions(config: TxConfig, at?: number): ScriptCall<Trim
 }
 
 // ---- dropping a projection (bun run rebuild) ---------------------------------------------------
-
-/**
- * ZSET hash -> time: the transactions of a dropped projection whose bodies are still to delete
- * (lua/dropTransactions-5.lua). Proposed for src/redis/keys.ts, which builds every other name.
- */
-export const txDroppedKey = (config: Prefixed) => `${txByTimeKey(config)}:dropped`;
 
 export interface Dropped {
   /** False when an earlier drop's transactions are still being deleted: nothing was dropped (finish that one first). */
