@@ -101,6 +101,14 @@ describe("compose.yaml", () => {
     for (const [, service] of roles) expect(service.build).toBe(".");
   });
 
+  test("every role restarts when it exits, and the roles without HTTP have a heartbeat health check", () => {
+    for (const [name, service] of roles) {
+      expect({ name, restart: service.restart }).toEqual({ name, restart: "unless-stopped" });
+      if (name === "api" || name === "sim") continue;
+      expect({ name, test: service.healthcheck?.test }).toEqual({ name, test: ["CMD", "bun", "src/roles/alive.ts", name] });
+    }
+  });
+
   test("the API publishes its port and has a health check", () => {
     expect(services.api?.environment?.PORT).toBe(3000);
     expect(services.api?.healthcheck?.test.join(" ")).toContain("/health");

@@ -24,6 +24,7 @@
 import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../domain/config.ts";
 import { type GroupRole, REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
+import { beat } from "../domain/heartbeat.ts";
 import { WHOLE } from "../domain/shards.ts";
 import { advanceCoverage, type CoverageUpdate, type Marker, parseMarker } from "../redis/coverage.ts";
 import { finishDrops } from "../redis/drop.ts";
@@ -254,7 +255,10 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
 
   /** One tick: the positions (resync where Redis holds another or none), then each partition's coverage. */
   async function tick(): Promise<void> {
-    if (watching || !assigned.length) return;
+    // A tick that hangs (Redis or Kafka never answering) stops the heartbeat.
+    if (watching) return;
+    beat(`consumer-${role}`);
+    if (!assigned.length) return;
     watching = true;
     const t = performance.now();
     // A tick long after the last one (the process was stopped, SIGSTOP): nothing was stuck meanwhile.

@@ -26,6 +26,7 @@ import type Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
 import type { Config } from "../domain/config.ts";
 import { LATENESS_MS } from "../domain/coverage.ts";
+import { beat } from "../domain/heartbeat.ts";
 import type { Logger } from "../domain/log.ts";
 import { Metrics } from "../domain/metrics.ts";
 import { connectFeed, FEED_TIMING, type FeedEvents, type FeedTiming } from "../feed/client.ts";
@@ -102,6 +103,7 @@ function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Cloc
   const seen: { atMs: number; sinceMs: number | null }[] = [];
   let reported = false;
   const report = async () => {
+    beat("producer");
     const now = clock.now();
     seen.push({ atMs: now, sinceMs: publisher.heldSinceMs() });
     while ((seen[0]?.atMs ?? now) < now - LATENESS_MS - HELD_REPORT_MS) seen.shift();
