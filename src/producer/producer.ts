@@ -94,21 +94,23 @@ export const HELD_REPORT_MS = 1_000;
 /**
  * Tells the API, through `key`, since when this producer holds transactions that Kafka has not
  * acknowledged: they are on their way to the log, so answers about their time are not final yet
- * (src/domain/coverage.ts). Every HELD_REPORT_MS, the oldest held over the last LATENESS_MS and a
- * report more: what Kafka just acknowledged is still given that long to reach the projections.
- * The field goes when nothing was held over that time.
+ * (src/domain/coverage.ts). Every HELD_REPORT_MS, the oldest held now; a transaction held longer
+ * than LATENESS_MS is still reported for LATENESS_MS and a report more after Kafka took it, the
+ * time it gets to reach the projections. The field goes when nothing is held.
  */
 function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Clock): () => Promise<void> {
   const id = `${process.pid}@${hostname()}`;
-  const seen: { atMs: number; sinceMs: number | null }[] = [];
+  const seen: { atMs: number; sinceMs: number }[] = [];
   let reported = false;
   const report = async () => {
     beat("producer");
     const now = clock.now();
-    seen.push({ atMs: now, sinceMs: publisher.heldSinceMs() });
+    const held = publisher.heldSinceMs();
+    // Held longer than LATENESS_MS: no longer "in flight"; remembered a while after Kafka took it.
+    if (held !== null && held < now - LATENESS_MS) seen.push({ atMs: now, sinceMs: held });
     while ((seen[0]?.atMs ?? now) < now - LATENESS_MS - HELD_REPORT_MS) seen.shift();
-    let since: number | null = null;
-    for (const s of seen) if (s.sinceMs !== null && (since === null || s.sinceMs < since)) since = s.sinceMs;
+    let since = held;
+    for (const s of seen) if (since === null || s.sinceMs < since) since = s.sinceMs;
     try {
       if (since !== null) await redis.hset(key, id, `${since} ${now}`);
       else if (reported) await redis.hdel(key, id);
