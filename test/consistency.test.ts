@@ -75,7 +75,18 @@ let poller: Poller;
 /** The role processes this file started (the Pipeline spawns them), by role. */
 const children: { role: "producer" | GroupRole; child: Child }[] = [];
 
-const alive = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null;
+/**
+ * Alive for Bun and for the kernel: in one full run Bun never reported the exit of a SIGKILLed
+ * consumer (exitCode stayed null for 30 s), so the process table has the last word.
+ */
+const alive = (c: Child) => {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return false;
+  try {
+    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${c.proc.pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
 const live = (role: "producer" | GroupRole) => children.filter((c) => c.role === role && alive(c.child)).map((c) => c.child);
 
 function spawn(role: "producer" | GroupRole, extra: Record<string, string> = {}, bunArgs: string[] = []): Child {

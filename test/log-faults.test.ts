@@ -18,7 +18,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
 import { ROLES } from "../src/domain/groups.ts";
-import { positionField, positionKey } from "../src/redis/keys.ts";
+import { minuteOf } from "../src/domain/window.ts";
+import { countsMinuteKey, metricsKey, positionField, positionKey } from "../src/redis/keys.ts";
 import { groupShards, shardProgresses } from "../src/redis/read.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
@@ -217,7 +218,41 @@ describe("the log fault matrix: no position outside the log jams a partition", (
     expect(logLines(/is not the one the projection was built from/)).toBeGreaterThan(before);
     rateLimited();
   });
+
+  test("a key of the wrong type: nothing half-written or dead-lettered, the partition named, a stuck consumer exits, and on once the key is gone", async () => {
+    await quiet();
+    // Someone writes by hand where the counts group is about to write: the minutes ahead.
+    const now = Math.floor(Date.now() / 1000);
+    const planted = [0, 1, 2, 3].map((m) => countsMinuteKey(config, minuteOf(now) + m * 60));
+    for (const key of planted) await admin.set(key, "by hand");
+    const deadBefore = Number(await admin.hget(metricsKey(config), "consumer_counts_dead_letters_total"));
+    // One counts consumer for every partition, which gives up after 10 s stuck.
+    await stopCounts();
+    const stuck = p.spawn("consumer-counts", { STUCK_EXIT_SECONDS: "10" });
+    p.sim?.resume();
+    const error = await waitFor("the counts group to name the key", async () => [...((await shardProgresses(admin, config, "counts"))[0]?.errors.values() ?? [])][0], 60_000);
+    expect(planted.some((key) => error.includes(key))).toBe(true);
+    await waitFor("the stuck consumer to exit", () => stuck.proc.exitCode !== null, 60_000);
+    expect(stuck.proc.exitCode).toBe(1);
+    const lines = readFileSync(
+      join(ARTIFACTS, readdirSync(ARTIFACTS).find((f) => f.startsWith("log-faults-consumer-counts-") && f.endsWith(`-${stuck.name.split("-").pop()}.log`)) ?? ""),
+      "utf8",
+    );
+    expect(lines).toMatch(/has not moved for 10 s; exiting so that it is restarted/);
+    // Nothing was dead-lettered for it; with the key gone, a new consumer goes on and every figure is exact.
+    expect(Number(await admin.hget(metricsKey(config), "consumer_counts_dead_letters_total"))).toBe(deadBefore);
+    for (const key of planted) await admin.del(key);
+    p.spawn("consumer-counts");
+    const r = await p.settle(60_000);
+    results.push(`wrong type: named (${error.slice(0, 60)}...), the stuck consumer exited 1; then ${r.transactions} transactions, lost ${r.lost}, counted twice ${r.twice}`);
+    expect(await shardProgresses(admin, config, "counts").then((s) => s[0]?.errors.size)).toBe(0);
+  });
 });
+
+/** Stops every counts consumer process. */
+async function stopCounts(): Promise<void> {
+  for (let c = p.role("consumer-counts"); c; c = p.role("consumer-counts")) await bounded(`stopping ${c.name}`, () => c?.stop(10_000));
+}
 
 /** Deletes the topic and creates it again (Kafka may take a moment to finish the deletion). */
 async function recreateTopic(): Promise<void> {

@@ -19,7 +19,8 @@
  * record and no command typed) and records each partition's coverage: the log's end is sampled,
  * and the projection holds every record the log held at a sample's time once the position has
  * passed that sample's end (`through_ms`). A partition of this process that has records to apply
- * and has not moved for `STUCK_EXIT_MS` ends the process (`onStuck`), so a supervisor restarts it.
+ * and has not moved for STUCK_EXIT_SECONDS (120 s by default) ends the process (`onStuck`), so a
+ * supervisor restarts it.
  */
 import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../domain/config.ts";
@@ -34,8 +35,6 @@ import type { RunnerContext } from "./context.ts";
 
 /** How often a consumer checks its positions in Redis and records their coverage. */
 export const POSITION_WATCH_MS = 1_000;
-/** A partition of this process with records to apply that has not moved for this long ends the process. */
-export const STUCK_EXIT_MS = 120_000;
 /** Samples of the log's end kept per partition (about this many seconds of them). */
 const SAMPLES = 30;
 
@@ -284,8 +283,8 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
         if (p.samples.length > SAMPLES) p.samples.shift();
         const at = Number(p.expected);
         if (frozen || at >= high) p.movedAt = t;
-        else if (t - p.movedAt > STUCK_EXIT_MS) {
-          onStuck?.(`${role}: partition ${partition} has ${high - at} records to apply and its position ${at} has not moved for ${Math.round(STUCK_EXIT_MS / 1000)} s`);
+        else if (t - p.movedAt > config.STUCK_EXIT_SECONDS * 1000) {
+          onStuck?.(`${role}: partition ${partition} has ${high - at} records to apply and its position ${at} has not moved for ${config.STUCK_EXIT_SECONDS} s`);
         }
         calls.push(advanceCoverage(config, role, shard, positionField(topic, partition), coverageOf(p, atMs)));
       }

@@ -12,6 +12,7 @@
  */
 import type Redis from "ioredis";
 import { type Consumer, type Kafka, Partitioners, type Producer } from "kafkajs";
+import { backoffStep } from "../domain/backoff.ts";
 import type { Config } from "../domain/config.ts";
 import { createLogger, type Logger } from "../domain/log.ts";
 import { Metrics } from "../domain/metrics.ts";
@@ -39,7 +40,7 @@ export interface RunnerOptions {
   redis?: Redis;
   /** Partitions whose batches are applied at the same time by this process. */
   partitionsConsumedConcurrently?: number;
-  /** Called when kafkajs gives up (a crash it will not restart from). */
+  /** Called when the consumer cannot go on (kafkajs crashed and could not be started again, or a partition is stuck). */
   onFatal?: (err: Error) => void;
 }
 
@@ -51,6 +52,9 @@ export interface ConsumerRunner {
   /** Finishes the batch in hand, commits, leaves the group, closes what it opened. */
   stop(): Promise<void>;
 }
+
+/** Restarts of a crashed Kafka consumer that fail in a row before the process exits. */
+export const RESTARTS_BEFORE_EXIT = 10;
 
 /** How long the group waits for a silent member before giving its partitions to the others. */
 export const SESSION_TIMEOUT_MS = 10_000;
@@ -103,6 +107,37 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   );
   const eachBatch = batchHandler(ctx, positions);
 
+  let restarts = 0;
+  let stopping = false;
+  /**
+   * kafkajs gave up (its retries ran out while a broker was away: "Failed to find group
+   * coordinator"): a new consumer joins again, after a backoff. After RESTARTS_BEFORE_EXIT failed
+   * restarts in a row the process exits for its supervisor; a consumer that restarts but cannot
+   * move ends by STUCK_EXIT_SECONDS (./positions.ts).
+   */
+  async function restart(error: Error): Promise<void> {
+    if (stopping) return;
+    log.error(`${role}: the Kafka consumer crashed and kafkajs will not restart it; starting a new one`, { error: String(error), restarts });
+    metrics.inc(ctx.metric("consumer_restarts_total"));
+    await consumer?.disconnect().catch(() => {});
+    for (;;) {
+      if (stopping) return;
+      await Bun.sleep(backoffStep(restarts, 1_000, 30_000));
+      try {
+        await consume();
+        restarts = 0;
+        return;
+      } catch (err) {
+        if (++restarts >= RESTARTS_BEFORE_EXIT) {
+          log.error(`${role}: the Kafka consumer could not start again ${restarts} times; exiting so that it is restarted`, { error: String(err) });
+          options.onFatal?.(err instanceof Error ? err : new Error(String(err)));
+          return;
+        }
+        await consumer?.disconnect().catch(() => {});
+      }
+    }
+  }
+
   /** Joins the group and starts consuming; resolves once joined. */
   async function consume(): Promise<void> {
     consumer = kafka.consumer({
@@ -115,19 +150,23 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       sessionTimeout: SESSION_TIMEOUT_MS,
       heartbeatInterval: SESSION_TIMEOUT_MS / 5,
     });
-    consumer.on(consumer.events.CRASH, ({ payload }) => {
-      if (!payload.restart) {
-        log.error(`${role}: the Kafka consumer crashed and will not restart`, { error: String(payload.error) });
-        options.onFatal?.(payload.error);
-      }
-    });
-    const joined = new Promise<void>((resolve) =>
+    let isJoined = false;
+    const joined = new Promise<void>((resolve, reject) => {
       consumer?.on(consumer.events.GROUP_JOIN, ({ payload }) => {
         // Resume every partition from the position Redis holds.
         positions.assign(payload.memberAssignment[topic] ?? []);
+        isJoined = true;
         resolve();
-      }),
-    );
+      });
+      // A crash kafkajs will not restart from: before the join, this start fails; after it, a new consumer.
+      consumer?.on(consumer.events.CRASH, ({ payload }) => {
+        if (payload.restart) return;
+        if (isJoined) void restart(payload.error);
+        else reject(payload.error);
+      });
+    });
+    // Rejected before it is awaited (connect failed first): not an unhandled rejection.
+    joined.catch(() => {});
     await consumer.connect();
     // Where to start is Redis's position (checked on every batch); a group Kafka has no offset
     // for starts at the oldest retained record, and the first batch then finds Redis's position.
@@ -162,6 +201,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       log.info(`${role}: consuming ${topic} as group ${id}`);
     },
     async stop() {
+      stopping = true;
       stopUpkeep?.();
       positions.stopWatching();
       clock.stop();

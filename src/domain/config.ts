@@ -60,6 +60,12 @@ export const EnvSchema = Type.Object({
     description: "Redis key namespace (becomes the {hash tag} of every key): letters, digits, '_', '.' or '-'",
   }),
   TX_CAP: Int(1_000_000, 1, 100_000_000, "most transactions kept in Redis"),
+  STUCK_EXIT_SECONDS: Int(
+    120,
+    10,
+    86_400,
+    "a consumer process whose partition has records to apply and has not moved for this long exits (1, one line saying why) so that its supervisor restarts it",
+  ),
   ADDRESS_SHARDS: Int(
     1,
     1,

@@ -3,7 +3,7 @@
  * HEARTBEAT_MS, from the work it must keep doing (a consumer: its positions tick; the producer:
  * its timer). `bun src/roles/alive.ts <name>` answers whether it did lately: the health check of
  * the roles that serve no HTTP (compose.yaml). A process that cannot move exits on its own
- * (src/consumers/positions.ts STUCK_EXIT_MS) and `restart:` brings it back; the health check shows
+ * (STUCK_EXIT_SECONDS, src/consumers/positions.ts) and `restart:` brings it back; the health check shows
  * one that hangs.
  */
 import { statSync, writeFileSync } from "node:fs";
