@@ -10,7 +10,7 @@
                           through_ms      every record stamped before it is applied (only grows)
                           covers_from_ms  and every record stamped at or after it (set once per replay)
                           gaps            JSON [[from_ms, to_ms], ...]: stamps of records the log lost
-                          marker          "<offset> <stamp ms> <key>": the last applied record, to
+                          marker          JSON {"offset", "stamp_ms", "key"}: the last applied record, to
                                           tell this log from a recreated topic on resume
                           error           why the consumer cannot apply (cleared here)
 

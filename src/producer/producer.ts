@@ -112,7 +112,7 @@ function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Cloc
     let since = held;
     for (const s of seen) if (since === null || s.sinceMs < since) since = s.sinceMs;
     try {
-      if (since !== null) await redis.hset(key, id, `${since} ${now}`);
+      if (since !== null) await redis.hset(key, id, JSON.stringify({ held_since_ms: since, written_ms: now }));
       else if (reported) await redis.hdel(key, id);
       reported = since !== null;
     } catch {

@@ -41,6 +41,9 @@ export const MAX_RECORD_BYTES = 900_000;
  */
 export const BATCH_MAX_BYTES = 200_000;
 
+/** How long a stop waits for kafkajs to close the producer's connections. */
+export const DISCONNECT_TIMEOUT_MS = 5_000;
+
 /**
  * gzip with Bun's native zlib at level 1. kafkajs' own codec (node:zlib, level 6, through Bun's
  * JS stream glue) was the largest single cost of publishing: about 3x the CPU, for a ratio of
@@ -162,7 +165,12 @@ export class Publisher {
       this.events.dropped(left);
       this.log.error(`Kafka did not acknowledge ${left} messages within ${timeoutMs} ms of shutdown: dropped`);
     }
-    await this.producer.disconnect();
+    // kafkajs' disconnect waits for requests in flight; bounded, so a stop never hangs on a broker.
+    let disconnectTimer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((done) => (disconnectTimer = setTimeout(() => done("late"), DISCONNECT_TIMEOUT_MS)));
+    if ((await Promise.race([this.producer.disconnect().catch(() => {}), late])) === "late")
+      this.log.warn(`Kafka did not close the connection within ${DISCONNECT_TIMEOUT_MS} ms of shutdown; leaving it`);
+    clearTimeout(disconnectTimer);
     return left;
   }
 

@@ -15,13 +15,17 @@ export interface Marker {
   key: string;
 }
 
-/** As stored: "<offset> <stamp ms> <key>", readable in redis-cli. */
-export const markerText = (m: Marker) => `${m.offset} ${m.stampMs} ${m.key}`;
+/** As stored: JSON `{"offset", "stamp_ms", "key"}`, readable in redis-cli. */
+export const markerText = (m: Marker) => JSON.stringify({ offset: m.offset, stamp_ms: m.stampMs, key: m.key });
 
 export function parseMarker(text: string | null | undefined): Marker | null {
-  const [offset, stampMs, ...key] = (text ?? "").split(" ");
-  const m = { offset: Number(offset), stampMs: Number(stampMs), key: key.join(" ") };
-  return Number.isInteger(m.offset) && m.offset >= 0 && Number.isFinite(m.stampMs) && text ? m : null;
+  try {
+    const m = JSON.parse(text ?? "") as { offset?: unknown; stamp_ms?: unknown; key?: unknown };
+    const marker = { offset: Number(m.offset), stampMs: Number(m.stamp_ms), key: String(m.key ?? "") };
+    return Number.isInteger(marker.offset) && marker.offset >= 0 && Number.isFinite(marker.stampMs) ? marker : null;
+  } catch {
+    return null;
+  }
 }
 
 export interface CoverageUpdate {

@@ -38,7 +38,7 @@ export const keyPrefix = (config: Prefixed) => `{${config.REDIS_PREFIX}}:`;
  */
 export const metricsKey = (config: Prefixed) => `${keyPrefix(config)}metrics`;
 /**
- * HASH producer id -> "<oldest held ms> <written ms>": each producer holding transactions Kafka
+ * HASH producer id -> JSON {"held_since_ms", "written_ms"}: each producer holding transactions Kafka
  * has not acknowledged (an outage), since when, on Redis's clock; rewritten every second while it
  * holds, removed when it holds none. The API counts them as not yet in the log, but on their way.
  */

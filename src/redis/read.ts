@@ -269,8 +269,15 @@ export function replayTotal(progress: GroupProgress): number {
 export async function producerHeldSinceMs(redis: Redis, config: Prefixed, nowMs: number): Promise<number | null> {
   let since: number | null = null;
   for (const report of Object.values(await redis.hgetall(producerHeldKey(config)))) {
-    const [held, written] = report.split(" ").map(Number);
-    if (held === undefined || written === undefined || !Number.isFinite(held) || !(written >= nowMs - HELD_REPORT_STALE_MS)) continue;
+    let held: number;
+    let written: number;
+    try {
+      const r = JSON.parse(report) as { held_since_ms?: unknown; written_ms?: unknown };
+      [held, written] = [Number(r.held_since_ms), Number(r.written_ms)];
+    } catch {
+      continue;
+    }
+    if (!Number.isFinite(held) || !(written >= nowMs - HELD_REPORT_STALE_MS)) continue;
     since = since === null ? held : Math.min(since, held);
   }
   return since;
