@@ -55,7 +55,7 @@ import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
 import { type Answer, Deliveries, Poller } from "./helpers/checker.ts";
-import { bounded, waitFor } from "./helpers/env.ts";
+import { bounded, processGone, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(120_000);
@@ -75,18 +75,8 @@ let poller: Poller;
 /** The role processes this file started (the Pipeline spawns them), by role. */
 const children: { role: "producer" | GroupRole; child: Child }[] = [];
 
-/**
- * Alive for Bun and for the kernel: in one full run Bun never reported the exit of a SIGKILLed
- * consumer (exitCode stayed null for 30 s), so the process table has the last word.
- */
-const alive = (c: Child) => {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return false;
-  try {
-    return !/^\S+ \(.*\) Z/.test(readFileSync(`/proc/${c.proc.pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-};
+/** Alive for Bun and for the kernel (test/helpers/env.ts processGone). */
+const alive = (c: Child) => c.proc.exitCode === null && c.proc.signalCode === null && !processGone(c.proc.pid);
 const live = (role: "producer" | GroupRole) => children.filter((c) => c.role === role && alive(c.child)).map((c) => c.child);
 
 function spawn(role: "producer" | GroupRole, extra: Record<string, string> = {}, bunArgs: string[] = []): Child {

@@ -17,7 +17,7 @@ import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
 import { metricsKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
-import { bounded, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { bounded, processGone, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { readTopic as readRecords } from "./helpers/kafka.ts";
 import { hostPort, relayTo, viaPort } from "./helpers/relay.ts";
 
@@ -336,7 +336,8 @@ test("SIGTERM: the producer role flushes what it holds to Kafka and exits 0", as
   mkdirSync(dirname(logFile), { recursive: true });
   const child = Bun.spawn([process.execPath, "src/roles/producer.ts"], {
     cwd: join(import.meta.dir, ".."),
-    env: { ...process.env, ...env, FEED_URL: sim.url },
+    // Info: a stop that does not end shows which of its steps it reached.
+    env: { ...process.env, ...env, FEED_URL: sim.url, LOG_LEVEL: "info" },
     stdout: "ignore",
     stderr: Bun.file(logFile),
   });
@@ -345,9 +346,14 @@ test("SIGTERM: the producer role flushes what it holds to Kafka and exits 0", as
   await waitFor("the role publishing", async () => Number(await redis.hget(key, "producer_published_total")) > 100);
   child.kill("SIGTERM");
   // Bounded, so that a producer that does not stop shows its log rather than a test timeout.
-  const code = await Promise.race([child.exited, Bun.sleep(30_000).then(() => "still running 30 s after SIGTERM")]);
-  if (code !== 0) console.error(await Bun.file(logFile).text());
-  expect(code).toBe(0);
+  // The exit as Bun reports it, or, when Bun misses it (seen in long full runs), as the kernel does.
+  const gone = waitFor("the producer to exit", () => processGone(child.pid), 30_000).then(() => child.exitCode ?? "gone");
+  const code = await Promise.race([child.exited, gone]).catch(() => "still running 30 s after SIGTERM");
+  const log = await Bun.file(logFile).text();
+  if (code !== 0) console.error(log);
+  // Stopped gracefully: the last step of its stop logged, and exit code 0 wherever Bun reported one.
+  expect(log).toMatch(/producer stopped/);
+  if (code !== "gone") expect(code).toBe(0);
 
   const stored = await redis.hgetall(key);
   const received = Number(stored.producer_received_total);

@@ -175,7 +175,9 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
     async stop() {
       stopped = true; // a clock measured from now on opens no feed
       feed?.close();
+      log.info("producer stopping: waiting for Kafka to acknowledge what is held", publisher.held());
       await publisher.stop(SHUTDOWN_FLUSH_MS);
+      log.info("producer stopping: Kafka closed; the last report and metrics to Redis");
       await stopReportingHeld();
       await stopFlushing();
       clock.stop();

@@ -4,6 +4,7 @@
  * topics and Redis keys, so test files can run side by side and leave nothing behind.
  */
 import { afterAll, setDefaultTimeout } from "bun:test";
+import { readFileSync } from "node:fs";
 import type Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { type Config, loadConfig } from "../../src/domain/config.ts";
@@ -98,5 +99,19 @@ export async function bounded(what: string, work: () => Promise<unknown> | unkno
     ]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Whether the process `pid` is gone (or a zombie waiting to be reaped), by the kernel's process
+ * table. In long full runs Bun twice did not report a child's exit for 30 s (its `exitCode` stayed
+ * null, `exited` did not resolve) though the process had ended: tests that wait for an exit ask
+ * the kernel too.
+ */
+export function processGone(pid: number): boolean {
+  try {
+    return /^\S+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
   }
 }
