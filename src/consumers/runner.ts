@@ -53,7 +53,7 @@ export interface ConsumerRunner {
   stop(): Promise<void>;
 }
 
-/** Restarts of a crashed Kafka consumer that fail in a row before the process exits. */
+/** Attempts at joining the group (at start, or after kafkajs gave up) that fail in a row before the process exits. */
 export const RESTARTS_BEFORE_EXIT = 10;
 
 /** How long the group waits for a silent member before giving its partitions to the others. */
@@ -107,34 +107,40 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   );
   const eachBatch = batchHandler(ctx, positions);
 
-  let restarts = 0;
   let stopping = false;
   /**
+   * Joins with a new Kafka consumer, trying again after a backoff (a topic just created that a
+   * broker does not host yet, a broker away); rejects after RESTARTS_BEFORE_EXIT failures in a row.
+   */
+  async function join(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await consume();
+      } catch (err) {
+        await consumer?.disconnect().catch(() => {});
+        if (stopping || attempt + 1 >= RESTARTS_BEFORE_EXIT) throw err;
+        log.warn(`${role}: could not join the group, trying again`, { error: String(err), attempt: attempt + 1 });
+        await Bun.sleep(backoffStep(attempt, 1_000, 30_000));
+      }
+    }
+  }
+
+  /**
    * kafkajs gave up (its retries ran out while a broker was away: "Failed to find group
-   * coordinator"): a new consumer joins again, after a backoff. After RESTARTS_BEFORE_EXIT failed
-   * restarts in a row the process exits for its supervisor; a consumer that restarts but cannot
-   * move ends by STUCK_EXIT_SECONDS (./positions.ts).
+   * coordinator"): a new consumer joins again. When it cannot, the process exits for its
+   * supervisor; a consumer that joins but cannot move ends by STUCK_EXIT_SECONDS (./positions.ts).
    */
   async function restart(error: Error): Promise<void> {
     if (stopping) return;
-    log.error(`${role}: the Kafka consumer crashed and kafkajs will not restart it; starting a new one`, { error: String(error), restarts });
+    log.error(`${role}: the Kafka consumer crashed and kafkajs will not restart it; starting a new one`, { error: String(error) });
     metrics.inc(ctx.metric("consumer_restarts_total"));
     await consumer?.disconnect().catch(() => {});
-    for (;;) {
+    try {
+      await join();
+    } catch (err) {
       if (stopping) return;
-      await Bun.sleep(backoffStep(restarts, 1_000, 30_000));
-      try {
-        await consume();
-        restarts = 0;
-        return;
-      } catch (err) {
-        if (++restarts >= RESTARTS_BEFORE_EXIT) {
-          log.error(`${role}: the Kafka consumer could not start again ${restarts} times; exiting so that it is restarted`, { error: String(err) });
-          options.onFatal?.(err instanceof Error ? err : new Error(String(err)));
-          return;
-        }
-        await consumer?.disconnect().catch(() => {});
-      }
+      log.error(`${role}: the Kafka consumer could not join again ${RESTARTS_BEFORE_EXIT} times; exiting so that it is restarted`, { error: String(err) });
+      options.onFatal?.(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
@@ -196,7 +202,7 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
       await producer.connect();
       stopFlushing = metrics.startFlushing(redis, metricsKey(config));
       stopUpkeep = await startUpkeep(ctx);
-      await consume();
+      await join();
       positions.startWatching();
       log.info(`${role}: consuming ${topic} as group ${id}`);
     },
