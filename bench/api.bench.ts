@@ -20,9 +20,10 @@ import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../src/domain/config.ts";
 import { windowStart } from "../src/domain/window.ts";
+import { addrTotalKey } from "../src/projections/addresses/keys.ts";
+import { storedTransactionCount } from "../src/projections/transactions/read.ts";
 import { connectRedis } from "../src/redis/connection.ts";
-import { addrTotalKey, keyPrefix } from "../src/redis/keys.ts";
-import { storedTransactionCount } from "../src/redis/read.ts";
+import { keyPrefix } from "../src/redis/keys.ts";
 import { diesWithParent, freePort } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
@@ -105,10 +106,11 @@ import { connectRedis } from ${JSON.stringify(join(ROOT, "src/redis/connection.t
 import { configOrExit } from ${JSON.stringify(join(ROOT, "src/domain/config.ts"))};
 import { createKafka } from ${JSON.stringify(join(ROOT, "src/kafka/client.ts"))};
 import { createLogger } from ${JSON.stringify(join(ROOT, "src/domain/log.ts"))};
+import { PROJECTIONS } from ${JSON.stringify(join(ROOT, "src/projections/registry.ts"))};
 const config = configOrExit();
 const log = createLogger("api-uncached", config);
 const kafka = new KafkaProbe(createKafka(config, "bench", log).admin(), config.TOPIC, []);
-createApp({ config, redis: connectRedis(config.REDIS_URL), kafka, log, cacheMs: 0 }).listen({ port: config.PORT, hostname: "127.0.0.1" });
+createApp({ config, redis: connectRedis(config.REDIS_URL), kafka, log, projections: PROJECTIONS, cacheMs: 0 }).listen({ port: config.PORT, hostname: "127.0.0.1" });
 `;
 
 /** The load generator's own floor: a Bun.serve that answers "ok" at once. */

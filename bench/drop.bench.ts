@@ -3,25 +3,30 @@
  *
  *   drop_max_call_ms   1,000,000 stored transactions (TX_CAP's default) are written straight into
  *                      a fresh namespace (tools/testkit/store.ts), with what the other groups keep
- *                      for as many: 1,000,000 hashes in each seen set, 1,000,000 addresses in each
- *                      address total, 180 minute sets of 2,000 addresses a side, the counts'
- *                      minute and hour buckets. Then every group is dropped as `bun run rebuild`
- *                      drops it (src/rebuild/rebuild.ts dropGroup: one short atomic call, then the
- *                      set-aside bodies deleted DROP_BUDGET a call). The figure is the longest
- *                      script call in Redis's slow log (logging every command meanwhile); the note
- *                      gives the calls, the longest round trip timed by the client, and a read
- *                      (/show_transactions' latest 10) issued between every two calls.
+ *                      for as many: 1,000,000 hashes in the seen set of every projection of the
+ *                      registry, 1,000,000 addresses in each address total, 180 minute sets of
+ *                      2,000 addresses a side, the counts' minute and hour buckets. Then every
+ *                      projection of the registry is dropped as `bun run rebuild` drops it
+ *                      (src/rebuild/rebuild.ts: each projection's own `drop`, a few short calls;
+ *                      the transactions projection sets its bodies aside in one and deletes
+ *                      them DROP_BUDGET a call). The figure is the longest script call in Redis's slow
+ *                      log (logging every command meanwhile); the note gives the calls, the
+ *                      longest round trip timed by the client, and a read (/show_transactions'
+ *                      latest 10) issued between every two calls.
  */
 import { cpus, loadavg } from "node:os";
 import Redis from "ioredis";
 import { loadConfig } from "../src/domain/config.ts";
-import { ROLES } from "../src/domain/groups.ts";
-import { HOUR_BUCKET_KEEP_SECONDS, MINUTE_BUCKET_KEEP_SECONDS, WINDOW_MINUTES } from "../src/domain/window.ts";
-import { dropGroup } from "../src/redis/drop.ts";
-import { addressKeys, countsHourKey, countsMinuteKey, keyPrefix, seenKey } from "../src/redis/keys.ts";
+import { type ProjectionSpec, shardsOf } from "../src/domain/projection.ts";
+import { WINDOW_MINUTES } from "../src/domain/window.ts";
+import { addressKeys } from "../src/projections/addresses/keys.ts";
+import { countsHourKey, countsMinuteKey } from "../src/projections/counts/keys.ts";
+import { HOUR_BUCKET_KEEP_SECONDS, MINUTE_BUCKET_KEEP_SECONDS } from "../src/projections/counts/spec.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
+import { DROP_BUDGET } from "../src/projections/transactions/drop.ts";
+import { latestTransactions, storedTransactionCount } from "../src/projections/transactions/read.ts";
+import { keyPrefix, seenKey } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
-import { latestTransactions, storedTransactionCount } from "../src/redis/read.ts";
-import { DROP_BUDGET } from "../src/redis/scripts.ts";
 import { fillStore, storedHash } from "../tools/testkit/store.ts";
 import type { Bench, Figure } from "./index.ts";
 
@@ -49,6 +54,9 @@ const bench: Bench = {
       console.error(`bench drop: storing ${N.toLocaleString("en-US")} transactions ...`);
       await fillStore(redis, config, N, now - N, 4 * 3600);
       console.error("bench drop: the other groups' keys for as many ...");
+      // Every projection's seen set holds the N hashes (the store's own has them already).
+      const unseen: ProjectionSpec[] = [];
+      for (const spec of PROJECTIONS) if ((await redis.zcard(seenKey(config, spec))) < N) unseen.push(spec);
       const addr = addressKeys(config);
       const minute = now - (now % 60);
       for (let from = 0; from < N; from += 5_000) {
@@ -59,7 +67,7 @@ const bench: Bench = {
           hashes.push(now, storedHash(i));
           addresses.push(i + 1, `addr-${i}`);
         }
-        for (const role of ROLES) if (role !== "transactions") p.zadd(seenKey(config, role), ...hashes);
+        for (const spec of unseen) p.zadd(seenKey(config, spec), ...hashes);
         p.zadd(addr.total("received"), ...addresses);
         p.zadd(addr.total("sent"), ...addresses);
         await p.exec();
@@ -93,24 +101,26 @@ const bench: Bench = {
       await redis.config("SET", "slowlog-log-slower-than", "0");
       await redis.config("SET", "slowlog-max-len", "1000000");
       await redis.slowlog("RESET");
-      console.error("bench drop: dropping every group ...");
+      console.error(`bench drop: dropping every group (${PROJECTIONS.map((s) => s.role).join(", ")}) ...`);
       let calls = 0;
       let reads = 0;
       let maxRoundTrip = 0;
       let last = performance.now();
       const t0 = Date.now();
-      for (const role of ROLES) {
-        await dropGroup(redis, config, role, undefined, async () => {
-          // Between two calls of the drop: the call just answered, then what the API would read.
-          const at = performance.now();
-          maxRoundTrip = Math.max(maxRoundTrip, at - last);
-          calls++;
-          await latestTransactions(reader, config, 10);
-          reads++;
-          if (Date.now() > deadline) throw new Error(`bench drop: still dropping after ${TIMEOUT_MS} ms (${calls} calls)`);
+      for (const projection of PROJECTIONS) {
+        for (const shard of shardsOf(projection, config)) {
+          await projection.drop(redis, config, shard, async () => {
+            // Between two calls of the drop: the call just answered, then what the API would read.
+            const at = performance.now();
+            maxRoundTrip = Math.max(maxRoundTrip, at - last);
+            calls++;
+            await latestTransactions(reader, config, 10);
+            reads++;
+            if (Date.now() > deadline) throw new Error(`bench drop: still dropping after ${TIMEOUT_MS} ms (${calls} calls)`);
+            last = performance.now();
+          });
           last = performance.now();
-        });
-        last = performance.now();
+        }
       }
       const wall = Date.now() - t0;
       const load = loadavg()[0] ?? 0;
@@ -126,7 +136,7 @@ const bench: Bench = {
       const sorted = scripts.map((s) => s.ms).sort((a, b) => a - b);
       const pct = (q: number) => (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(1);
       const note =
-        `${N.toLocaleString("en-US")} stored transactions and the other groups' keys for as many, every group dropped; ` +
+        `${N.toLocaleString("en-US")} stored transactions and the other groups' keys for as many, every group dropped (${PROJECTIONS.map((s) => s.role).join(", ")}); ` +
         `${scripts.length} script calls in ${(wall / 1000).toFixed(1)} s (bodies deleted ${DROP_BUDGET.toLocaleString("en-US")} a call), ` +
         `the longest ${longest.ms.toFixed(1)} ms (${longest.key.replace(/^\{[^}]*\}:/, "")}), median ${pct(0.5)} ms, 99th percentile ${pct(0.99)} ms, ${over} over ${GOAL_MS} ms; ` +
         `longest round trip timed by the client ${maxRoundTrip.toFixed(1)} ms; ${reads} reads answered between the calls; ` +

@@ -1,6 +1,7 @@
 /**
- * `bun run bench e2e`: the whole pipeline, simulator -> producer -> Kafka -> three groups -> Redis,
- * every role in its own process as `bun run demo` runs them (one process per group).
+ * `bun run bench e2e`: the whole pipeline, simulator -> producer -> Kafka -> every group of the
+ * registry -> Redis, every role in its own process as `bun run demo` runs them (one process per
+ * group).
  *
  *   e2e_tx_per_s         the simulator replays N distinct transactions at full speed; from the
  *                        first record in Kafka until every group has committed every record
@@ -16,7 +17,8 @@ import { join } from "node:path";
 import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../src/domain/config.ts";
-import { minuteBuckets, transactionByHash } from "../src/redis/read.ts";
+import { minuteBuckets } from "../src/projections/counts/read.ts";
+import { transactionByHash } from "../src/projections/transactions/read.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { startSimulator } from "../tools/sim/server.ts";
 import { SyntheticFeed } from "../tools/sim/synthetic.ts";
@@ -72,7 +74,7 @@ async function throughput(kafka: Kafka, redis: Redis): Promise<Record<string, Fi
   const recording = join(dir, "utx.jsonl");
   const feed = new SyntheticFeed(7);
   const now = Math.floor(Date.now() / 1000);
-  const span = 170 * 60; // inside the 3-hour window, so every group keeps every transaction
+  const span = 170 * 60; // inside the 3-hour window (a group that keeps less finds the older ones stale, and commits them too)
   const lines: string[] = [];
   for (let i = 0; i < N; i++) lines.push(JSON.stringify(feed.next(now - span + Math.floor((i * span) / N))));
   await Bun.write(recording, `${lines.join("\n")}\n`);

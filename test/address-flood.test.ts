@@ -15,7 +15,8 @@ import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import Redis from "ioredis";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { WINDOW_BUDGET, windowStart } from "../src/domain/window.ts";
-import { addressKeys } from "../src/redis/keys.ts";
+import { addressKeys } from "../src/projections/addresses/keys.ts";
+import { spec } from "../src/projections/addresses/spec.ts";
 import { fill, fillCalls, moveWindow } from "../tools/testkit/fill.ts";
 import { testEnv } from "./helpers/env.ts";
 
@@ -23,6 +24,7 @@ setDefaultTimeout(120_000);
 
 const { config, redis } = testEnv();
 const keys = addressKeys(config);
+const { role } = spec;
 
 const TXS = 1_000;
 const OUTPUTS = 150; // per transaction, each to an address of its own: 150,000 receiving
@@ -156,11 +158,11 @@ test("a minute of 200,000 addresses is applied and taken out of the window in bo
   // Fill: the flood minute, then the control minute, each at a time inside its own minute.
   const cpu0 = await redisCpuMs();
   await admin.config("RESETSTAT");
-  await fill(redis, config, flood, { at: M + 30, roles: ["addresses"] });
-  await fill(redis, config, control, { at: C + 30, roles: ["addresses"] });
+  expect(await fill(redis, config, flood, { at: M + 30, roles: [role] })).toEqual({ [role]: { applied: TXS, duplicates: 0, stale: 0 } });
+  expect(await fill(redis, config, control, { at: C + 30, roles: [role] })).toEqual({ [role]: { applied: control.length, duplicates: 0, stale: 0 } });
   const applyStats = await scriptStats();
   const cpu1 = await redisCpuMs();
-  expect(applyStats.calls).toBe(fillCalls(config, "addresses", flood).length + fillCalls(config, "addresses", control).length);
+  expect(applyStats.calls).toBe(fillCalls(config, role, flood).length + fillCalls(config, role, control).length);
   expect(await redis.zcard(`${keys.minutePrefix("received")}${M}`)).toBe(TXS * OUTPUTS);
   expect(await redis.zcard(`${keys.minutePrefix("sent")}${M}`)).toBe(TXS * INPUTS);
   expect(await redis.zcard(keys.total("received"))).toBe(TXS * OUTPUTS + 4);

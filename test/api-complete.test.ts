@@ -9,14 +9,18 @@
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
+import { Coverage } from "../src/api/completeness.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
+import type { ApiProjection } from "../src/api/projection.ts";
+import { redisStore } from "../src/api/store-redis.ts";
 import { loadConfig } from "../src/domain/config.ts";
 import { FUTURE_SLACK_MS, INCOMPLETE_REASONS, LATENESS_MS } from "../src/domain/coverage.ts";
-import { ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
-import { addressShards } from "../src/domain/shards.ts";
+import { shardsOf } from "../src/domain/projection.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { minuteOf, windowStart } from "../src/domain/window.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { fill } from "../tools/testkit/fill.ts";
 import { forget, level, type PlantedPartition, plant } from "./helpers/coverage.ts";
@@ -35,18 +39,44 @@ const FIRST_MINUTE = minuteOf(NOW_SEC) * 1000 - 60 * MIN;
 const apiRedis = connectRedis(config.REDIS_URL);
 // A probe that has never run: the partitions are TOPIC_PARTITIONS (3) and whatever Redis names.
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
-const app = createApp({ config, redis: apiRedis, kafka: probe, log, now: () => NOW, cacheMs: 0 });
+const app = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => NOW, cacheMs: 0 });
 const get = (path: string, on = app) => on.handle(new Request(`http://localhost${path}`));
 
 const UNKNOWN = "ab".repeat(32);
-/** Each data route as a client asks it, and the group whose projection it reads. */
-const ASKED = [
-  ["/transactions_count_per_minute/0", "counts"],
-  ["/transactions_count_per_hour", "counts"],
-  ["/high_value_addr", "addresses"],
-  ["/show_transactions/", "transactions"],
-  [`/transactions/${UNKNOWN}`, "transactions"],
-] as const;
+/** The GET routes a projection's API part mounts (Elysia's `/x/:param` form), on a context like the app's. */
+const mounted = (p: ApiProjection): string[] =>
+  p.api
+    .routes({
+      config,
+      redis: apiRedis,
+      now: () => NOW,
+      cacheMs: 0,
+      coverage: new Coverage(
+        redisStore(apiRedis, config, PROJECTIONS),
+        () => NOW,
+        config.TOPIC,
+        () => 3,
+      ),
+    })
+    .routes.filter((r) => r.method === "GET")
+    .map((r) => r.path);
+/** A mounted path as the OpenAPI document writes it. */
+const openApiPath = (path: string) => path.replace(/:([^/]+)/g, "{$1}");
+type Doc = { paths: Record<string, { get: { parameters?: { in: string; name: string; schema: { example?: string } }[] } }> };
+const DOC = (await (await get("/swagger/json")).json()) as Doc;
+/** A request path for a mounted route: each path parameter its documented example (a transaction id no transaction has). */
+function asked(path: string): string {
+  const params = DOC.paths[openApiPath(path)]?.get.parameters ?? [];
+  return path.replace(/:([^/]+)/g, (_, name: string) => {
+    const example = params.find((p) => p.in === "path" && p.name === name)?.schema.example;
+    if (example === undefined) throw new Error(`${path}: no documented example for the path parameter ${name}`);
+    return encodeURIComponent(example);
+  });
+}
+/** Every data route of every projection, as it mounts them. */
+const ROUTES = PROJECTIONS.flatMap(mounted);
+/** Each data route as a client asks it. */
+const ASKED = ROUTES.map(asked);
 
 type Flag = { complete: boolean; incomplete_reason?: string };
 /** The flag of an answer, checked to be the same in the body and the headers. */
@@ -59,21 +89,26 @@ async function flagOf(path: string, on = app): Promise<Flag & { body: Record<str
   expect(body.complete === false).toBe(body.incomplete_reason !== undefined);
   return { complete: body.complete, ...(body.incomplete_reason ? { incomplete_reason: body.incomplete_reason } : {}), body };
 }
-const flags = async () => Object.fromEntries(await Promise.all(ASKED.map(async ([path]) => [path, (({ body: _, ...f }) => f)(await flagOf(path))])));
-const every = (flag: Flag) => Object.fromEntries(ASKED.map(([path]) => [path, flag]));
+const flags = async () => Object.fromEntries(await Promise.all(ASKED.map(async (path) => [path, (({ body: _, ...f }) => f)(await flagOf(path))])));
+const every = (flag: Flag) => Object.fromEntries(ASKED.map((path) => [path, flag]));
 
 /** Every group level with the log through now, but `partitions` planted over it for each group. */
 async function state(partitions: PlantedPartition[] = []) {
-  for (const role of ROLES) {
-    await forget(redis, config, role);
-    await plant(redis, config, role, level(NOW));
-    await plant(redis, config, role, partitions);
+  for (const p of PROJECTIONS) {
+    await forget(redis, config, p);
+    await plant(redis, config, p, level(NOW));
+    await plant(redis, config, p, partitions);
   }
 }
 
 beforeEach(() => state());
 
 describe("each data answer, in the body and the headers", () => {
+  test("every projection mounts data routes, and each is asked", () => {
+    for (const p of PROJECTIONS) expect([p.role, mounted(p).length > 0]).toEqual([p.role, true]);
+    expect(ASKED).toHaveLength(ROUTES.length);
+  });
+
   test("complete when every partition is covered since the log began and level through now", async () => {
     expect(await flags()).toEqual(every({ complete: true }));
   });
@@ -246,16 +281,18 @@ describe("GET /show_transactions/: the span the list shows", () => {
 });
 
 describe("GET /high_value_addr with the address projection in shards", () => {
+  const addresses = projectionOf("addresses") as Projection;
   const sharded = loadConfig({ ...env, ADDRESS_SHARDS: "3" });
-  const shardedApp = createApp({ config: sharded, redis: apiRedis, kafka: probe, log, now: () => NOW, cacheMs: 0 });
+  const shardedApp = createApp({ config: sharded, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => NOW, cacheMs: 0 });
 
   test("complete only while every shard is: one replaying flags the whole window", async () => {
-    const shards = addressShards(sharded);
-    for (const shard of shards) await plant(redis, sharded, "addresses", level(NOW), shard);
+    const shards = shardsOf(addresses, sharded);
+    expect(shards).toHaveLength(3);
+    for (const shard of shards) await plant(redis, sharded, addresses, level(NOW), shard);
     expect((({ body: _, ...f }) => f)(await flagOf("/high_value_addr", shardedApp))).toEqual({ complete: true });
-    await plant(redis, sharded, "addresses", [{}, { position: 2, until: 9, throughMs: NOW - 3600_000 }], shards[1]);
+    await plant(redis, sharded, addresses, [{}, { position: 2, until: 9, throughMs: NOW - 3600_000 }], shards[1]);
     expect((({ body: _, ...f }) => f)(await flagOf("/high_value_addr?side=sent", shardedApp))).toEqual({ complete: false, incomplete_reason: "replaying" });
-    for (const shard of shards) await forget(redis, sharded, "addresses", shard);
+    for (const shard of shards) await forget(redis, sharded, addresses, shard);
   });
 });
 
@@ -266,7 +303,8 @@ describe("the OpenAPI document", () => {
     const data = Object.entries(spec.paths as Record<string, { get: Op }>).filter(
       ([, item]) => !item.get.tags.includes("operations") && item.get.responses["200"]?.content?.["application/json"],
     );
-    expect(data.length).toBeGreaterThanOrEqual(ASKED.length);
+    // The data routes are exactly the projections' routes.
+    expect(data.map(([path]) => path).sort()).toEqual(ROUTES.map(openApiPath).sort());
     for (const [path, { get: op }] of data) {
       const statuses = path === "/transactions/{hash}" ? ["200", "404"] : ["200"];
       for (const status of statuses) {

@@ -10,10 +10,11 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
-import { ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
-import { minuteOf, windowStart } from "../src/domain/window.ts";
+import { minuteOf, WINDOW_SECONDS, windowStart } from "../src/domain/window.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { fill, moveWindow } from "../tools/testkit/fill.ts";
 import { level, plant } from "./helpers/coverage.ts";
@@ -30,7 +31,7 @@ let clockMs = NOW_SEC * 1000;
 
 const apiRedis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
-const app = createApp({ config, redis: apiRedis, kafka: probe, log, now: () => clockMs, cacheMs: 0 });
+const app = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clockMs, cacheMs: 0 });
 const get = async (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
 
 let serial = 0;
@@ -99,12 +100,16 @@ const stale = [tx(first - 60 + 10, [["addr-stale", 800_000_000_000]], [["addr-st
 const all = [...seeded, ...current, ...older, ...edge, ...stale];
 const inWindow = all.filter((t) => t.time >= first);
 
-// The counts group counts every transaction of the last 24 hours, the stale one included (its
-// hour is still kept); the address and transaction groups leave it out.
-const seededCounts = await fill(redis, config, all, { at: NOW_SEC });
+// Each group applies the transactions younger than it keeps its figures (no seeded time is within
+// a minute of such a bound): the counts group every one of the last 24 hours, the stale one
+// included (its hour is still kept); the address and transaction groups leave that one out.
+const seededBy = await fill(redis, config, all, { at: NOW_SEC });
+const keptBy = (keepSeconds: number) => all.filter((t) => NOW_SEC - t.time < keepSeconds);
 // Every partition of every group level with the log through the latest clock the tests set (a minute on).
 const LEVEL = level((NOW_SEC + 60) * 1000);
-for (const role of ROLES) await plant(redis, config, role, LEVEL);
+for (const p of PROJECTIONS) await plant(redis, config, p, LEVEL);
+/** The counts projection: what the per-minute and per-hour routes read. */
+const counts = projectionOf("counts") as Projection;
 
 const view = ({ v: _v, received_at: _r, ...rest }: Transaction) => rest;
 const pad = (n: number) => String(n).padStart(2, "0");
@@ -125,8 +130,22 @@ function expectedTop(side: "received" | "sent", txs: Transaction[], limit: numbe
     .slice(0, limit);
 }
 
-test("the seed: the counts group applied every transaction once", () => {
-  expect(seededCounts).toEqual({ applied: all.length, duplicates: 0, stale: 0 });
+test("the seed: each group applied once every transaction it keeps (and does not refuse), and counted the older ones stale", () => {
+  // What a projection refuses is dead-lettered by its consumers, and left out by fill.
+  const accepted = (p: Projection) => all.filter((t) => (p.apply.refuse?.(t) ?? null) === null);
+  expect(seededBy).toEqual(
+    Object.fromEntries(
+      PROJECTIONS.map((p) => {
+        const taken = accepted(p);
+        const kept = taken.filter((t) => keptBy(p.keepSeconds).includes(t));
+        return [p.role, { applied: kept.length, duplicates: 0, stale: taken.length - kept.length }];
+      }),
+    ),
+  );
+  // The counts group keeps every seeded transaction, the stale one too; the window's groups do not.
+  expect(accepted(counts)).toEqual(all);
+  expect(keptBy(counts.keepSeconds)).toEqual(all);
+  expect(keptBy(WINDOW_SECONDS)).toEqual(inWindow);
 });
 
 describe("GET /show_transactions/", () => {
@@ -285,10 +304,10 @@ describe("GET /transactions_count_per_hour", () => {
     try {
       // Partition 1 only from the middle of hour 10 (its log began there): hours before 11 may miss
       // some of its transactions (hour 11's are stamped from 5 minutes before it, FUTURE_SLACK_MS).
-      await plant(redis, config, "counts", [{}, { coversFromMs: (hour0 + 10 * 3600 + 1800) * 1000 }]);
+      await plant(redis, config, counts, [{}, { coversFromMs: (hour0 + 10 * 3600 + 1800) * 1000 }]);
       await expectHours((i) => i >= 11);
     } finally {
-      await plant(redis, config, "counts", LEVEL);
+      await plant(redis, config, counts, LEVEL);
     }
   });
 });
@@ -336,7 +355,7 @@ describe("GET /high_value_addr", () => {
 describe("caching", () => {
   test("answers are reused for cacheMs, then refreshed in the background, and never older than 2 × cacheMs", async () => {
     let clock = NOW_SEC * 1000;
-    const cached = createApp({ config, redis: apiRedis, kafka: probe, log, now: () => clock, cacheMs: 1_000 });
+    const cached = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clock, cacheMs: 1_000 });
     const ask = async () => (await (await cached.handle(new Request("http://localhost/show_transactions?limit=1"))).json()).transactions[0].hash;
     const before = await ask();
     const newer = tx(M + 20, [[ADDRESSES[0] as string, 1]], [[ADDRESSES[0] as string, 2]]);

@@ -7,15 +7,24 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type Redis from "ioredis";
 import { createApp } from "../src/api/app.ts";
+import { Coverage } from "../src/api/completeness.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
+import type { ApiProjection } from "../src/api/projection.ts";
+import { redisStore } from "../src/api/store-redis.ts";
+import { processorOf } from "../src/consumers/group.ts";
 import { loadConfig } from "../src/domain/config.ts";
-import { type GroupRole, ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
+import { type ProjectionSpec, shardsOf } from "../src/domain/projection.ts";
+import { toSec, windowStart } from "../src/domain/window.ts";
 import { groupId } from "../src/kafka/client.ts";
+import { addrTotalKey } from "../src/projections/addresses/keys.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
+import { txBodyKey, txByTimeKey } from "../src/projections/transactions/keys.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { metricsKey, positionField } from "../src/redis/keys.ts";
-import { applyCounts, run, startReplay } from "../src/redis/scripts.ts";
+import { run, startReplay } from "../src/redis/scripts.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { startRedis } from "../tools/infra/redis.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
@@ -27,11 +36,11 @@ afterAll(async () => {
   for (const close of closers.reverse()) await close();
 });
 
-function probe(admin = kafka.admin({ retry: { retries: 0 } }), opts = {}, roles: readonly GroupRole[] = ROLES) {
+function probe(admin = kafka.admin({ retry: { retries: 0 } }), opts = {}, specs: readonly ProjectionSpec[] = PROJECTIONS) {
   const p = new KafkaProbe(
     admin,
     config.TOPIC,
-    roles.map((role) => ({ role, group: groupId(config, role) })),
+    specs.map((spec) => ({ role: spec.role, group: groupId(config, spec) })),
     opts,
   );
   closers.push(() => p.close());
@@ -41,13 +50,40 @@ function probe(admin = kafka.admin({ retry: { retries: 0 } }), opts = {}, roles:
 function makeApp(overrides: Partial<Parameters<typeof createApp>[0]> = {}) {
   const redis = overrides.redis ?? connectRedis(config.REDIS_URL);
   closers.push(() => redis.disconnect());
-  return createApp({ config, redis, kafka: overrides.kafka ?? probe(), log, cacheMs: 0, ...overrides });
+  return createApp({ config, redis, kafka: overrides.kafka ?? probe(), log, cacheMs: 0, projections: PROJECTIONS, ...overrides });
 }
 
 const app = makeApp();
 /** A host:port pair, as driver messages carry them. */
 const HOST_PORT = /\b\d{1,3}(\.\d{1,3}){3}:\d+\b|localhost:\d+/;
 const get = (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
+
+const routesRedis = connectRedis(config.REDIS_URL);
+closers.push(() => routesRedis.disconnect());
+/** The GET routes a projection's API part mounts (Elysia's `/x/:param` form), built on a context like the app's. */
+function mounted(p: ApiProjection): string[] {
+  const redis = routesRedis;
+  const coverage = new Coverage(redisStore(redis, config, PROJECTIONS), Date.now, config.TOPIC, () => config.TOPIC_PARTITIONS);
+  return p.api
+    .routes({ config, redis, now: Date.now, cacheMs: 0, coverage })
+    .routes.filter((r) => r.method === "GET")
+    .map((r) => r.path);
+}
+/** Every projection's routes, as mounted, by role. */
+const ROUTES = new Map(PROJECTIONS.map((p) => [p.role, mounted(p)]));
+/** A mounted path as the OpenAPI document writes it. */
+const openApiPath = (path: string) => path.replace(/:([^/]+)/g, "{$1}");
+/** The OpenAPI document of `app`. */
+const openApi = async () => (await get("/swagger/json")).json();
+/** A request path for a mounted route: each path parameter its documented example. */
+function asked(doc: { paths: Record<string, { get: { parameters?: { in: string; name: string; schema: { example?: string } }[] } }> }, path: string): string {
+  const params = doc.paths[openApiPath(path)]?.get.parameters ?? [];
+  return path.replace(/:([^/]+)/g, (_, name: string) => {
+    const example = params.find((p) => p.in === "path" && p.name === name)?.schema.example;
+    if (example === undefined) throw new Error(`${path}: no documented example for the path parameter ${name}`);
+    return encodeURIComponent(example);
+  });
+}
 
 describe("errors", () => {
   test("an unknown route is a JSON 404 naming the route", async () => {
@@ -103,7 +139,10 @@ describe("errors", () => {
   test("Redis unreachable is a JSON 503 on the data routes, not a 500", async () => {
     const port = freePort(); // nothing listens there
     const down = makeApp({ redis: connectRedis(`redis://127.0.0.1:${port}`) });
-    const paths = ["/show_transactions/", "/transactions_count_per_minute/0", "/transactions_count_per_hour", "/high_value_addr", `/transactions/${"0".repeat(64)}`];
+    // Every data route: each projection's, as it mounts them.
+    const doc = await openApi();
+    const paths = PROJECTIONS.flatMap((p) => (ROUTES.get(p.role) ?? []).map((path) => asked(doc, path)));
+    expect(paths.length).toBeGreaterThanOrEqual(PROJECTIONS.length);
     const answers = await Promise.all(paths.map((path) => down.handle(new Request(`http://localhost${path}`))));
     for (const res of answers) {
       expect(res.status).toBe(503);
@@ -139,19 +178,23 @@ describe("CORS", () => {
 
 describe("OpenAPI document and Swagger UI", () => {
   test("/swagger/json describes every route, its parameters and responses", async () => {
-    const spec = await (await get("/swagger/json")).json();
-    expect(Object.keys(spec.paths).sort()).toEqual(
-      [
-        "/health",
-        "/high_value_addr",
-        "/metrics",
-        "/show_transactions/",
-        "/stream",
-        "/transactions/{hash}",
-        "/transactions_count_per_hour",
-        "/transactions_count_per_minute/{min_value}",
-      ].sort(),
-    );
+    const spec = await openApi();
+    // Each projection's routes as it mounts them, and the shared ones: nothing more, nothing less.
+    const shared = ["/health", "/metrics", "/stream"];
+    const ofProjections = PROJECTIONS.flatMap((p) => (ROUTES.get(p.role) ?? []).map(openApiPath));
+    expect(Object.keys(spec.paths).sort()).toEqual([...shared, ...ofProjections].sort());
+    expect(new Set(ofProjections).size).toBe(ofProjections.length); // no route mounted twice
+    // Every projection mounts a route, the app mounts each of them, and the document tags it with its projection's tag.
+    const inApp = new Set(app.routes.filter((r) => r.method === "GET").map((r) => r.path));
+    expect(spec.tags).toEqual(expect.arrayContaining(PROJECTIONS.map((p) => p.api.tag)));
+    for (const p of PROJECTIONS) {
+      const paths = ROUTES.get(p.role) ?? [];
+      expect([p.role, paths.length > 0]).toEqual([p.role, true]);
+      for (const path of paths) {
+        expect([path, inApp.has(path)]).toEqual([path, true]);
+        expect([path, spec.paths[openApiPath(path)].get.tags]).toEqual([path, [p.api.tag.name]]);
+      }
+    }
     const perMinute = spec.paths["/transactions_count_per_minute/{min_value}"].get;
     expect(perMinute.parameters.map((p: { in: string; name: string }) => `${p.in} ${p.name}`)).toEqual(["path min_value", "query format"]);
     expect(Object.keys(perMinute.responses).sort()).toEqual(["200", "422", "503"]);
@@ -224,7 +267,7 @@ describe("/metrics", () => {
 
 describe("/health", () => {
   // Changed by design (issue 12, item 4): a group without a member makes /health 503. No consumer
-  // runs here, so the three groups are named; the lags are as before. (200 with members:
+  // runs here, so every group is named; the lags are as before. (200 with members:
   // test/health-pipeline.test.ts.)
   test("Kafka lag per group when Redis and Kafka answer; 503 naming each group that has no member", async () => {
     const admin = kafka.admin();
@@ -234,7 +277,9 @@ describe("/health", () => {
     await producer.connect();
     await producer.send({ topic: config.TOPIC, messages: [0, 1, 2, 0].map((partition) => ({ partition, value: "x" })) });
     await producer.disconnect();
-    await admin.setOffsets({ groupId: groupId(config, "counts"), topic: config.TOPIC, partitions: [{ partition: 0, offset: "1" }] });
+    // The registry's first group commits offset 1 of partition 0; the others commit nothing.
+    const committed = PROJECTIONS[0] as ProjectionSpec;
+    await admin.setOffsets({ groupId: groupId(config, committed), topic: config.TOPIC, partitions: [{ partition: 0, offset: "1" }] });
     await admin.disconnect();
     await assertRedis.hset(metricsKey(config), { producer_last_message_at_ms: String(Date.now() - 5_000) });
 
@@ -252,38 +297,48 @@ describe("/health", () => {
     const body = await res.json();
     expect(res.status).toBe(503);
     expect(body.status).toBe("unavailable");
-    expect(body.reasons).toEqual(ROLES.map((role) => `group ${groupId(config, role)} (${role}): no member`));
-    expect(body.groups.map((g: { role: string; state: string; members: number }) => [g.role, g.state, g.members])).toEqual(ROLES.map((role) => [role, "no_member", 0]));
+    expect(body.reasons).toEqual(PROJECTIONS.map((p) => `group ${groupId(config, p)} (${p.role}): no member`));
+    expect(body.groups.map((g: { role: string; state: string; members: number }) => [g.role, g.state, g.members])).toEqual(PROJECTIONS.map((p) => [p.role, "no_member", 0]));
     expect(body.redis.ok).toBe(true);
     expect(body.kafka).toMatchObject({ ok: true, topic: config.TOPIC, topic_exists: true });
     const lag = Object.fromEntries(body.kafka.groups.map((g: { role: string; lag: number; committed: boolean }) => [g.role, [g.lag, g.committed]]));
-    // counts committed offset 1 of partition 0's two records: 1 + 1 + 1 behind; the others committed nothing: all 4.
-    expect(lag).toEqual({ counts: [3, true], addresses: [4, false], transactions: [4, false] });
+    // The first committed offset 1 of partition 0's two records: 1 + 1 + 1 behind; the others committed nothing: all 4.
+    expect(lag).toEqual(Object.fromEntries(PROJECTIONS.map((p) => [p.role, p === committed ? [3, true] : [4, false]])));
     expect(body.producer_last_message_age_seconds).toBeGreaterThanOrEqual(5);
     expect(body.producer_last_message_age_seconds).toBeLessThan(60);
     // No group has a position in this namespace's Redis yet.
-    expect(body.projections).toEqual(ROLES.map((role) => ({ role, state: "empty", records_to_replay: 0 })));
+    expect(body.projections).toEqual(PROJECTIONS.map((p) => ({ role: p.role, state: "empty", records_to_replay: 0 })));
   }, 30_000); // the broker's first group coordinator lookup (creating __consumer_offsets) takes seconds; the preload's default timeout reaches only the first file
 
   test("each group's projection: empty without a position, catching up while its replay has records left, then current", async () => {
     const projections = async () => (await (await get("/health")).json()).projections;
     const p0 = positionField(config.TOPIC, 0);
     const p1 = positionField(config.TOPIC, 1);
-    // counts replays two partitions: 10 + 5 records; transactions' replay started at the log's end.
-    await run(assertRedis, startReplay(config, "counts", p0, "0", "10", 0));
-    await run(assertRedis, startReplay(config, "counts", p1, "20", "25", 0));
-    await run(assertRedis, startReplay(config, "transactions", p0, "7", "7", 0));
-    expect(await projections()).toEqual([
-      { role: "counts", state: "catching_up", records_to_replay: 15 },
-      { role: "addresses", state: "empty", records_to_replay: 0 },
-      { role: "transactions", state: "current", records_to_replay: 0 },
-    ]);
-    // The group applies a stretch of partition 0 (its position moves with it): 4 + 5 left.
-    await run(assertRedis, applyCounts(config, { field: p0, from: "0", to: "6" }, []));
-    expect((await projections())[0]).toEqual({ role: "counts", state: "catching_up", records_to_replay: 9 });
-    await run(assertRedis, applyCounts(config, { field: p0, from: "6", to: "12" }, []));
-    await run(assertRedis, applyCounts(config, { field: p1, from: "20", to: "25" }, []));
-    expect((await projections())[0]).toEqual({ role: "counts", state: "current", records_to_replay: 0 });
+    const p2 = positionField(config.TOPIC, 2);
+    const empty = { state: "empty", records_to_replay: 0 };
+    const current = { state: "current", records_to_replay: 0 };
+    // One projection after the other, in the registry's order: those before it are current, those after it still empty.
+    const expected = (at: number, state: { state: string; records_to_replay: number }) =>
+      PROJECTIONS.map((p, i) => ({ role: p.role, ...(i < at ? current : i === at ? state : empty) }));
+    expect(await projections()).toEqual(expected(0, empty));
+    for (const [i, p] of PROJECTIONS.entries()) {
+      const [shard] = shardsOf(p, config);
+      // A replay that starts at the log's end: current at once.
+      await run(assertRedis, startReplay(config, p, p2, "7", "7", 0, shard));
+      expect(await projections()).toEqual(expected(i, current));
+      // It replays two more partitions: 10 + 5 records.
+      await run(assertRedis, startReplay(config, p, p0, "0", "10", 0, shard));
+      await run(assertRedis, startReplay(config, p, p1, "20", "25", 0, shard));
+      expect(await projections()).toEqual(expected(i, { state: "catching_up", records_to_replay: 15 }));
+      // The group applies a stretch of partition 0 (its position moves with it): 4 + 5 left.
+      const group = processorOf(p, config, shard);
+      const apply = (field: string, from: string, to: string) => group.apply(assertRedis, [], { field, from, to });
+      expect(await apply(p0, "0", "6")).toMatchObject({ status: "applied" });
+      expect(await projections()).toEqual(expected(i, { state: "catching_up", records_to_replay: 9 }));
+      expect(await apply(p0, "6", "12")).toMatchObject({ status: "applied" });
+      expect(await apply(p1, "20", "25")).toMatchObject({ status: "applied" });
+      expect(await projections()).toEqual(expected(i, current));
+    }
   });
 
   test("503 with the reason when Redis stops answering", async () => {
@@ -363,31 +418,48 @@ describe("/health: cache, supervisor", () => {
 });
 
 describe("cheap requests cannot buy expensive work", () => {
-  test("cycling ?limit=1..1000 reads the store once per cache period (the largest answer, sliced)", async () => {
-    const reads: string[] = [];
-    const counted = makeApp({
-      cacheMs: 60_000,
-      now: () => 1_700_000_000_000,
-      store: (base) => ({
-        ...base,
-        latestTransactions: (limit, nowMs) => (reads.push(`latest ${limit}`), base.latestTransactions(limit, nowMs)),
-        topAddresses: (side, limit) => (reads.push(`top ${side} ${limit}`), base.topAddresses(side, limit)),
-      }),
-    });
+  /** Records every command `redis` sends (name and arguments, as Redis receives them). */
+  function counted(redis: Redis): string[] {
+    const sent: string[] = [];
+    const send = redis.sendCommand.bind(redis);
+    redis.sendCommand = ((command, stream) => {
+      sent.push([command.name, ...command.args.map(String)].join(" "));
+      return send(command, stream);
+    }) as typeof redis.sendCommand;
+    return sent;
+  }
+  /** The commands of `names` among `sent`. */
+  const only = (sent: string[], ...names: string[]) => sent.filter((c) => names.includes(c.split(" ")[0] as string));
+
+  test("cycling ?limit=1..1000 reads Redis once per cache period (the largest answer, sliced)", async () => {
+    const redis = connectRedis(config.REDIS_URL);
+    const sent = counted(redis);
+    const nowMs = 1_700_000_000_000;
+    const served = makeApp({ redis, cacheMs: 60_000, now: () => nowMs });
     for (let limit = 1; limit <= 1000; limit += 37) {
       for (const path of [`/show_transactions/?limit=${limit}`, `/high_value_addr?limit=${limit}`, `/high_value_addr?side=sent&limit=${limit}`]) {
-        const res = await counted.handle(new Request(`http://localhost${path}`));
+        const res = await served.handle(new Request(`http://localhost${path}`));
         expect(res.status).toBe(200);
       }
     }
-    expect(reads.sort()).toEqual(["latest 1000", "top received 1000", "top sent 1000"]);
+    // src/projections/transactions/read.ts latestTransactions and src/projections/addresses/read.ts
+    // topAddresses: one read of the index each, for 1000 (nothing is stored, so no MGET of bodies).
+    expect(only(sent, "zrevrangebyscore", "zrevrange", "zrange", "mget", "get").sort()).toEqual(
+      [
+        `zrevrangebyscore ${txByTimeKey(config)} +inf ${windowStart(toSec(nowMs))} LIMIT 0 1000`,
+        `zrevrange ${addrTotalKey(config, "received")} 0 999 WITHSCORES`,
+        `zrevrange ${addrTotalKey(config, "sent")} 0 999 WITHSCORES`,
+      ].sort(),
+    );
   });
 
   test("GET /transactions/{hash} is one GET", async () => {
-    const reads: string[] = [];
-    const counted = makeApp({ store: (base) => ({ ...base, transaction: (hash) => (reads.push(hash), base.transaction(hash)) }) });
-    expect((await counted.handle(new Request(`http://localhost/transactions/${"ab".repeat(32)}`))).status).toBe(404);
-    expect(reads).toEqual(["ab".repeat(32)]); // src/redis/read.ts transactionByHash: one GET of the body key
+    const redis = connectRedis(config.REDIS_URL);
+    const sent = counted(redis);
+    const served = makeApp({ redis });
+    expect((await served.handle(new Request(`http://localhost/transactions/${"ab".repeat(32)}`))).status).toBe(404);
+    // src/projections/transactions/read.ts transactionByHash: one GET of the body key, and no other read of the projection's data.
+    expect(only(sent, "get", "mget", "zrevrangebyscore", "zrevrange", "zrange", "zscore")).toEqual([`get ${txBodyKey(config, "ab".repeat(32))}`]);
   });
 });
 

@@ -18,6 +18,8 @@ import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { consumerGroups } from "../src/kafka/client.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
@@ -27,8 +29,10 @@ import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, kafka, redis: seedRedis } = testEnv();
 const redis = connectRedis(config.REDIS_URL);
-const probe = new KafkaProbe(kafka.admin(), config.TOPIC, consumerGroups(config));
-const app = createApp({ config, redis, kafka: probe, log: createLogger("dashboard-browser-test", config), cacheMs: 0 });
+const probe = new KafkaProbe(kafka.admin(), config.TOPIC, consumerGroups(config, PROJECTIONS));
+const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("dashboard-browser-test", config), cacheMs: 0 });
+/** The projection that replays here: the per-minute chart's. */
+const counts = projectionOf("counts") as Projection;
 const port = freePort();
 const base = `http://127.0.0.1:${port}`;
 let browser: Browser | undefined;
@@ -55,7 +59,7 @@ function tx(time: number, value: number): Transaction {
     received_at: time * 1000,
   };
 }
-/** What the three consumer groups would write for `txs`, on Redis's clock. */
+/** What every consumer group would write for `txs`, on Redis's clock. */
 async function seed(txs: Transaction[]) {
   await fill(seedRedis, config, txs);
 }
@@ -66,15 +70,15 @@ beforeAll(async () => {
   const history: Transaction[] = [];
   for (let i = 1; i <= 62; i++) for (let k = 0; k < ((i * 7) % 5) + 1; k++) history.push(tx(nowSec - i * 60 + k * 9, 10_000 * ((i * 13 + k * 31) % 97) ** 2 + 12_345));
   await seed(history);
-  // The counts projection replays, 250 records left on each of 3 partitions; the other two are
+  // The counts projection replays, 250 records left on each of 3 partitions; every other one is
   // level with the log through the next two minutes (longer than the test).
   await plant(
     seedRedis,
     config,
-    "counts",
+    counts,
     [0, 1, 2].map(() => ({ position: 0, from: 0, until: 250, coversFromMs: 0, throughMs: 0 })),
   );
-  for (const role of ["addresses", "transactions"] as const) await plant(seedRedis, config, role, level(Date.now() + 120_000));
+  for (const p of PROJECTIONS) if (p !== counts) await plant(seedRedis, config, p, level(Date.now() + 120_000));
   app.listen({ port, hostname: "127.0.0.1" });
 });
 
@@ -155,7 +159,9 @@ test("dashboard: chart, tables as the API answers, a live transaction, offline",
   expect(await page.locator("#lag tbody tr").count()).toBe(health.kafka.groups.length);
 
   // Catching up, with the records left; the figures it feeds marked incomplete, the others not.
-  expect(health.projections.find((p: { role: string }) => p.role === "counts")).toEqual({ role: "counts", state: "catching_up", records_to_replay: 750 });
+  expect(health.projections).toEqual(
+    PROJECTIONS.map((p) => (p === counts ? { role: p.role, state: "catching_up", records_to_replay: 750 } : { role: p.role, state: "current", records_to_replay: 0 })),
+  );
   expect(await page.locator("#catching-up").innerText()).toBe("catching up: 750 records left");
   expect(perMinute).toMatchObject({ complete: false, incomplete_reason: "replaying" });
   expect(await page.locator("#counts-flag").isVisible()).toBe(true);

@@ -13,6 +13,7 @@ import { Broadcaster } from "../src/api/stream/service.ts";
 import { Transport } from "../src/api/stream/transport.ts";
 import { loadConfig } from "../src/domain/config.ts";
 import { createLogger } from "../src/domain/log.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
@@ -37,6 +38,7 @@ function serve(vars: Record<string, string>) {
     config,
     redis: apiRedis,
     kafka: probe,
+    projections: PROJECTIONS,
     log: createLogger("client-address-test", config),
     cacheMs: 0,
     rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MIN, () => 0),

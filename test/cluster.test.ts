@@ -20,8 +20,11 @@ import { type Admin, ConfigResourceTypes, Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../src/domain/config.ts";
 import { addressShards } from "../src/domain/shards.ts";
 import { consumerGroups, groupId } from "../src/kafka/client.ts";
+import { addrTotalKey } from "../src/projections/addresses/keys.ts";
+import { spec as addresses } from "../src/projections/addresses/spec.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
-import { addrTotalKey, keyPrefix, metricsKey } from "../src/redis/keys.ts";
+import { metricsKey, positionKey } from "../src/redis/keys.ts";
 import { type LocalCluster, startLocalCluster } from "../tools/infra/cluster.ts";
 import { freePort, portAnswers } from "../tools/infra/process.ts";
 import { askNode, parseClusterNodes } from "../tools/infra/redis-cluster.ts";
@@ -157,8 +160,8 @@ describe("the pipeline on the clusters", () => {
     }
     expect(owners.size).toBe(3);
     // Three Kafka groups, one per shard, each with its member.
-    const groups = consumerGroups(p.env.config).filter((g) => g.role === "addresses");
-    expect(groups.map((g) => g.group)).toEqual(shards.map((shard) => groupId(p.env.config, "addresses", shard)));
+    const groups = consumerGroups(p.env.config, PROJECTIONS).filter((g) => g.role === addresses.role);
+    expect(groups.map((g) => g.group)).toEqual(shards.map((shard) => groupId(p.env.config, addresses, shard)));
     const described = await admin.describeGroups(groups.map((g) => g.group));
     for (const group of described.groups) expect(group.members.length).toBe(1);
   });
@@ -177,8 +180,14 @@ describe("the pipeline on the clusters", () => {
   });
 
   test("the Redis master holding the projections SIGKILLed: its replica takes over and the figures end exact", async () => {
-    // Every key of the namespace carries its hash tag: one slot, one master.
-    const port = await ownerPort(`${keyPrefix(p.env.config)}counts:position`);
+    // Every key of the namespace carries its hash tag: one slot, one master, that of every
+    // projection not spread over shards.
+    const whole = PROJECTIONS.filter((s) => !s.sharded);
+    expect(whole.length).toBeGreaterThan(0);
+    const ports = new Set(await Promise.all(whole.map((s) => ownerPort(positionKey(p.env.config, s)))));
+    expect(ports.size).toBe(1);
+    const port = await ownerPort(metricsKey(p.env.config));
+    expect(ports.has(port)).toBe(true);
     const master = cluster.redis.nodes.find((n) => n.port === port);
     if (!master) throw new Error("no node serves the projections");
     expect(master.role).toBe("master");

@@ -12,8 +12,9 @@
 import { describe, expect, test } from "bun:test";
 import pkg from "../package.json";
 import { EnvSchema, loadConfig } from "../src/domain/config.ts";
-import { GROUP_REGISTRY, ROLES } from "../src/domain/groups.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { redisSeeds } from "../src/redis/connection.ts";
+import { COMPOSE_FILES, composeBlock, consumerServices } from "../tools/docs/compose.ts";
 import { CLUSTER_BROKER_DEFAULTS, KAFKA_VERSION } from "../tools/infra/kafka.ts";
 
 interface Service {
@@ -56,21 +57,26 @@ describe("compose.yaml", () => {
     expect(services.redis?.healthcheck?.test.join(" ")).toContain("redis-cli ping");
   });
 
-  test("has one service per role script of package.json", () => {
-    const scripts = roles.map(([, s]) => s.command?.[2]).sort();
-    expect(scripts).toEqual(["api", ...ROLES.map((role) => `consumer:${role}`), "producer", "sim"].sort());
-    for (const script of scripts) expect(Object.keys(pkg.scripts)).toContain(script as string);
+  test("has one service per role: a script of package.json, and `bun run consumer <role>` once per projection of the registry", () => {
+    const commands = roles.map(([, s]) => s.command?.slice(2).join(" ")).sort();
+    expect(commands).toEqual(["api", ...PROJECTIONS.map((p) => `consumer ${p.role}`), "producer", "sim --port 8080"].sort());
+    for (const script of new Set(roles.map(([, s]) => s.command?.[2]))) expect(Object.keys(pkg.scripts)).toContain(script as string);
+    // The aliases `consumer:<role>` are gone: one command takes the role.
+    expect(Object.keys(pkg.scripts).filter((name) => name.startsWith("consumer:"))).toEqual([]);
   });
 
-  test("runs the counts consumer as three replicas", () => {
-    expect(services["consumer-counts"]?.deploy?.replicas).toBe(3);
-  });
-
-  test("runs every consumer group of the registry as a service, as many replicas as the registry says", () => {
-    for (const role of ROLES) {
+  test("runs every consumer group of the registry as a service, as many replicas as its spec's processes", () => {
+    for (const { role, processes } of PROJECTIONS) {
       const service = services[`consumer-${role}`];
-      expect({ role, command: service?.command }).toEqual({ role, command: ["bun", "run", `consumer:${role}`] });
-      expect({ role, replicas: service?.deploy?.replicas ?? 1 }).toEqual({ role, replicas: GROUP_REGISTRY[role].processes });
+      expect({ role, command: service?.command }).toEqual({ role, command: ["bun", "run", "consumer", role] });
+      expect({ role, replicas: service?.deploy?.replicas ?? 1 }).toEqual({ role, replicas: processes });
+      expect({ role, health: service?.healthcheck?.test }).toEqual({ role, health: ["CMD", "bun", "src/roles/alive.ts", `consumer-${role}`] });
+    }
+  });
+
+  test("holds the consumer services `bun run docs:compose` generates from the registry, in both files", async () => {
+    for (const [kind, path] of Object.entries(COMPOSE_FILES) as [keyof typeof COMPOSE_FILES, string][]) {
+      expect({ path, block: composeBlock(await Bun.file(path).text()) }).toEqual({ path, block: consumerServices(kind) });
     }
   });
 

@@ -45,9 +45,11 @@ import { Kafka, logLevel } from "kafkajs";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { loadConfig } from "../src/domain/config.ts";
-import { GROUP_REGISTRY, type GroupRole, ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
-import { groupId } from "../src/kafka/client.ts";
+import type { GroupRole } from "../src/domain/projection.ts";
+import { consumerGroups } from "../src/kafka/client.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf, ROLES } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { type LocalKafka, startKafka } from "../tools/infra/kafka.ts";
 import type { Child } from "../tools/infra/process.ts";
@@ -97,13 +99,14 @@ beforeAll(async () => {
   admin = connectRedis(redis.url);
   sim = await startSimulator({ port: 0, rate: 50, seed: 1717 }, undefined, deliveries.record);
   spawn("producer");
-  for (const role of ROLES) for (let i = 0; i < GROUP_REGISTRY[role].processes; i++) spawn(role);
+  for (const { role, processes } of PROJECTIONS) for (let i = 0; i < processes; i++) spawn(role);
   // The API as users get it: the real clock, but every request read from Redis (no answer cache).
   apiRedis = connectRedis(config.REDIS_URL);
   const app = createApp({
     config,
     redis: apiRedis,
     kafka: new KafkaProbe(client.admin(), config.TOPIC, []),
+    projections: PROJECTIONS,
     log: createLogger("api", { ...config, LOG_LEVEL: "error" }),
     cacheMs: 0,
   });
@@ -122,14 +125,15 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** Every group Stable, its members exactly its live processes (a killed one gone, a restarted one in). */
+/** Every group (each shard's, of a sharded one) Stable, its members exactly its live processes (a killed one gone, a restarted one in). */
 async function groupsStable(): Promise<boolean> {
   const kafkaAdmin = p.env.kafka.admin();
   await kafkaAdmin.connect();
   try {
-    const { groups } = await kafkaAdmin.describeGroups(ROLES.map((role) => groupId(p.env.config, role)));
-    return ROLES.every((role) => {
-      const g = groups.find((x) => x.groupId === groupId(p.env.config, role));
+    const every = consumerGroups(p.env.config, PROJECTIONS);
+    const { groups } = await kafkaAdmin.describeGroups(every.map((c) => c.group));
+    return every.every(({ role, group }) => {
+      const g = groups.find((x) => x.groupId === group);
       const want = live(role)
         .map((c) => `consumer-${role}-${c.proc.pid}`)
         .sort();
@@ -219,18 +223,20 @@ describe("live reads are exact or flagged while faults happen in turn", () => {
   }
 
   test("a counts consumer SIGKILLed, then restarted", async () => {
+    const { role } = projectionOf("counts") as Projection;
     await phase("SIGKILL", async () => {
-      const victim = live("counts")[0] as Child;
+      const victim = live(role)[0] as Child;
       victim.proc.kill("SIGKILL");
       await exited(victim);
       await Bun.sleep(2_000);
-      spawn("counts");
+      spawn(role);
     });
   });
 
   test("the transactions consumer SIGSTOPped for 15 s, then continued", async () => {
+    const { role } = projectionOf("transactions") as Projection;
     await phase("SIGSTOP", async () => {
-      const victim = live("transactions")[0] as Child;
+      const victim = live(role)[0] as Child;
       victim.proc.kill("SIGSTOP");
       try {
         await Bun.sleep(15_000);

@@ -1,8 +1,9 @@
 /**
- * The three consumer groups against the real Kafka and Redis, as role processes (and, for the
- * Redis outage, as runners in this process): figures equal an independent
+ * Every consumer group of the registry against the real Kafka and Redis, as role processes (and,
+ * for the Redis outage, as runners in this process): figures equal an independent
  * computation; duplicates, redelivery, a SIGKILLed consumer, a Redis outage and poison records
  * change nothing; dead letters carry the group and the reason; SIGTERM exits 0 after committing.
+ * What each group does with records older than the 3-hour window comes from its spec (its keep).
  */
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
@@ -11,19 +12,22 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import type Redis from "ioredis";
 import type { Message } from "kafkajs";
-import { countsGroup } from "../src/consumers/counts.ts";
-import type { GroupProcessor } from "../src/consumers/group.ts";
+import { type GroupProcessor, processorOf, processorsOf } from "../src/consumers/group.ts";
 import { replayStart } from "../src/consumers/positions.ts";
-import { PROCESSORS } from "../src/consumers/processors.ts";
 import { type ConsumerRunner, createConsumerRunner } from "../src/consumers/runner.ts";
 import { type Config, loadConfig } from "../src/domain/config.ts";
-import { ROLES } from "../src/domain/groups.ts";
 import { createLogger } from "../src/domain/log.ts";
-import type { Transaction } from "../src/domain/transaction.ts";
-import { HOUR_BUCKET_KEEP_SECONDS } from "../src/domain/window.ts";
-import { dlqTopic, type GroupRole, groupId } from "../src/kafka/client.ts";
-import { addrTotalKey, metricsKey } from "../src/redis/keys.ts";
-import { hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
+import { type ProjectionSpec, shardsOf } from "../src/domain/projection.ts";
+import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
+import { consumerGroups, dlqTopic, groupId } from "../src/kafka/client.ts";
+import { addrTotalKey } from "../src/projections/addresses/keys.ts";
+import { topAddresses } from "../src/projections/addresses/read.ts";
+import { hourBuckets, minuteBuckets } from "../src/projections/counts/read.ts";
+import { HOUR_BUCKET_KEEP_SECONDS } from "../src/projections/counts/spec.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
+import { latestTransactions, storedTransactionCount, transactionByHash } from "../src/projections/transactions/read.ts";
+import { metricsKey, seenKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
@@ -33,7 +37,19 @@ import { committedTotal, createTopic, waitCommitted as kafkaWaitCommitted, produ
 // Real brokers and consumer groups (Bun 1.3 applies the preload's default timeout to the first file only).
 setDefaultTimeout(60_000);
 
-const GROUPS = PROCESSORS;
+/**
+ * Whether a group applies records `newestSec` to `oldestSec` old, as its spec says: its figures
+ * stay in Redis `keepSeconds`, so a record older than that is stale (counted, not applied). The
+ * ages a test uses must stay clear of every group's keep, so the answer does not hang on how the
+ * group rounds (an hour bucket starts up to an hour before its records) or on how long the test
+ * runs: a keep between them fails the test rather than guess.
+ */
+function keeps(spec: ProjectionSpec, newestSec: number, oldestSec: number): boolean {
+  const [below, above] = [10 * 60, 3600 + 10 * 60];
+  if (spec.keepSeconds > newestSec - below && spec.keepSeconds < oldestSec + above)
+    throw new Error(`${spec.role} keeps ${spec.keepSeconds} s: too close to the test's records, ${newestSec}..${oldestSec} s old, to tell whether they are stale`);
+  return spec.keepSeconds >= oldestSec + above;
+}
 
 // ---- the independent computation ----------------------------------------------------------------
 
@@ -109,22 +125,21 @@ async function expectFigures(env: TestEnv, f: Figures, nowSec: number) {
 
 // ---- Kafka helpers (./helpers/kafka.ts) ------------------------------------------------------------
 
-/** Every group of `roles` has committed the end of the topic. A first group join late in a full run has taken 30-60 s. */
-const waitCommitted = (env: TestEnv, roles: GroupRole[], config = env.config, timeoutMs = 150_000) =>
-  kafkaWaitCommitted(
-    env.kafka,
-    env.config.TOPIC,
-    roles.map((role) => groupId(config, role)),
-    timeoutMs,
-  );
+/** The Kafka group ids of `specs` (one per shard of a sharded one), in the registry's order. */
+const groupIds = (config: Config, specs: readonly ProjectionSpec[] = PROJECTIONS) => consumerGroups(config, specs).map((g) => g.group);
 
-const committed = (env: TestEnv, role: GroupRole) => committedTotal(env.kafka, env.config.TOPIC, groupId(env.config, role));
+/** Every group of `specs` has committed the end of the topic. A first group join late in a full run has taken 30-60 s. */
+const waitCommitted = (env: TestEnv, specs: readonly ProjectionSpec[] = PROJECTIONS, config = env.config, timeoutMs = 150_000) =>
+  kafkaWaitCommitted(env.kafka, env.config.TOPIC, groupIds(config, specs), timeoutMs);
+
+/** The offsets a group (by its Kafka id) has committed, summed over the partitions. */
+const committed = (env: TestEnv, group: string) => committedTotal(env.kafka, env.config.TOPIC, group);
 
 const quiet = (config: Config) => createLogger("test", { ...config, LOG_LEVEL: "error" });
 
-function startRunners(env: TestEnv, roles: GroupRole[] = ROLES, config = env.config): ConsumerRunner[] {
-  // The test's Kafka client logs nothing (three runners racing to create the topic is expected).
-  return roles.map((role) => createConsumerRunner({ config, group: GROUPS[role](config), log: quiet(config), kafka: env.kafka }));
+function startRunners(env: TestEnv, projections: readonly Projection[] = PROJECTIONS, config = env.config): ConsumerRunner[] {
+  // The test's Kafka client logs nothing (several runners racing to create the topic is expected).
+  return projections.flatMap((projection) => processorsOf(projection, config).map((group) => createConsumerRunner({ config, group, log: quiet(config), kafka: env.kafka })));
 }
 
 const running: ConsumerRunner[] = [];
@@ -151,7 +166,7 @@ afterAll(() => {
 let spawned = 0;
 
 /** Starts a consumer role from its entry point; its log goes to a file (an unread pipe would block it once full). */
-function spawnConsumer(env: TestEnv, role: GroupRole, extra: Record<string, string> = {}): Subprocess {
+function spawnConsumer(env: TestEnv, role: string, extra: Record<string, string> = {}): Subprocess {
   mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
   const child = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "consumer.ts"), role], {
     cwd: ROOT,
@@ -164,18 +179,18 @@ function spawnConsumer(env: TestEnv, role: GroupRole, extra: Record<string, stri
 }
 
 /**
- * The three roles as processes until every group has committed the end of the topic, then
- * SIGTERM (each commits, leaves its group, flushes its counters to Redis and exits 0).
+ * Every group of the registry as a process until every group has committed the end of the topic,
+ * then SIGTERM (each commits, leaves its group, flushes its counters to Redis and exits 0).
  * Processes rather than runners in this process: late in a full run, kafkajs consumers inside
  * the test process have stopped making progress for minutes (a socket stuck connecting); the
  * role processes never have.
  */
 async function runRolesUntilCommitted(env: TestEnv, extra: Record<string, string> = {}) {
   const config = loadConfig({ ...env.env, ...extra });
-  const roles = ROLES.map((role) => spawnConsumer(env, role, extra));
-  await waitCommitted(env, ROLES, config);
+  const roles = PROJECTIONS.map(({ role }) => spawnConsumer(env, role, extra));
+  await waitCommitted(env, PROJECTIONS, config);
   for (const child of roles) child.kill("SIGTERM");
-  expect(await Promise.all(roles.map((c) => c.exited))).toEqual([0, 0, 0]);
+  expect(await Promise.all(roles.map((c) => c.exited))).toEqual(roles.map(() => 0));
 }
 
 /** The counters every role flushed to Redis (metricsKey), as numbers. */
@@ -186,18 +201,20 @@ async function counters(env: TestEnv): Promise<Record<string, number>> {
 
 // ---- the tests -----------------------------------------------------------------------------------
 
-describe("three groups", () => {
+describe("every group", () => {
   const env = env_();
   const start = now();
   // A few thousand in the window (away from its edges), 20 from before it, 150 sent twice.
   const fresh = syntheticTransactions(3000, { seed: 11, addresses: 2000, fromSec: start - 170 * 60, toSec: start - 60 });
-  const old = syntheticTransactions(20, { seed: 12, addresses: 50, fromSec: start - 5 * 3600, toSec: start - 4 * 3600 });
+  const [oldNewest, oldOldest] = [4 * 3600, 5 * 3600];
+  const old = syntheticTransactions(20, { seed: 12, addresses: 50, fromSec: start - oldOldest, toSec: start - oldNewest });
   const again = fresh.filter((_, i) => i % 20 === 0);
   const valid = [...fresh, ...old, ...again];
   const poison: { value: string | null; reason: RegExp }[] = [
     { value: "{ not json", reason: /^record value is not JSON$/ },
     { value: JSON.stringify({ v: 1, hash: "zz" }), reason: /^not a valid transaction: / },
-    { value: JSON.stringify({ ...fresh[0], v: 2 }), reason: /^unknown schema version 2/ },
+    // A version after this consumer's own.
+    { value: JSON.stringify({ ...fresh[0], v: SCHEMA_VERSION + 1 }), reason: new RegExp(`^unknown schema version ${SCHEMA_VERSION + 1}:`) },
     { value: null, reason: /^empty record value$/ },
     { value: "[1,2,3]", reason: /^not a valid transaction: / },
     { value: JSON.stringify({ ...fresh[1], hash: "ab".repeat(32), time: start + 7200 }), reason: /^time \d+ is more than 3600 s ahead of Redis's clock/ },
@@ -217,13 +234,16 @@ describe("three groups", () => {
     await runRolesUntilCommitted(env);
     await expectFigures(env, expected(valid, now()), now());
     const m = await counters(env);
-    for (const role of ROLES) {
+    for (const spec of PROJECTIONS) {
+      const { role } = spec;
       const count = (name: string) => m[`consumer_${role}_${name}_total`];
-      // The 20 from 4-5 hours ago are outside the 3-hour window, but inside the 25 hours the counts group keeps hours for.
-      const old = role === "counts" ? { applied: 3020, stale: 0 } : { applied: 3000, stale: 20 };
+      // The 20 from 4-5 hours ago are outside the 3-hour window: applied by a group that keeps
+      // its figures longer than that (the counts group keeps its hours 25 hours), stale for one
+      // that keeps them less.
+      const aged = keeps(spec, oldNewest, oldOldest) ? { applied: fresh.length + old.length, stale: 0 } : { applied: fresh.length, stale: old.length };
       expect({ role, applied: count("applied"), duplicates: count("duplicates"), stale: count("stale"), dead: count("dead_letters") }).toEqual({
         role,
-        ...old,
+        ...aged,
         duplicates: again.length,
         dead: poison.length,
       });
@@ -241,12 +261,15 @@ describe("three groups", () => {
         letters.push({ value: message.value?.toString() ?? null, headers });
       },
     });
+    // Each poison record once per group (a sharded group's shards read every record: each is a group of its own).
+    const groups = groupIds(env.config);
+    const want = groups.length * poison.length;
     // A first group join late in a full run can take a minute (see waitCommitted).
-    await waitFor("18 dead letters", () => letters.length >= 18, 150_000);
+    await waitFor(`${want} dead letters`, () => letters.length >= want, 150_000);
     await consumer.disconnect();
-    expect(letters.length).toBe(18);
-    for (const role of ROLES) {
-      const mine = letters.filter((l) => l.headers.source === groupId(env.config, role)).sort((a, b) => Number(a.headers.offset) - Number(b.headers.offset));
+    expect(letters.length).toBe(want);
+    for (const group of groups) {
+      const mine = letters.filter((l) => l.headers.source === group).sort((a, b) => Number(a.headers.offset) - Number(b.headers.offset));
       expect(mine.map((l) => l.headers.offset)).toEqual(poisonOffsets);
       mine.forEach((letter, k) => {
         const p = poison[k] as (typeof poison)[number];
@@ -268,9 +291,11 @@ describe("three groups", () => {
     await runRolesUntilCommitted(env, { GROUP_PREFIX: `${env.config.GROUP_PREFIX}replay-` });
     await expectFigures(env, expected(valid, now()), now());
     const after = await counters(env);
-    for (const role of ROLES) {
+    for (const spec of PROJECTIONS) {
+      const { role } = spec;
       const delta = (name: string) => (after[`consumer_${role}_${name}_total`] ?? 0) - (before[`consumer_${role}_${name}_total`] ?? 0);
-      const stale = role === "counts" ? 0 : 20;
+      // The old records are stale again for a group that does not keep them (stale before seen), duplicates for one that does.
+      const stale = keeps(spec, oldNewest, oldOldest) ? 0 : old.length;
       expect({ role, applied: delta("applied"), duplicates: delta("duplicates"), sought: delta("seeks") > 0 }).toEqual({
         role,
         applied: 0,
@@ -304,18 +329,21 @@ describe("Redis away", () => {
     const runners = startRunners(env);
     running.push(...runners);
     await Promise.all(runners.map((r) => r.start()));
-    await waitCommitted(env, ROLES);
-    const before = await committed(env, "addresses");
+    await waitCommitted(env);
+    const groups = groupIds(env.config);
+    // Every group has committed every record of the first lot.
+    const before = await Promise.all(groups.map((g) => committed(env, g)));
+    expect(before).toEqual(groups.map(() => first.length));
 
     await server.stop();
     try {
       await produce(env.kafka, env.config.TOPIC, second.map(txMessage));
       await waitFor("every group to retry", () => runners.every((r) => Object.entries(r.metrics.snapshot()).some(([k, v]) => k.endsWith("_retries_total") && v >= 2)));
-      for (const role of ROLES) expect(await committed(env, role)).toBe(before);
+      expect(await Promise.all(groups.map((g) => committed(env, g)))).toEqual(before);
     } finally {
       await server.restart();
     }
-    await waitCommitted(env, ROLES);
+    await waitCommitted(env);
     await Promise.all(runners.map((r) => r.stop()));
     await expectFigures(env, expected([...first, ...second], now()), now());
   }, 180_000);
@@ -323,7 +351,14 @@ describe("Redis away", () => {
 
 describe("roles as processes", () => {
   const env = env_();
-  const spawnRole = (role: GroupRole) => spawnConsumer(env, role);
+  const spawnRole = (role: string) => spawnConsumer(env, role);
+
+  /** The hashes a group has applied, over its shards: its seen set, written with the effects of every call. */
+  const seenCount = async (spec: ProjectionSpec) => {
+    let n = 0;
+    for (const shard of shardsOf(spec, env.config)) n += await env.redis.zcard(seenKey(env.config, spec, shard));
+    return n;
+  };
 
   test("consumers SIGKILLed while consuming, then restarted, leave every figure exact; SIGTERM exits 0 after committing", async () => {
     await createTopic(env.kafka, env.config);
@@ -333,41 +368,38 @@ describe("roles as processes", () => {
     const all = [...txs, ...dupes];
     await produce(env.kafka, env.config.TOPIC, all.map(txMessage));
 
-    const first = ROLES.map((role) => spawnRole(role));
+    const first = PROJECTIONS.map(({ role }) => spawnRole(role));
     // Kill each one (kill -9) as soon as Redis shows its first script calls, typically before
     // the batch is committed: the restart then redelivers what the scripts already applied.
-    const applied: Record<GroupRole, () => Promise<number>> = {
-      counts: async () => (await minuteBuckets(env.redis, env.config, (start - 180 * 60) * 1000, 181)).reduce((s, b) => s + b.count, 0),
-      addresses: () => env.redis.zcard(addrTotalKey(env.config, "received")),
-      transactions: () => storedTransactionCount(env.redis, env.config),
-    };
     await Promise.all(
-      ROLES.map(async (role, k) => {
+      PROJECTIONS.map(async (spec, k) => {
         const deadline = Date.now() + 60_000;
-        while ((await applied[role]()) === 0) {
-          if (Date.now() > deadline) throw new Error(`${role} never applied anything`);
+        while ((await seenCount(spec)) === 0) {
+          if (Date.now() > deadline) throw new Error(`${spec.role} never applied anything`);
           await Bun.sleep(10);
         }
         first[k]?.kill("SIGKILL");
       }),
     );
     await Promise.all(first.map((c) => c.exited));
-    const partWay = await Promise.all(ROLES.map((role) => committed(env, role)));
+    const groups = groupIds(env.config);
+    const partWay = await Promise.all(groups.map((g) => committed(env, g)));
     // Killed part-way: no group had committed everything.
     expect(partWay.every((n) => n < all.length)).toBe(true);
 
-    const second = ROLES.map((role) => spawnRole(role));
-    await waitCommitted(env, ROLES, env.config, 90_000);
+    const second = PROJECTIONS.map(({ role }) => spawnRole(role));
+    await waitCommitted(env, PROJECTIONS, env.config, 90_000);
     await expectFigures(env, expected(all, now()), now());
 
     for (const child of second) child.kill("SIGTERM");
     const codes = await Promise.all(second.map((c) => c.exited));
-    expect(codes).toEqual([0, 0, 0]);
+    expect(codes).toEqual(second.map(() => 0));
     const admin = env.kafka.admin();
     await admin.connect();
-    const groups = await admin.describeGroups(ROLES.map((r) => groupId(env.config, r)));
+    const described = await admin.describeGroups(groups);
     await admin.disconnect();
-    expect(groups.groups.map((g) => g.state)).toEqual(["Empty", "Empty", "Empty"]);
+    // Every group (each shard's) left by its members.
+    expect(described.groups.map((g) => [g.groupId, g.state]).sort()).toEqual(groups.map((g) => [g, "Empty"]).sort());
   }, 180_000);
 });
 
@@ -402,7 +434,7 @@ describe("one hash, two times", () => {
     const latest = await latestTransactions(env.redis, env.config, 100);
     expect([f1.stored.map(served), f2.stored.map(served)]).toContainEqual(latest);
     const m = await counters(env);
-    for (const role of ROLES)
+    for (const { role } of PROJECTIONS)
       expect({ role, applied: m[`consumer_${role}_applied_total`], duplicates: m[`consumer_${role}_duplicates_total`] }).toEqual({ role, applied: 51, duplicates: 1 });
   }, 180_000);
 });
@@ -418,7 +450,8 @@ describe("a record a script refuses", () => {
     // The schema and the scripts agree on what a valid transaction is, so a refusal is made here:
     // the real applyCounts-4.lua refuses a negative value (-3), as it would a record a future
     // schema let through.
-    const counts = countsGroup(env.config);
+    const spec = projectionOf("counts") as Projection;
+    const counts = processorOf(spec, env.config);
     const refusing: GroupProcessor = {
       ...counts,
       apply: (redis, records, stretch) =>
@@ -433,12 +466,12 @@ describe("a record a script refuses", () => {
     const runner = createConsumerRunner({ config: env.config, group: refusing, log: quiet(env.config), kafka: env.kafka });
     running.push(runner);
     await runner.start();
-    await waitCommitted(env, ["counts"]);
+    await waitCommitted(env, [spec]);
     await runner.stop();
     // Every other transaction counted; the refused one not.
     const counted = (await minuteBuckets(env.redis, env.config, (start - 3600) * 1000, 61)).reduce((s, b) => s + b.count, 0);
     expect(counted).toBe(txs.length - 1);
-    expect(runner.metrics.snapshot()).toMatchObject({ consumer_counts_script_refusals_total: 1, consumer_counts_dead_letters_total: 1 });
+    expect(runner.metrics.snapshot()).toMatchObject({ [`consumer_${spec.role}_script_refusals_total`]: 1, [`consumer_${spec.role}_dead_letters_total`]: 1 });
     // Its dead letter says which script refused it and why, and where it came from.
     const consumer = env.kafka.consumer({ groupId: `${env.config.GROUP_PREFIX}dlq-reader`, maxWaitTimeInMs: 200 });
     const letters: Record<string, string>[] = [];
@@ -448,7 +481,7 @@ describe("a record a script refuses", () => {
     await waitFor("the dead letter", () => letters.length >= 1, 60_000);
     await consumer.disconnect();
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatchObject({ source: groupId(env.config, "counts"), offset: offsets[100], partition: "0" });
+    expect(letters[0]).toMatchObject({ source: groupId(env.config, spec), offset: offsets[100], partition: "0" });
     expect(letters[0]?.reason).toMatch(/^refused by applyCounts: a time, count or value is not a non-negative integer \(code -3\)$/);
   }, 180_000);
 });
@@ -473,18 +506,25 @@ describe("where a replay into an empty projection starts", () => {
       await admin.deleteTopicRecords({ topic: env.config.TOPIC, partitions: [{ partition: 1, offset: "10" }] });
       const nowMs = Date.now();
       const config = { ...env.config, TOPIC_RETENTION_HOURS: 4 };
-      // The log holds partition 0 from its first record: the projection covers it since the log began.
-      expect(await replayStart(admin, config, "counts", 0, nowMs)).toEqual({ from: 0, high: 30, coversFromMs: 0 });
-      // Partition 1 lost its start: since when it is covered is the first record's stamp, known once read.
-      expect(await replayStart(admin, config, "counts", 1, nowMs)).toEqual({ from: 10, high: 30, coversFromMs: "" });
-      // The same for the address group: the records deleted below offset 10 may have been within its lookback.
-      expect(await replayStart(admin, config, "addresses", 1, nowMs)).toEqual({ from: 10, high: 30, coversFromMs: "" });
-      // Records older than the lookback stay out: a lookback that starts after the last record starts at the end.
-      expect(await replayStart(admin, config, "addresses", 0, nowMs + 4 * 3_600_000)).toEqual({
-        from: 30,
-        high: 30,
-        coversFromMs: nowMs + 4 * 3_600_000 - (3 * 3600 + 600) * 1000,
-      });
+      // Every record was written within the last minutes (its stamp is when it was written).
+      const margin = 600_000;
+      for (const spec of PROJECTIONS) {
+        const lookbackMs = spec.replayLookbackSeconds * 1000;
+        // The log holds partition 0 from its first record: the projection covers it since the log began.
+        expect({ role: spec.role, start: await replayStart(admin, config, spec, 0, nowMs) }).toEqual({ role: spec.role, start: { from: 0, high: 30, coversFromMs: 0 } });
+        // Partition 1 lost its start: since when it is covered is the first record's stamp, known once read
+        // (the records deleted below offset 10 may have been within the group's lookback).
+        expect({ role: spec.role, start: await replayStart(admin, config, spec, 1, nowMs) }).toEqual({ role: spec.role, start: { from: 10, high: 30, coversFromMs: "" } });
+        // Its own lookback decides. Later, while it still reaches back before the first record, the replay starts there;
+        const within = nowMs + lookbackMs - margin;
+        expect({ role: spec.role, start: await replayStart(admin, config, spec, 0, within) }).toEqual({ role: spec.role, start: { from: 0, high: 30, coversFromMs: 0 } });
+        // records older than the lookback stay out: a lookback that starts after the last record starts at the end.
+        const past = nowMs + lookbackMs + margin;
+        expect({ role: spec.role, start: await replayStart(admin, config, spec, 0, past) }).toEqual({
+          role: spec.role,
+          start: { from: 30, high: 30, coversFromMs: past - lookbackMs },
+        });
+      }
     } finally {
       await admin.disconnect();
     }

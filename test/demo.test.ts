@@ -7,9 +7,11 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import type { Subprocess } from "bun";
-import { GROUP_REGISTRY } from "../src/domain/groups.ts";
-import { groupId } from "../src/kafka/client.ts";
-import { metricsKey, txByTimeKey } from "../src/redis/keys.ts";
+import { consumerGroups, groupId } from "../src/kafka/client.ts";
+import { spec as counts } from "../src/projections/counts/spec.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
+import { txByTimeKey } from "../src/projections/transactions/keys.ts";
+import { metricsKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { alive, descendants, startDemo } from "./helpers/demo.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
@@ -33,14 +35,17 @@ describe("bun run demo", () => {
     const api = `http://localhost:${port}`;
     const demo = startDemo({ ...env, PORT: String(port) }, "demo-supervision", ["--rate", "30", "--count", String(TRANSACTIONS)]);
     running.push(demo.proc);
-    const countsGroup = groupId(config, "counts");
+    const countsGroup = groupId(config, counts);
     const admin = kafka.admin();
     await admin.connect();
     const members = async () => (await admin.describeGroups([countsGroup])).groups[0];
-    /** The demo's counts processes, counts-1 ... counts-3 (the registry of groups). */
-    const processes = GROUP_REGISTRY.counts.processes;
+    /** The demo's counts processes, counts-1 ... counts-n (its spec): several, so that one can be killed while the others go on. */
+    const processes = counts.processes;
+    expect(processes).toBeGreaterThan(1);
+    /** Every group of the registry, with its Kafka id (what /health lists). */
+    const groups = consumerGroups(config, PROJECTIONS);
     try {
-      // Running: three counts members, transactions flowing into Redis.
+      // Running: every counts member (its spec's processes), transactions flowing into Redis.
       await waitFor("the demo to start counts-2", () => demo.pids("counts-2")[0], 30_000);
       await waitFor(`${processes} members in the counts group`, async () => (await members())?.members.length === processes, 60_000);
       await waitFor("transactions in Redis", async () => (await redis.zcard(txByTimeKey(config))) >= 30, 60_000);
@@ -78,12 +83,21 @@ describe("bun run demo", () => {
       // work) equal the stored transactions minute by minute.
       const byTime = txByTimeKey(config);
       await waitFor(`all ${TRANSACTIONS} transactions stored`, async () => (await redis.zcard(byTime)) === TRANSACTIONS, 120_000);
-      const groups = (["counts", "addresses", "transactions"] as const).map((r) => groupId(config, r));
-      await waitFor("every group to commit the end of the topic", () => caughtUp(kafka, config.TOPIC, groups), 60_000);
-      await waitFor("/health: 200, every group's lag 0 (the restarted counts group's included)", async () => {
+      await waitFor(
+        "every group to commit the end of the topic",
+        () =>
+          caughtUp(
+            kafka,
+            config.TOPIC,
+            groups.map((g) => g.group),
+          ),
+        60_000,
+      );
+      await waitFor("/health: 200, every group of the registry listed, each with lag 0 (the restarted counts group's included)", async () => {
         const res = await fetch(`${api}/health`);
-        const body = (await res.json()) as { kafka: { groups: { role: string; lag: number | null }[] } };
-        return res.status === 200 && body.kafka.groups.length === 3 && body.kafka.groups.every((g) => g.lag === 0);
+        const body = (await res.json()) as { kafka: { groups: { role: string; group: string; lag: number | null }[] } };
+        const listed = body.kafka.groups.map(({ role, group }) => ({ role, group }));
+        return res.status === 200 && Bun.deepEquals(listed, groups) && body.kafka.groups.every((g) => g.lag === 0);
       });
 
       // The newest transaction's minute must be complete to be shown: up to a minute's wait.
@@ -111,7 +125,8 @@ describe("bun run demo", () => {
 
     // SIGTERM: exit code 0, no process of the demo left.
     const below = descendants(demo.proc.pid);
-    expect(below.length).toBeGreaterThanOrEqual(8); // sim, producer, counts x3, addresses, transactions, api
+    // sim, producer, api, and each group's processes (its spec's).
+    expect(below.length).toBeGreaterThanOrEqual(3 + PROJECTIONS.reduce((n, s) => n + s.processes, 0));
     demo.proc.kill("SIGTERM");
     expect(await demo.proc.exited).toBe(0);
     await demo.done;

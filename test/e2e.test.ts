@@ -1,6 +1,6 @@
 /**
- * End to end, with nothing mocked: the feed simulator → the producer role → Kafka → the three
- * consumer groups (counts as three processes) → Redis → the API. What the API serves (counts per
+ * End to end, with nothing mocked: the feed simulator → the producer role → Kafka → every
+ * consumer group of the registry (each as many processes as its spec says) → Redis → the API. What the API serves (counts per
  * minute, the top addresses on both sides, the latest 100 transactions with their inputs and
  * outputs) must equal an independent computation over the frames the simulator delivered
  * (test/helpers/expected.ts).

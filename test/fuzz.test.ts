@@ -16,12 +16,14 @@ import { connect as netConnect } from "node:net";
 import type { IHeaders } from "kafkajs";
 import { createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
+import { SPEC_PATH } from "../src/api/swagger/plugin.ts";
 import { loadConfig } from "../src/domain/config.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { readFeedMessage } from "../src/feed/utx.ts";
 import { consumerGroups, dlqTopic } from "../src/kafka/client.ts";
 import { type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import type { Frame } from "../tools/sim/frames.ts";
@@ -445,7 +447,10 @@ test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API
   const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, []);
   cleanup.push(() => probe.close());
   const port = freePort();
-  const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({ port, hostname: "127.0.0.1" });
+  const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({
+    port,
+    hostname: "127.0.0.1",
+  });
   cleanup.push(() => app.stop(true));
   const base = `http://127.0.0.1:${port}`;
 
@@ -535,10 +540,13 @@ test("Redis unreachable: every answer is a JSON 503 (or the route's own answer) 
   const { config, kafka } = env;
   const redis = connectRedis(`redis://127.0.0.1:${freePort()}`); // nothing listens there
   cleanup.push(() => redis.disconnect());
-  const probe = new KafkaProbe(kafka.admin({ retry: { retries: 0 } }), config.TOPIC, consumerGroups(config));
+  const probe = new KafkaProbe(kafka.admin({ retry: { retries: 0 } }), config.TOPIC, consumerGroups(config, PROJECTIONS));
   cleanup.push(() => probe.close());
   const port = freePort();
-  const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({ port, hostname: "127.0.0.1" });
+  const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({
+    port,
+    hostname: "127.0.0.1",
+  });
   cleanup.push(() => app.stop(true));
   const paths = [
     "/show_transactions/",
@@ -565,6 +573,24 @@ test("Redis unreachable: every answer is a JSON 503 (or the route's own answer) 
     if (res.status === 503) unavailable.push(503);
     if (res.status >= 500) expect([path, res.status]).toEqual([path, 503]);
   }
-  expect(leaks).toEqual([]);
   expect(unavailable.length).toBeGreaterThanOrEqual(8); // the data routes and /health did answer 503
+  // Every route of every projection of the registry too, as the OpenAPI document lists them under
+  // the projection's tag (a path parameter as "0"): 503, or the route's own 4xx for the parameter.
+  const openapi = (await (await fetch(`http://127.0.0.1:${port}${SPEC_PATH}`)).json()) as { paths: Record<string, Record<string, { tags?: string[] }>> };
+  for (const projection of PROJECTIONS) {
+    const routes = Object.entries(openapi.paths)
+      .filter(([, operations]) => operations.get?.tags?.includes(projection.api.tag.name))
+      .map(([path]) => path.replace(/\{[^}]+\}/g, "0"));
+    expect({ role: projection.role, routes: routes.length > 0 }).toEqual({ role: projection.role, routes: true });
+    for (const path of routes) {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      const body = await res.text();
+      if (HOST_PORT.test(body)) leaks.push(`${path}: ${res.status} ${body.slice(0, 200)}`);
+      expect({ path, answer: res.status === 503 || (res.status >= 400 && res.status < 500 && (res.headers.get("content-type") ?? "").startsWith("application/json")) }).toEqual({
+        path,
+        answer: true,
+      });
+    }
+  }
+  expect(leaks).toEqual([]);
 });

@@ -6,9 +6,14 @@
  */
 import { afterAll, expect, test } from "bun:test";
 import { createApp } from "../src/api/app.ts";
+import { Coverage } from "../src/api/completeness.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
+import type { ApiProjection } from "../src/api/projection.ts";
+import { redisStore } from "../src/api/store-redis.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { consumerGroups, groupId } from "../src/kafka/client.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
@@ -17,8 +22,8 @@ const pipelineEnv = testEnv();
 const { config, kafka } = pipelineEnv;
 const p = new Pipeline(pipelineEnv, "health");
 const redis = connectRedis(config.REDIS_URL);
-const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, consumerGroups(config));
-const app = createApp({ config, redis, kafka: probe, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 });
+const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, consumerGroups(config, PROJECTIONS));
+const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 });
 afterAll(async () => {
   await bounded("stopping the pipeline", () => p.stop(), 30_000);
   await probe.close();
@@ -34,6 +39,25 @@ const health = async () => {
   const res = await app.handle(new Request("http://localhost/health"));
   return { status: res.status, body: (await res.json()) as Body };
 };
+
+/** The GET routes a projection's API part mounts, as a client asks them: each path parameter its documented example. */
+async function askedRoutes(p: ApiProjection): Promise<string[]> {
+  const doc = (await (await app.handle(new Request("http://localhost/swagger/json"))).json()) as {
+    paths: Record<string, { get: { parameters?: { in: string; name: string; schema: { example?: string } }[] } }>;
+  };
+  const coverage = new Coverage(redisStore(redis, config, PROJECTIONS), Date.now, config.TOPIC, () => config.TOPIC_PARTITIONS);
+  return p.api
+    .routes({ config, redis, now: Date.now, cacheMs: 0, coverage })
+    .routes.filter((r) => r.method === "GET")
+    .map((r) => {
+      const params = doc.paths[r.path.replace(/:([^/]+)/g, "{$1}")]?.get.parameters ?? [];
+      return r.path.replace(/:([^/]+)/g, (_, name: string) => {
+        const example = params.find((x) => x.in === "path" && x.name === name)?.schema.example;
+        if (example === undefined) throw new Error(`${r.path}: no documented example for the path parameter ${name}`);
+        return encodeURIComponent(example);
+      });
+    });
+}
 
 test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it 200 again", async () => {
   await p.feed({ rate: 50, seed: 12 });
@@ -52,8 +76,10 @@ test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it
     for (const x of g.partitions) expect(["ok", "catching_up"]).toContain(x.state);
   }
 
-  // Steady state, the consumers recording each partition's coverage: every data answer says complete.
-  const paths = ["/transactions_count_per_minute/0", "/transactions_count_per_hour", "/high_value_addr", "/show_transactions/", `/transactions/${"0".repeat(64)}`];
+  // Steady state, the consumers recording each partition's coverage: every data answer (each projection's routes) says complete.
+  const routes = new Map(await Promise.all(PROJECTIONS.map(async (q) => [q.role, await askedRoutes(q)] as const)));
+  const paths = [...routes.values()].flat();
+  for (const q of PROJECTIONS) expect([q.role, routes.get(q.role)?.length ?? 0]).not.toEqual([q.role, 0]);
   const flags = async () =>
     Promise.all(
       paths.map(async (path) => {
@@ -67,10 +93,11 @@ test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it
     throw new Error(`${err}: ${(await flags()).join("; ")}`);
   });
 
-  const addresses = p.role("consumer-addresses");
+  const stopped = projectionOf("addresses") as Projection;
+  const addresses = p.role(`consumer-${stopped.role}`);
   expect(addresses).toBeDefined();
   const pid = addresses?.proc.pid as number;
-  const group = groupId(config, "addresses");
+  const group = groupId(config, stopped);
   process.kill(pid, "SIGSTOP");
   let resumed = false;
   try {
@@ -78,16 +105,17 @@ test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it
       "a 503 naming the addresses group",
       async () => {
         const h = await health();
-        return h.status === 503 && h.body.reasons.some((r) => r.startsWith(`group ${group} (addresses): `)) ? h : undefined;
+        return h.status === 503 && h.body.reasons.some((r) => r.startsWith(`group ${group} (${stopped.role}): `)) ? h : undefined;
       },
       60_000,
     );
-    const state = down.body.groups.find((g) => g.role === "addresses")?.state;
+    const state = down.body.groups.find((g) => g.role === stopped.role)?.state;
     expect(["no_member", "stalled"]).toContain(state as string);
     expect(down.body.reasons.filter((r) => !r.startsWith(`group ${group} `))).toEqual([]); // the others are fine
     console.log(`health: addresses consumer stopped → 503: ${down.body.reasons.join("; ")}`);
-    // Its projection is no longer applied through now: the window's answer says so.
-    expect(await flags()).toContain("/high_value_addr false behind");
+    // Its projection is no longer applied through now: the window's answers say so.
+    const answers = await flags();
+    for (const path of routes.get(stopped.role) ?? []) expect(answers).toContain(`${path} false behind`);
     process.kill(pid, "SIGCONT");
     resumed = true;
     const again = await waitFor("a healthy /health after SIGCONT", healthy, 90_000);

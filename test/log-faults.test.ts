@@ -17,10 +17,13 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
-import { ROLES } from "../src/domain/groups.ts";
+import { shardsOf } from "../src/domain/projection.ts";
 import { minuteOf } from "../src/domain/window.ts";
-import { countsMinuteKey, metricsKey, positionField, positionKey } from "../src/redis/keys.ts";
-import { groupShards, shardProgresses } from "../src/redis/read.ts";
+import { countsMinuteKey } from "../src/projections/counts/keys.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf, ROLES } from "../src/projections/registry.ts";
+import { metricsKey, positionField, positionKey } from "../src/redis/keys.ts";
+import { shardProgresses } from "../src/redis/read.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
@@ -39,6 +42,9 @@ setDefaultTimeout(180_000);
 const { config } = env;
 const PARTITIONS = config.TOPIC_PARTITIONS;
 const results: string[] = [];
+/** The group the wrong-type case plants a key in front of (its minute keys are written every batch). */
+const counts = projectionOf("counts") as Projection;
+const COUNTS_CONSUMER = `consumer-${counts.role}` as const;
 
 beforeAll(async () => {
   redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false });
@@ -60,8 +66,8 @@ afterAll(async () => {
 
 /** Every (group, shard, partition) position field of the topic, as [position key, field]. */
 const everyPosition = () =>
-  ROLES.flatMap((role) =>
-    groupShards(config, role).flatMap((shard) => Array.from({ length: PARTITIONS }, (_, i) => [positionKey(config, role, shard), positionField(config.TOPIC, i)] as const)),
+  PROJECTIONS.flatMap((spec) =>
+    shardsOf(spec, config).flatMap((shard) => Array.from({ length: PARTITIONS }, (_, i) => [positionKey(config, spec, shard), positionField(config.TOPIC, i)] as const)),
   );
 
 /** The log's end of each partition. */
@@ -132,7 +138,7 @@ function rateLimited(): void {
 /** A group's gaps over all its shards and partitions. */
 async function gapCount(): Promise<number> {
   let n = 0;
-  for (const role of ROLES) for (const shard of await shardProgresses(admin, config, role)) for (const g of shard.gaps.values()) n += g.length;
+  for (const spec of PROJECTIONS) for (const shard of await shardProgresses(admin, config, spec)) for (const g of shard.gaps.values()) n += g.length;
   return n;
 }
 
@@ -227,37 +233,38 @@ describe("the log fault matrix: no position outside the log jams a partition", (
     // The current minute holds counts already: kept aside, put back as they were once the key is removed.
     const kept = await Promise.all(planted.map(async (key) => ({ key, fields: await admin.hgetall(key), ttl: await admin.pttl(key) })));
     for (const key of planted) await admin.set(key, "by hand");
-    const deadBefore = Number(await admin.hget(metricsKey(config), "consumer_counts_dead_letters_total"));
+    const deadLetters = `consumer_${counts.role}_dead_letters_total`;
+    const deadBefore = Number(await admin.hget(metricsKey(config), deadLetters));
     // One counts consumer for every partition, which gives up after 10 s stuck.
     await stopCounts();
-    const stuck = p.spawn("consumer-counts", { STUCK_EXIT_SECONDS: "10" });
+    const stuck = p.spawn(COUNTS_CONSUMER, { STUCK_EXIT_SECONDS: "10" });
     p.sim?.resume();
-    const error = await waitFor("the counts group to name the key", async () => [...((await shardProgresses(admin, config, "counts"))[0]?.errors.values() ?? [])][0], 60_000);
+    const error = await waitFor("the counts group to name the key", async () => [...((await shardProgresses(admin, config, counts))[0]?.errors.values() ?? [])][0], 60_000);
     expect(planted.some((key) => error.includes(key))).toBe(true);
     await waitFor("the stuck consumer to exit", () => stuck.proc.exitCode !== null, 60_000);
     expect(stuck.proc.exitCode).toBe(1);
     const lines = readFileSync(
-      join(ARTIFACTS, readdirSync(ARTIFACTS).find((f) => f.startsWith("log-faults-consumer-counts-") && f.endsWith(`-${stuck.name.split("-").pop()}.log`)) ?? ""),
+      join(ARTIFACTS, readdirSync(ARTIFACTS).find((f) => f.startsWith(`log-faults-${COUNTS_CONSUMER}-`) && f.endsWith(`-${stuck.name.split("-").pop()}.log`)) ?? ""),
       "utf8",
     );
     expect(lines).toMatch(/has not moved for 10 s; exiting so that it is restarted/);
     // Nothing was dead-lettered for it; with the key gone, a new consumer goes on and every figure is exact.
-    expect(Number(await admin.hget(metricsKey(config), "consumer_counts_dead_letters_total"))).toBe(deadBefore);
+    expect(Number(await admin.hget(metricsKey(config), deadLetters))).toBe(deadBefore);
     for (const { key, fields, ttl } of kept) {
       await admin.del(key);
       if (Object.keys(fields).length) await admin.multi().hset(key, fields).pexpire(key, ttl).exec();
     }
-    p.spawn("consumer-counts");
+    p.spawn(COUNTS_CONSUMER);
     const r = await p.settle(60_000);
     results.push(`wrong type: named (${error.slice(0, 60)}...), the stuck consumer exited 1; then ${r.transactions} transactions, lost ${r.lost}, counted twice ${r.twice}`);
     // The consumer that applies again clears the error within its next tick.
-    await waitFor("the error cleared", async () => (await shardProgresses(admin, config, "counts"))[0]?.errors.size === 0, 30_000);
+    await waitFor("the error cleared", async () => (await shardProgresses(admin, config, counts))[0]?.errors.size === 0, 30_000);
   });
 });
 
 /** Stops every counts consumer process. */
 async function stopCounts(): Promise<void> {
-  for (let c = p.role("consumer-counts"); c; c = p.role("consumer-counts")) await bounded(`stopping ${c.name}`, () => c?.stop(10_000));
+  for (let c = p.role(COUNTS_CONSUMER); c; c = p.role(COUNTS_CONSUMER)) await bounded(`stopping ${c.name}`, () => c?.stop(10_000));
 }
 
 /** Deletes the topic and creates it again (Kafka may take a moment to finish the deletion). */

@@ -1,13 +1,44 @@
-import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { afterAll, describe, expect, test } from "bun:test";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, relative } from "node:path";
 import { MAX_SATOSHI } from "../src/domain/transaction.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { LUA_DIR, LuaLoadError, loadScripts } from "../src/redis/loader.ts";
 import { SCRIPT_ERRORS } from "../src/redis/scripts.ts";
 import { testEnv } from "./helpers/env.ts";
 
 const fixtures = join(import.meta.dir, "fixtures");
 const { redis, config } = testEnv();
+
+/** Folders of Lua written by the tests below (a layout is files, so each test builds its own). */
+const scratch = mkdtempSync(join(tmpdir(), "lua-loader-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+let folders = 0;
+/** A new folder holding `files` (path relative to it -> text). */
+function luaFolder(files: Record<string, string>): string {
+  const dir = join(scratch, String(++folders));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  }
+  return dir;
+}
+
+/** The projection folders of a Lua folder: every subfolder but `includes` (what the loader reads besides the top). */
+const projectionFolders = (dir: string) =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory() && e.name !== "includes")
+    .map((e) => e.name)
+    .sort();
+
+/** Every script file of a Lua folder, at the top and in its projection folders, as `<folder>/<file>` (the top's as `<file>`). */
+const scriptFiles = (dir: string) =>
+  [dir, ...projectionFolders(dir).map((f) => join(dir, f))].flatMap((folder) =>
+    readdirSync(folder)
+      .filter((f) => f.endsWith(".lua"))
+      .map((f) => relative(dir, join(folder, f))),
+  );
 
 /** SCRIPT_ERRORS as name -> code. */
 const errorCodes = new Map(Object.entries(SCRIPT_ERRORS).map(([code, e]) => [e.name, Number(code)]));
@@ -24,9 +55,15 @@ function errorNamingProblems(dir: string): string[] {
   const luaCodes = new Map([...include.matchAll(/\b([A-Z][A-Z_]*) = (-\d+)/g)].map(([, name, code]) => [name as string, Number(code)]));
   for (const [name, code] of errorCodes) if (luaCodes.get(name) !== code) problems.push(`includes/scriptError.lua: ${name} is ${luaCodes.get(name) ?? "missing"}, not ${code}`);
   for (const [name, code] of luaCodes) if (!errorCodes.has(name)) problems.push(`includes/scriptError.lua: ${name} (${code}) is not in SCRIPT_ERRORS`);
+  // A projection folder may keep includes of its own: none of them may define error codes apart.
+  for (const folder of projectionFolders(dir))
+    if (existsSync(join(dir, folder, "includes", "scriptError.lua"))) problems.push(`${folder}/includes/scriptError.lua: error codes are named in includes/scriptError.lua only`);
+  // Where each script's file is: at the top or in its projection's folder (names are unique across folders).
+  const files = scriptFiles(dir);
   const named = new Set<string>();
   for (const script of loadScripts(dir)) {
-    const file = `${script.name}-${script.numberOfKeys}.lua`;
+    const file = files.find((path) => basename(path) === `${script.name}-${script.numberOfKeys}.lua`);
+    if (file === undefined) throw new Error(`${script.name}: loaded, but no file ${script.name}-${script.numberOfKeys}.lua in ${dir} or its projection folders`);
     const header = /^--\[\[([\s\S]*?)\]\]/.exec(readFileSync(join(dir, file), "utf8"))?.[1] ?? "";
     const listed = new Set<string>();
     for (const [, code, name = ""] of header.matchAll(/^\s+(-\d+) ([A-Z][A-Z_]*)\b/gm)) {
@@ -115,10 +152,95 @@ describe("Lua loader", () => {
     expect(2n ** 63n - 1n - bound).toBeGreaterThan(10n ** 15n);
   });
 
-  test("every script in lua/ loads", () => {
-    for (const script of loadScripts()) {
+  test("every script in lua/ loads, those of the projection folders (lua/<name>/) too", () => {
+    const scripts = loadScripts();
+    for (const script of scripts) {
       expect(script.lua).not.toContain("@include");
       expect(script.numberOfKeys).toBeGreaterThanOrEqual(0);
     }
+    // One script per file, at the top and in every projection folder: nothing left unread.
+    const files = scriptFiles(LUA_DIR);
+    expect(scripts.map((s) => `${s.name}-${s.numberOfKeys}.lua`).sort()).toEqual(files.map((f) => basename(f)).sort());
+    expect(files.some((f) => !f.includes("/"))).toBe(true); // the shared scripts stay at the top
+    // Each projection of the registry keeps its Lua in its own folder, lua/<role>/, and it loads.
+    for (const { role } of PROJECTIONS) {
+      const own = files.filter((f) => dirname(f) === role);
+      expect({ role, scripts: own.length > 0 }).toEqual({ role, scripts: true });
+      for (const file of own) expect(scripts.some((s) => `${s.name}-${s.numberOfKeys}.lua` === basename(file))).toBe(true);
+    }
+  });
+
+  test("a projection folder's script inlines its own includes first, then the shared lua/includes/", () => {
+    const dir = luaFolder({
+      "includes/shared.lua": 'local function shared() return "shared" end',
+      "includes/both.lua": 'local function both() return "top" end',
+      "top-0.lua": '--- @include "both"\nreturn both()',
+      "proj/includes/own.lua": '--- @include "shared"\nlocal function own() return shared() end',
+      "proj/includes/both.lua": 'local function both() return "own" end',
+      "proj/inFolder-2.lua": '--- @include "own"\n--- @include "both"\n--- @include "shared"\nreturn { own(), both() }',
+      "includes/ignored-0.lua": "return 1", // lua/includes/ holds includes, not scripts
+    });
+    const scripts = loadScripts(dir);
+    expect(scripts.map((s) => [s.name, s.numberOfKeys])).toEqual([
+      ["top", 0],
+      ["inFolder", 2],
+    ]);
+    const [top, inFolder] = scripts.map((s) => s.lua);
+    expect(top).toContain('return "top"');
+    expect(top).not.toContain('return "own"');
+    // Its own `both` (not the shared one); `shared` from lua/includes/, once, before the include that needs it.
+    expect(inFolder).toContain('return "own"');
+    expect(inFolder).not.toContain('return "top"');
+    expect(inFolder?.match(/local function shared/g)?.length).toBe(1);
+    expect(inFolder?.indexOf("local function shared")).toBeLessThan(inFolder?.indexOf("local function own") ?? -1);
+    expect(inFolder).not.toContain("@include");
+  });
+
+  test("a projection's script cannot include another projection's include", () => {
+    const dir = luaFolder({
+      "includes/shared.lua": "local function shared() return 1 end",
+      "one/includes/mine.lua": "local function mine() return 1 end",
+      "one/usesMine-0.lua": '--- @include "mine"\nreturn mine()',
+      "two/borrows-0.lua": '--- @include "mine"\nreturn mine()',
+    });
+    expect(() => loadScripts(dir)).toThrow(new LuaLoadError('two/borrows-0.lua: include "mine" not found (looked for includes/mine.lua; chain mine)'));
+  });
+
+  test("two scripts of one name are refused, in two projection folders or at the top and in a folder: a name is one command on the client", () => {
+    const twoFolders = luaFolder({ "one/twin-1.lua": "return 1", "two/twin-2.lua": "return 2", "two/other-0.lua": "return 3" });
+    expect(() => loadScripts(twoFolders)).toThrow(LuaLoadError);
+    expect(() => loadScripts(twoFolders)).toThrow(/two scripts are named twin\b/);
+    const topAndFolder = luaFolder({ "twin-0.lua": "return 1", "one/twin-0.lua": "return 2" });
+    expect(() => loadScripts(topAndFolder)).toThrow(/two scripts are named twin\b/);
+    // The same names apart load.
+    expect(loadScripts(luaFolder({ "one/first-1.lua": "return 1", "two/second-1.lua": "return 2" })).map((s) => s.name)).toEqual(["first", "second"]);
+  });
+
+  test("the real lua/ has no name twice across its folders", () => {
+    const names = scriptFiles(LUA_DIR).map((f) => /^([^-]+)-\d+\.lua$/.exec(basename(f))?.[1]);
+    expect(new Set(names).size).toBe(names.length);
+  });
+
+  test("the error-naming check reads the projection folders: a script there that disagrees is found, under its folder", () => {
+    const dir = luaFolder({});
+    cpSync(join(fixtures, "lua-errors", "includes"), join(dir, "includes"), { recursive: true });
+    cpSync(join(fixtures, "lua-errors", "wrongHeader-0.lua"), join(dir, "proj", "wrongHeader-0.lua"));
+    mkdirSync(join(dir, "other", "includes"), { recursive: true });
+    writeFileSync(join(dir, "other", "includes", "scriptError.lua"), readFileSync(join(LUA_DIR, "includes", "scriptError.lua")));
+    expect(errorNamingProblems(dir)).toEqual([
+      "includes/scriptError.lua: NOT_A_NUMBER is -5, not -2",
+      "includes/scriptError.lua: NOT_A_COUNT is missing, not -3",
+      "includes/scriptError.lua: OUT_OF_RANGE is missing, not -4",
+      "includes/scriptError.lua: EXTRA (-9) is not in SCRIPT_ERRORS",
+      "other/includes/scriptError.lua: error codes are named in includes/scriptError.lua only",
+      "proj/wrongHeader-0.lua: its header names -3 NOT_A_NUMBER, SCRIPT_ERRORS has NOT_A_NUMBER as -2",
+      "proj/wrongHeader-0.lua: its header names -7 NO_SUCH, SCRIPT_ERRORS has NO_SUCH as nothing",
+      "proj/wrongHeader-0.lua: returns NOT_A_COUNT, which its header does not list",
+      "proj/wrongHeader-0.lua: its header lists BAD_RECORDS, which it never returns",
+      "proj/wrongHeader-0.lua: its header lists NO_SUCH, which it never returns",
+      'proj/wrongHeader-0.lua: returns a bare code, not scriptError("<NAME>")',
+      "SCRIPT_ERRORS: NOT_A_COUNT is named by no script header",
+      "SCRIPT_ERRORS: OUT_OF_RANGE is named by no script header",
+    ]);
   });
 });

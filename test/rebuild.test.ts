@@ -13,14 +13,22 @@ import Redis from "ioredis";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { HealthService } from "../src/api/health/service.ts";
 import { redisStore } from "../src/api/store-redis.ts";
-import { type GroupRole, ROLES } from "../src/domain/groups.ts";
-import { groupId } from "../src/kafka/client.ts";
+import type { GroupRole } from "../src/domain/projection.ts";
+import { WHOLE } from "../src/domain/shards.ts";
+import { consumerGroups, groupId } from "../src/kafka/client.ts";
+import { addrTotalKey } from "../src/projections/addresses/keys.ts";
+import { topAddresses } from "../src/projections/addresses/read.ts";
+import { hourBuckets, minuteBuckets } from "../src/projections/counts/read.ts";
+import type { Projection } from "../src/projections/projection.ts";
+import { PROJECTIONS, projectionOf, ROLES } from "../src/projections/registry.ts";
+import { DROP_BUDGET, deleteDroppedTransactions, dropTransactions } from "../src/projections/transactions/drop.ts";
+import { txBodyPrefix, txDroppedKey } from "../src/projections/transactions/keys.ts";
+import { latestTransactions, storedTransactionCount, transactionByHash } from "../src/projections/transactions/read.ts";
 import { type RebuildProgress, rebuild } from "../src/rebuild/rebuild.ts";
-import { dropGroup } from "../src/redis/drop.ts";
-import { addrTotalKey, keyPrefix, positionKey, replayKey, txBodyPrefix, txDroppedKey } from "../src/redis/keys.ts";
+import { keyPrefix, positionKey, replayKey } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
-import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, storedTransactionCount, topAddresses, transactionByHash } from "../src/redis/read.ts";
-import { DROP_BUDGET, deleteDroppedTransactions, dropProjection, run } from "../src/redis/scripts.ts";
+import { groupProgress } from "../src/redis/read.ts";
+import { run } from "../src/redis/scripts.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { fillStore, storedHash } from "../tools/testkit/store.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
@@ -38,11 +46,18 @@ afterAll(async () => {
   await roles.stop();
 });
 
+/** The projection of `role` in the registry (a test about one group names it once). */
+const projection = (role: GroupRole) => projectionOf(role) as Projection;
+const counts = projection("counts");
+const addresses = projection("addresses");
+const transactions = projection("transactions");
+
+/** Every group of the registry (each shard's, of a sharded one) has committed the end of the topic. */
 const waitCommitted = () =>
   kafkaWaitCommitted(
     env.kafka,
     env.config.TOPIC,
-    ROLES.map((role) => groupId(env.config, role)),
+    consumerGroups(env.config, PROJECTIONS).map((g) => g.group),
     120_000,
   );
 
@@ -117,13 +132,20 @@ describe("rebuild", () => {
 
   test("rebuilding one group, then all, drops each projection in one call; the consumers replay it and the figures, hours included, are unchanged", async () => {
     const progress: RebuildProgress[] = [];
-    const [one] = await rebuild({ config: env.config, redis, partitions: env.config.TOPIC_PARTITIONS, roles: ["addresses"], onProgress: (p) => progress.push(p) });
+    const [one] = await rebuild({
+      config: env.config,
+      redis,
+      projections: PROJECTIONS,
+      partitions: env.config.TOPIC_PARTITIONS,
+      roles: [addresses.role],
+      onProgress: (p) => progress.push(p),
+    });
     expect(one?.deletedKeys).toBeGreaterThan(0);
     expect(one?.replaying).toBe(true);
     expect(one?.replayed).toBe(records);
-    expect(progress.at(-1)).toMatchObject({ role: "addresses", done: true, replayed: records, total: records, started: 3 });
+    expect(progress.at(-1)).toMatchObject({ role: addresses.role, done: true, replayed: records, total: records, started: env.config.TOPIC_PARTITIONS });
     await healed(before, "the addresses group to replay");
-    const all = await rebuild({ config: env.config, redis, partitions: env.config.TOPIC_PARTITIONS });
+    const all = await rebuild({ config: env.config, redis, projections: PROJECTIONS, partitions: env.config.TOPIC_PARTITIONS });
     expect(all.map((r) => [r.role, r.replayed])).toEqual(ROLES.map((r) => [r, records]));
     await healed(before, "every group to replay");
     expect(await figures()).toEqual(before);
@@ -131,7 +153,7 @@ describe("rebuild", () => {
 
   test("`bun run rebuild --group transactions` as a process drops the group and prints the replay until it is level", async () => {
     const root = join(import.meta.dir, "..");
-    const child = Bun.spawn([process.execPath, join(root, "src", "roles", "rebuild.ts"), "--group", "transactions"], {
+    const child = Bun.spawn([process.execPath, join(root, "src", "roles", "rebuild.ts"), "--group", transactions.role], {
       cwd: root,
       env: { ...process.env, ...env.env, LOG_LEVEL: "error" },
       stdout: "pipe",
@@ -140,7 +162,7 @@ describe("rebuild", () => {
     const [code, out] = await Promise.all([child.exited, new Response(child.stdout).text()]);
     expect(code).toBe(0);
     expect(out).toContain(
-      `rebuild transactions (${groupId(env.config, "transactions")}): ${records.toLocaleString("en-US")} of ${records.toLocaleString("en-US")} records (100%), level with the log`,
+      `rebuild ${transactions.role} (${groupId(env.config, transactions)}): ${records.toLocaleString("en-US")} of ${records.toLocaleString("en-US")} records (100%), level with the log`,
     );
     await healed(before, "the transactions group to replay");
   }, 90_000);
@@ -150,17 +172,17 @@ describe("rebuild", () => {
     const stored = await storedTransactionCount(redis, config);
     expect(stored).toBe(3000);
     // The drop's one atomic call, then one of its deleting calls, and no more: killed there.
-    expect(await run(redis, dropProjection(config, "transactions"))).toEqual({ dropped: true, deleted: 4, left: stored });
+    expect(await run(redis, dropTransactions(config))).toEqual({ dropped: true, deleted: 4, left: stored });
     const step = await run(redis, deleteDroppedTransactions(config, 1000));
     expect(step.left).toBe(stored - 1000);
     // Dropped and replaying: the consumers replay into fresh keys by themselves, and every figure comes back.
-    await waitFor("the transactions group to start its replay", async () => (await groupProgress(redis, config, "transactions")).replayUntil.size === env.config.TOPIC_PARTITIONS);
+    await waitFor("the transactions group to start its replay", async () => (await groupProgress(redis, config, transactions)).replayUntil.size === env.config.TOPIC_PARTITIONS);
     await healed(before, "the transactions group to replay after a drop killed mid-way");
     // The group's upkeep deletes the bodies the killed drop left (the replay's own stay), with no command typed.
     await waitFor("the upkeep to delete what the killed drop left", async () => (await redis.exists(txDroppedKey(config))) === 0, 60_000);
     expect(await bodyCount()).toBe(stored);
     // A rebuild after it drops and replays as usual.
-    const [next] = await rebuild({ config, redis, partitions: config.TOPIC_PARTITIONS, roles: ["transactions"] });
+    const [next] = await rebuild({ config, redis, projections: PROJECTIONS, partitions: config.TOPIC_PARTITIONS, roles: [transactions.role] });
     expect(next?.replayed).toBe(records);
     await healed(before, "the transactions group to replay after the next rebuild");
   }, 150_000);
@@ -168,19 +190,20 @@ describe("rebuild", () => {
   test("/health says which groups are current or catching up (with the records to go)", async () => {
     const probe = new KafkaProbe(env.kafka.admin(), env.config.TOPIC, []);
     // No answer cache: each check reads what the test just wrote.
-    const health = new HealthService(redis, redisStore(redis, env.config), probe, async () => null, Date.now, undefined, { cacheMs: 0 });
+    const health = new HealthService(redis, redisStore(redis, env.config, PROJECTIONS), probe, PROJECTIONS, Date.now, undefined, { cacheMs: 0 });
     const state = async (role: GroupRole) => (await health.check()).projections.find((p) => p.role === role);
     try {
-      expect((await health.check()).projections.map((p) => p.state)).toEqual(["current", "current", "current"]);
+      // Every group of the registry, in its order, current.
+      expect((await health.check()).projections.map((p) => [p.role, p.state])).toEqual(ROLES.map((role) => [role, "current"]));
       // A replay half done, as the consumers record it (lua/startReplay-2.lua): partition 0 is 750 records short.
       const field = `${env.config.TOPIC}:0`;
-      const position = Number(await redis.hget(positionKey(env.config, "counts"), field));
-      await redis.hset(replayKey(env.config, "counts"), `${field}:until`, position + 750);
-      expect(await state("counts")).toEqual({ role: "counts", state: "catching_up", records_to_replay: 750 });
+      const position = Number(await redis.hget(positionKey(env.config, counts), field));
+      await redis.hset(replayKey(env.config, counts), `${field}:until`, position + 750);
+      expect(await state(counts.role)).toEqual({ role: counts.role, state: "catching_up", records_to_replay: 750 });
       const body = await health.check();
       expect(body.status).toBe("ok");
-      await redis.hset(replayKey(env.config, "counts"), `${field}:until`, position);
-      expect(await state("counts")).toEqual({ role: "counts", state: "current", records_to_replay: 0 });
+      await redis.hset(replayKey(env.config, counts), `${field}:until`, position);
+      expect(await state(counts.role)).toEqual({ role: counts.role, state: "current", records_to_replay: 0 });
     } finally {
       await probe.close();
     }
@@ -198,7 +221,7 @@ describe("a drop in short calls", () => {
     const latest: number[] = [];
     let answered = 0;
     try {
-      const deleted = await dropGroup(redis, config, "transactions", undefined, async () => {
+      const deleted = await transactions.drop(redis, config, WHOLE, async () => {
         // What the API reads, on another connection, between two calls of the drop.
         latest.push((await latestTransactions(reader, config, 10)).length);
         await transactionByHash(reader, config, storedHash(n - 1));
@@ -231,8 +254,9 @@ describe("rebuild of a live pipeline", () => {
       const [result] = await rebuild({
         config: live.config,
         redis: defineScripts(live.redis),
+        projections: PROJECTIONS,
         partitions: live.config.TOPIC_PARTITIONS,
-        roles: ["addresses"],
+        roles: [addresses.role],
         onProgress: (s) => steps.push(s),
       });
       // The feed went on during the rebuild, and the rebuild replayed what came before it.
@@ -246,7 +270,7 @@ describe("rebuild of a live pipeline", () => {
       // The addresses consumer never left its group.
       const admin = live.kafka.admin();
       await admin.connect();
-      const [group] = (await admin.describeGroups([groupId(live.config, "addresses")])).groups;
+      const [group] = (await admin.describeGroups([groupId(live.config, addresses)])).groups;
       await admin.disconnect();
       expect(group?.members.length).toBe(1);
     } finally {

@@ -1,24 +1,33 @@
 /**
- * Readability: the `redis-cli` binary runs every command of docs/redis-keys.md against a running
- * pipeline (simulator, producer, consumers), and every line it prints is text: a number, a
- * transaction hash, a Bitcoin address, a field name or JSON. The doc's concrete keys (a minute, a
- * hash) are swapped for keys of the same family that exist in this run.
+ * Readability: the `redis-cli` binary runs every command of docs/redis-keys.md (and of each
+ * registered projection's own doc, src/projections/<role>/README.md, where it has one) against a
+ * running pipeline (simulator, producer, every group of the registry), and every line it prints is
+ * text: a number, a transaction hash, a Bitcoin address, a field name or JSON. The doc's concrete
+ * keys (a minute, a hash) are swapped for keys of the same family that exist in this run. Every
+ * family of key the run holds has a session in the docs.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { keyPrefix } from "../src/redis/keys.ts";
-import { bounded, testEnv } from "./helpers/env.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
+import { groupPrefix, keyPrefix, positionKey, replayKey, seenKey } from "../src/redis/keys.ts";
+import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 const env = testEnv();
 const p = new Pipeline(env, "redis-cli");
-const DOC = readFileSync(join(import.meta.dir, "..", "docs", "redis-keys.md"), "utf8");
+const ROOT = join(import.meta.dir, "..");
+/** docs/redis-keys.md, then the README.md of each projection of the registry (its part of the docs, src/projections/<role>/), where it has one. */
+const DOC = [join(ROOT, "docs", "redis-keys.md"), ...PROJECTIONS.map(({ role }) => join(ROOT, "src", "projections", role, "README.md")).filter((f) => existsSync(f))]
+  .map((f) => readFileSync(f, "utf8"))
+  .join("\n");
 
 beforeAll(async () => {
   await p.feed({ rate: 100, seed: 81 });
   p.spawnAll();
-  await Bun.sleep(3_000);
+  // Some 3 s of the feed, as the producer delivers it: settling an empty feed would prove nothing
+  // (a loaded machine can take longer than that to start the producer).
+  await waitFor("the feed to deliver 300 transactions", () => p.frames.length >= 300);
   await p.settle();
 }, 180_000);
 
@@ -62,20 +71,32 @@ describe("docs/redis-keys.md in redis-cli", () => {
     .filter((l) => l.startsWith("$ redis-cli "))
     .map((l) => words(l.slice("$ redis-cli ".length)));
 
-  test("the doc shows a session for every key family", () => {
-    const families = [
-      "position",
-      "replay",
-      "seen",
-      "counts:minute",
-      "counts:hour",
-      "addresses:received",
-      "addresses:minutes",
-      "addresses:window",
-      "transactions:by-time",
-      "metrics",
-    ];
-    for (const f of families) expect(commands.some((c) => c.some((a) => a.includes(`{btc}:${f}`) || a.includes(`:${f}`)))).toBe(true);
+  test("the doc shows a session for every key family", async () => {
+    // The families of key this run holds: the shared ones of each group (its position, replay and
+    // seen set), and each projection's own, named without their minute, hour or hash.
+    const prefix = keyPrefix(env.config);
+    const sharedOf = new Map<string, string>();
+    for (const projection of PROJECTIONS) {
+      const keys = { position: positionKey(env.config, projection), replay: replayKey(env.config, projection), seen: seenKey(env.config, projection) };
+      for (const [family, key] of Object.entries(keys)) sharedOf.set(key, family);
+    }
+    const familyOf = (key: string) => sharedOf.get(key) ?? key.slice(prefix.length).replace(/:(\d{10}|[0-9a-f]{64})$/, "");
+    const held = new Set<string>();
+    let cursor = "0";
+    do {
+      const [next, keys] = await env.redis.scan(cursor, "MATCH", `${prefix}*`, "COUNT", 10_000);
+      for (const key of keys) held.add(familyOf(key));
+      cursor = next;
+    } while (cursor !== "0");
+    // The run holds the shared families and the metrics, and keys of every projection of the registry besides those.
+    const shared = ["position", "replay", "seen", "metrics"];
+    for (const f of shared) expect(held).toContain(f);
+    const owns = PROJECTIONS.map(({ role, ...spec }) => ({ role, own: groupPrefix(env.config, spec).slice(prefix.length) }));
+    for (const { role, own } of owns) expect({ role, holds: [...held].some((f) => f.startsWith(own)) }).toEqual({ role, holds: true });
+    // Each of those has a session: the shared families (shown for one group), and every family of every projection.
+    const required = [...shared, ...[...held].filter((f) => owns.some(({ own }) => f.startsWith(own)))];
+    const shown = (f: string) => commands.some((c) => c.some((a) => a.includes(`{btc}:${f}`) || a.includes(`:${f}`)));
+    expect(required.filter((f) => !shown(f)).sort()).toEqual([]);
     expect(commands.length).toBeGreaterThanOrEqual(12);
   });
 

@@ -7,13 +7,17 @@
  */
 import { describe, expect, test } from "bun:test";
 import calculateSlot from "cluster-key-slot";
-import { shardRecord } from "../src/consumers/addresses.ts";
 import { chunkStretch } from "../src/consumers/group.ts";
+import { shardsOf } from "../src/domain/projection.ts";
 import { addressShards, shardOf, WHOLE } from "../src/domain/shards.ts";
-import { addrTotalKey, groupKeyPattern, positionKey, SIDES } from "../src/redis/keys.ts";
+import { addressRecordArgs, applyAddresses, shardRecord } from "../src/projections/addresses/apply.ts";
+import { addrTotalKey, SIDES } from "../src/projections/addresses/keys.ts";
+import { topAddresses } from "../src/projections/addresses/read.ts";
+import { spec } from "../src/projections/addresses/spec.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
+import { groupKeyPattern, positionKey } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
-import { topAddresses } from "../src/redis/read.ts";
-import { addressRecordArgs, applyAddresses, NO_POSITION, runAll } from "../src/redis/scripts.ts";
+import { NO_POSITION, runAll } from "../src/redis/scripts.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { testEnv } from "./helpers/env.ts";
 
@@ -28,7 +32,16 @@ describe("shards of the address projection", () => {
   test("one shard is the unsharded projection, under the deployment's tag", () => {
     expect(addressShards({})).toEqual([WHOLE]);
     expect(addressShards({ ADDRESS_SHARDS: 1 })).toEqual([WHOLE]);
-    expect(tagOf(positionKey(env.config, "addresses"))).toBe(env.config.REDIS_PREFIX);
+    expect(tagOf(positionKey(env.config, spec))).toBe(env.config.REDIS_PREFIX);
+  });
+
+  test("a sharded projection has ADDRESS_SHARDS shards, any other projection one; every one is whole under ADDRESS_SHARDS=1", () => {
+    expect(spec.sharded).toBe(true);
+    for (const p of PROJECTIONS) {
+      expect(shardsOf(p, { ADDRESS_SHARDS: 1 })).toEqual([WHOLE]);
+      expect(shardsOf(p, config)).toEqual(p.sharded ? addressShards(config) : [WHOLE]);
+      expect(shardsOf(p, config)).toHaveLength(p.sharded ? 4 : 1);
+    }
   });
 
   test("every shard's keys share one tag, whose slot is in the shard's share of the 16,384 slots", () => {
@@ -36,12 +49,12 @@ describe("shards of the address projection", () => {
       const shards = addressShards({ ADDRESS_SHARDS: of });
       expect(shards.map((s) => s.index)).toEqual([...Array(of).keys()]);
       for (const shard of shards) {
-        const tags = new Set([addrTotalKey(env.config, "received", shard), addrTotalKey(env.config, "sent", shard), positionKey(env.config, "addresses", shard)].map(tagOf));
+        const tags = new Set([addrTotalKey(env.config, "received", shard), addrTotalKey(env.config, "sent", shard), positionKey(env.config, spec, shard)].map(tagOf));
         expect(tags.size).toBe(1);
         const slot = calculateSlot([...tags][0] as string);
         expect(slot).toBeGreaterThanOrEqual(Math.floor((shard.index * 16_384) / of));
         expect(slot).toBeLessThan(Math.floor(((shard.index + 1) * 16_384) / of));
-        expect(groupKeyPattern(env.config, "addresses", shard)).toStartWith(`{${[...tags][0]}}:addresses:`);
+        expect(groupKeyPattern(env.config, spec, shard)).toStartWith(`{${[...tags][0]}}:${spec.namespace}:`);
       }
     }
   });

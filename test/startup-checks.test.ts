@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Redis from "ioredis";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { checkRedis } from "../src/redis/requirements.ts";
 import { freePort, startChild } from "../tools/infra/process.ts";
 import { testEnv } from "./helpers/env.ts";
@@ -18,7 +19,7 @@ const env = testEnv();
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("start-up checks", () => {
-  test("a consumer, the producer and the API on a Redis whose maxmemory-policy can evict keys exit 2 with one line saying so", async () => {
+  test("each group's consumer, the producer and the API on a Redis whose maxmemory-policy can evict keys exit 2 with one line saying so", async () => {
     const port = freePort();
     const server = startChild(
       `redis-${port}`,
@@ -35,7 +36,11 @@ describe("start-up checks", () => {
         "redis: maxmemory-policy is allkeys-lru with maxmemory 104857600: it can evict the projections; set maxmemory-policy noeviction, or no maxmemory",
       );
       probe.disconnect();
-      const entries: Record<string, [string, ...string[]]> = { "consumer-counts": ["consumer.ts", "counts"], producer: ["producer.ts"], api: ["api.ts"] };
+      const entries: Record<string, [string, ...string[]]> = {
+        ...Object.fromEntries(PROJECTIONS.map((p) => [`consumer-${p.role}`, ["consumer.ts", p.role] as [string, ...string[]]])),
+        producer: ["producer.ts"],
+        api: ["api.ts"],
+      };
       for (const [name, [file, ...args]] of Object.entries(entries)) {
         const role = Bun.spawn([process.execPath, join(ROOT, "src", "roles", file), ...args], {
           cwd: ROOT,

@@ -12,6 +12,7 @@ import { KafkaProbe } from "../src/api/health/kafka.ts";
 import { Broadcaster } from "../src/api/stream/service.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
@@ -26,6 +27,7 @@ const app = createApp({
   config,
   redis: apiRedis,
   kafka: probe,
+  projections: PROJECTIONS,
   log: createLogger("stream-test", config),
   cacheMs: 0,
   broadcaster: (store, now) => (broadcaster = new Broadcaster(store, now, { intervalMs: 50, queueMax: QUEUE_MAX })),
@@ -59,7 +61,7 @@ function tx(time: number, value: number): Transaction {
     received_at: time * 1000,
   };
 }
-/** What the three consumer groups would write for `txs`, on Redis's clock. */
+/** What every consumer group would write for `txs`, on Redis's clock. */
 async function seed(txs: Transaction[]) {
   await fill(redis, config, txs);
 }
@@ -189,6 +191,7 @@ describe("GET /stream caps", () => {
         config,
         redis: apiRedis,
         kafka: probe,
+        projections: PROJECTIONS,
         log: createLogger("stream-test", config),
         cacheMs: 0,
         broadcaster: (store, now) => (capped = new Broadcaster(store, now, { intervalMs: 50, maxClients, maxPerAddress })),

@@ -7,11 +7,7 @@ import { Elysia } from "elysia";
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
-import { addressesRoutes } from "./addresses/routes.ts";
-import { AddressesService } from "./addresses/service.ts";
 import { Coverage } from "./completeness.ts";
-import { countsRoutes } from "./counts/routes.ts";
-import { CountsService } from "./counts/service.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { errorHandler } from "./errors.ts";
 import type { KafkaProbe } from "./health/kafka.ts";
@@ -19,14 +15,13 @@ import { healthRoutes } from "./health/routes.ts";
 import { type HealthOptions, HealthService, MAX_HEALTH_CACHE_MS } from "./health/service.ts";
 import { HttpMetrics } from "./metrics/http.ts";
 import { metricsRoutes, requestTimer } from "./metrics/routes.ts";
+import type { ApiContext, ApiProjection } from "./projection.ts";
 import { RateLimiter, rateLimit } from "./rate-limit.ts";
 import type { ApiStore } from "./store.ts";
 import { redisStore } from "./store-redis.ts";
 import { streamRoutes } from "./stream/routes.ts";
 import { Broadcaster } from "./stream/service.ts";
 import { swaggerPlugin } from "./swagger/plugin.ts";
-import { transactionsRoutes } from "./transactions/routes.ts";
-import { TransactionsService } from "./transactions/service.ts";
 
 /** How long an answer of the data endpoints is reused (see cache.ts); it is then served at most as long again while being refreshed. */
 export const DEFAULT_CACHE_MS = 1_000;
@@ -37,6 +32,8 @@ export interface AppDeps {
   redis: Redis;
   /** Kafka reachability and consumer lag for /health. */
   kafka: KafkaProbe;
+  /** The projections whose routes it mounts and whose progress /health shows: the registry (src/projections/registry.ts). */
+  projections: readonly ApiProjection[];
   log: Logger;
   /** The clock (unix ms); tests pin it. */
   now?: () => number;
@@ -67,17 +64,15 @@ export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
   const cacheMs = deps.cacheMs ?? DEFAULT_CACHE_MS;
   const http = deps.http ?? new HttpMetrics();
-  const base = redisStore(deps.redis, deps.config);
+  const base = redisStore(deps.redis, deps.config, deps.projections);
   const store = deps.store?.(base) ?? base;
   // Every partition of the topic: Kafka's count once the /health probe has seen it (a topic made
   // elsewhere can have another), TOPIC_PARTITIONS (what this pipeline creates) until then.
   const coverage = new Coverage(store, now, deps.config.TOPIC, () => deps.kafka.partitions ?? deps.config.TOPIC_PARTITIONS);
-  const transactions = new TransactionsService(store, now, cacheMs, coverage);
-  const counts = new CountsService(store, now, cacheMs, coverage);
-  const addresses = new AddressesService(store, now, cacheMs, coverage);
+  const context: ApiContext = { config: deps.config, redis: deps.redis, now, cacheMs, coverage };
   const broadcaster =
     deps.broadcaster?.(store, now) ?? new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });
-  const health = new HealthService(deps.redis, store, deps.kafka, () => transactions.newestTime(), now, deps.log, {
+  const health = new HealthService(deps.redis, store, deps.kafka, deps.projections, now, deps.log, {
     cacheMs: Math.min(cacheMs, MAX_HEALTH_CACHE_MS),
     config: deps.config,
     ...deps.health,
@@ -109,16 +104,13 @@ export function createApp(deps: AppDeps) {
           "Every data answer says whether its figures are final: `complete` (and, when false, `incomplete_reason`: replaying, log_gap or behind) " +
           "in the body, and the headers `X-Complete` and `X-Incomplete-Reason`.",
         tags: [
-          { name: "transactions", description: "the transactions of the last 3 hours" },
-          { name: "counts", description: "transactions per minute and per hour" },
-          { name: "addresses", description: "value per address over the last 3 hours" },
+          ...deps.projections.map((p) => p.api.tag),
+          { name: "stream", description: "live events: new transactions and minute counts" },
           { name: "operations", description: "health and metrics" },
         ],
       }),
     )
-    .use(transactionsRoutes(transactions))
-    .use(countsRoutes(counts))
-    .use(addressesRoutes(addresses))
+    .use(deps.projections.reduce((routes, p) => routes.use(p.api.routes(context)), new Elysia({ name: "api/projections" })))
     .use(healthRoutes(health))
     .use(metricsRoutes({ config: deps.config, redis: deps.redis, http, stream: () => broadcaster.stats() }))
     .use(streamRoutes(broadcaster, deps.config.TRUST_PROXY))

@@ -14,7 +14,7 @@
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
 import { type Completeness, INCOMPLETE_REASONS, LATENESS_MS, type PartitionCoverage, type IncompleteReason as Reason, spanCompleteness } from "../domain/coverage.ts";
-import type { GroupRole } from "../domain/groups.ts";
+import type { ProjectionSpec } from "../domain/projection.ts";
 import { positionField } from "../redis/keys.ts";
 import { type GroupProgress, partitionCoverage } from "../redis/read.ts";
 import type { ApiStore } from "./store.ts";
@@ -96,18 +96,18 @@ export class Coverage {
     private readonly partitions: () => number,
   ) {}
 
-  private async read(role: GroupRole): Promise<Judge> {
+  private async read(spec: ProjectionSpec): Promise<Judge> {
     const at = this.now();
-    const [progresses, heldSince] = await Promise.all([this.store.coverage(role), this.store.producerHeldSinceMs(at)]);
+    const [progresses, heldSince] = await Promise.all([this.store.coverage(spec), this.store.producerHeldSinceMs(at)]);
     const parts = partitionsOf(progresses, this.topic, this.partitions());
     return (fromMs, toMs) => spanCompleteness(parts, fromMs, toMs, at, heldSince);
   }
 
   /** Reads the figures between two readings of the coverage; judges by the worse of the two. */
-  async bracket<T>(role: GroupRole, figures: () => Promise<T>): Promise<{ judge: Judge; value: T }> {
-    const before = await this.read(role);
+  async bracket<T>(spec: ProjectionSpec, figures: () => Promise<T>): Promise<{ judge: Judge; value: T }> {
+    const before = await this.read(spec);
     const value = await figures();
-    const after = await this.read(role);
+    const after = await this.read(spec);
     return { value, judge: (fromMs, toMs) => worstOf([before(fromMs, toMs), after(fromMs, toMs)]) };
   }
 }

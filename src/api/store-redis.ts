@@ -1,33 +1,48 @@
 /**
- * `ApiStore` on Redis: the read functions of src/redis/read.ts, each behind `fromRedis`, so a
- * Redis that fails or is slow becomes a 503 rather than a 500 or a hang.
+ * `ApiStore` on Redis: the shared read functions of src/redis/read.ts and the feeds the
+ * projections offer, each behind `fromRedis`, so a Redis that fails or is slow becomes a 503
+ * rather than a 500 or a hang.
  */
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { metricsKey } from "../redis/keys.ts";
-import { groupProgress, hourBuckets, latestTransactions, minuteBuckets, producerHeldSinceMs, replayLeft, shardProgresses, topAddresses, transactionByHash } from "../redis/read.ts";
+import { groupProgress, producerHeldSinceMs, replayLeft, shardProgresses } from "../redis/read.ts";
+import type { ApiProjection } from "./projection.ts";
 import { fromRedis } from "./redis.ts";
-import type { ApiStore } from "./store.ts";
+import type { ApiStore, Feeds } from "./store.ts";
 
-export function redisStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX" | "ADDRESS_SHARDS">): ApiStore {
+/** Every feed, from the first projection that offers it; a feed none offers is a start-up error. */
+function feedsOf(redis: Redis, config: Config, projections: readonly ApiProjection[]): Feeds {
+  const offered: Partial<Feeds> = {};
+  for (const p of projections) for (const [name, feed] of Object.entries(p.api.feeds?.(redis, config) ?? {})) (offered as Record<string, unknown>)[name] ??= feed;
+  const need = <K extends keyof Feeds>(name: K): Feeds[K] => {
+    const feed = offered[name];
+    if (!feed) throw new Error(`no projection of the registry offers the API feed ${name}`);
+    return feed as Feeds[K];
+  };
+  const latest = need("latestTransactions");
+  const minutes = need("minuteBuckets");
+  return {
+    latestTransactions: (limit, nowMs) => fromRedis(latest(limit, nowMs), "latest transactions"),
+    minuteBuckets: (fromMs, n) => fromRedis(minutes(fromMs, n), "minute counts"),
+  };
+}
+
+export function redisStore(redis: Redis, config: Config, projections: readonly ApiProjection[]): ApiStore {
   const metrics = metricsKey(config);
   return {
-    latestTransactions: (limit, nowMs) => fromRedis(latestTransactions(redis, config, limit, nowMs), "latest transactions"),
-    transaction: (hash) => fromRedis(transactionByHash(redis, config, hash), "transaction by hash"),
-    minuteBuckets: (fromMs, n) => fromRedis(minuteBuckets(redis, config, fromMs, n), "minute counts"),
-    hourBuckets: (fromMs, n) => fromRedis(hourBuckets(redis, config, fromMs, n), "hour counts"),
-    topAddresses: (side, limit) => fromRedis(topAddresses(redis, config, side, limit), `top addresses (${side})`),
-    projection: (role) =>
+    ...feedsOf(redis, config, projections),
+    projection: (spec) =>
       fromRedis(
-        groupProgress(redis, config, role).then((p) => {
+        groupProgress(redis, config, spec).then((p) => {
           const left = replayLeft(p);
           let position = 0;
           for (const offset of p.positions.values()) position += offset;
-          return { role, state: p.positions.size === 0 ? "empty" : left > 0 ? "catching_up" : "current", records_to_replay: left, position } as const;
+          return { role: spec.role, state: p.positions.size === 0 ? "empty" : left > 0 ? "catching_up" : "current", records_to_replay: left, position } as const;
         }),
-        `${role} projection`,
+        `${spec.role} projection`,
       ),
-    coverage: (role) => fromRedis(shardProgresses(redis, config, role), `${role} coverage`),
+    coverage: (spec) => fromRedis(shardProgresses(redis, config, spec), `${spec.role} coverage`),
     producerHeldSinceMs: (nowMs) => fromRedis(producerHeldSinceMs(redis, config, nowMs), "producers' held transactions"),
     pipelineMetrics: () => fromRedis(redis.hgetall(metrics), "metrics hash"),
   };

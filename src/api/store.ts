@@ -1,15 +1,34 @@
 /**
- * What the API reads from Redis, as one interface the services depend on. `redisStore`
- * (store-redis.ts) implements it on the read functions of src/redis/read.ts (the consumers' key
- * layout, docs/redis-keys.md). Times are unix milliseconds, UTC; values satoshi.
+ * What the API reads from Redis outside the projections' own routes, as one interface the shared
+ * services depend on: every projection's progress and coverage (/health, the `complete` flags),
+ * the producers' held reports and the metrics hash (store-redis.ts, on src/redis/read.ts), and
+ * the feeds some projection offers (./projection.ts). Times are unix milliseconds, UTC; values
+ * satoshi.
  */
-import type { GroupRole } from "../domain/groups.ts";
+import type { ProjectionSpec } from "../domain/projection.ts";
 import type { TransactionView } from "../domain/transaction.ts";
-import type { AddressTotal, Bucket, GroupProgress, Side } from "../redis/read.ts";
+import type { GroupProgress } from "../redis/read.ts";
 import type { Projection } from "./health/model.ts";
 
-export type { AddressTotal, Bucket, GroupProgress, Side };
+export type { GroupProgress };
 export type StoredTransaction = TransactionView;
+
+/** Transactions and their total value in one minute. */
+export interface MinuteFigures {
+  /** Start of the minute, unix ms. */
+  start: number;
+  count: number;
+  /** Sum of the outputs, satoshi. */
+  value: number;
+}
+
+/** Reads a projection offers the shared parts of the API (/stream, /health). */
+export interface Feeds {
+  /** The newest `limit` stored transactions by `time` (within the window at `nowMs`), newest first. */
+  latestTransactions(limit: number, nowMs: number): Promise<StoredTransaction[]>;
+  /** `n` consecutive minutes from the minute starting at `fromMs`, oldest first; empty minutes are zeros. */
+  minuteBuckets(fromMs: number, n: number): Promise<MinuteFigures[]>;
+}
 
 /** A group's projection as /health shows it (`Projection`), and where it is, for the stall check. */
 export type ProjectionState = Projection & {
@@ -17,25 +36,15 @@ export type ProjectionState = Projection & {
   position: number;
 };
 
-export interface ApiStore {
-  /** The newest `limit` stored transactions by `time` (within the window at `nowMs`), newest first. */
-  latestTransactions(limit: number, nowMs: number): Promise<StoredTransaction[]>;
-  /** One stored transaction, or null. */
-  transaction(hash: string): Promise<StoredTransaction | null>;
-  /** `n` consecutive minutes from the minute starting at `fromMs`, oldest first; empty minutes are zeros. */
-  minuteBuckets(fromMs: number, n: number): Promise<Bucket[]>;
-  /** `n` consecutive hours from the hour starting at `fromMs`, oldest first; empty hours are zeros. */
-  hourBuckets(fromMs: number, n: number): Promise<Bucket[]>;
-  /** The `limit` addresses with the highest total over the 3-hour window, highest first. */
-  topAddresses(side: Side, limit: number): Promise<AddressTotal[]>;
+export interface ApiStore extends Feeds {
   /** Where a group's projection is: current, catching up with the log, or empty. */
-  projection(role: GroupRole): Promise<ProjectionState>;
+  projection(spec: ProjectionSpec): Promise<ProjectionState>;
   /**
-   * What a group's projection holds, per shard (one but for the address projection in shards):
-   * positions, replay, coverage, gaps and errors per partition. Whether an answer is complete is
-   * judged on it (completeness.ts); /health reads each partition's position and error from it.
+   * What a group's projection holds, per shard (one but for a sharded projection): positions,
+   * replay, coverage, gaps and errors per partition. Whether an answer is complete is judged on
+   * it (completeness.ts); /health reads each partition's position and error from it.
    */
-  coverage(role: GroupRole): Promise<GroupProgress[]>;
+  coverage(spec: ProjectionSpec): Promise<GroupProgress[]>;
   /** Since when a producer holds transactions Kafka has not acknowledged (its fresh reports at `nowMs`); null when none does. */
   producerHeldSinceMs(nowMs: number): Promise<number | null>;
   /** Pipeline counters and gauges (the metrics hash every role flushes into). */

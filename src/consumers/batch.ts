@@ -1,7 +1,8 @@
 /**
  * One fetched batch of one partition, end to end:
  *   1. decodes every record; a poison record (not JSON, not a Transaction, unknown schema
- *      version, a time over an hour ahead) becomes a dead letter on `<TOPIC>.dlq` (source = the
+ *      version, a time over an hour ahead), or one the projection refuses (its apply's `refuse`),
+ *      becomes a dead letter on `<TOPIC>.dlq` (source = the
  *      group id, the reason, the origin topic/partition/offset), sent first;
  *   2. hands the valid transactions to the group's `apply` (one Redis round trip) with the
  *      stretch of offsets the batch covers: the scripts apply it only when the group's position
@@ -19,8 +20,8 @@ import { deadLetterMessage } from "../kafka/dlq.ts";
 import { positionField, positionKey } from "../redis/keys.ts";
 import type { Applied, ApplyResult } from "../redis/scripts.ts";
 import type { RunnerContext } from "./context.ts";
-import { decodeRecord } from "./decode.ts";
-import type { LogRecord } from "./group.ts";
+import { type Decoded, decodeRecord } from "./decode.ts";
+import type { GroupProcessor, LogRecord } from "./group.ts";
 import type { Positions } from "./positions.ts";
 import { applyRefusing } from "./refusals.ts";
 
@@ -29,6 +30,13 @@ class WrongTypeError extends Error {
   constructor(key: string) {
     super(`key ${key} holds the wrong type: remove or fix it (nothing of this batch was written)`);
   }
+}
+
+/** A valid transaction the projection refuses (its `refuse`) becomes a dead letter with the projection's reason. */
+function refused(decoded: Decoded, group: GroupProcessor): Decoded {
+  if (!decoded.ok) return decoded;
+  const reason = group.refuse(decoded.tx);
+  return reason === null ? decoded : { ok: false, reason: `refused by ${group.spec.role}: ${reason}` };
 }
 
 /** Backoff between attempts at a batch Redis did not acknowledge: 100 ms doubling to 5 s. */
@@ -73,7 +81,7 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
     const dead: Message[] = [];
     let skipped = 0;
     for (const m of messages) {
-      const decoded = decodeRecord(m.value, nowSec);
+      const decoded = refused(decodeRecord(m.value, nowSec), ctx.group);
       if (decoded.ok) records.push({ tx: decoded.tx, offset: m.offset });
       else if (Number(m.offset) < sentBefore) skipped++;
       else {
@@ -87,7 +95,7 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
     // its dead letters would go twice.
     if (dead.length) {
       try {
-        if ((await redis.hget(positionKey(config, role, ctx.group.shard), stretch.field)) !== stretch.from) {
+        if ((await redis.hget(positionKey(config, ctx.group.spec, ctx.group.shard), stretch.field)) !== stretch.from) {
           await positions.resync(partition, Number(stretch.from));
           return;
         }

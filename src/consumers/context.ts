@@ -5,9 +5,9 @@
 import type Redis from "ioredis";
 import type { Message } from "kafkajs";
 import type { Config } from "../domain/config.ts";
-import type { GroupRole } from "../domain/groups.ts";
 import type { Logger } from "../domain/log.ts";
 import type { Metrics } from "../domain/metrics.ts";
+import type { GroupRole } from "../domain/projection.ts";
 import type { Clock } from "../redis/clock.ts";
 import type { GroupProcessor } from "./group.ts";
 

@@ -7,10 +7,19 @@
  * effects (lua/includes/checkPosition.lua).
  */
 import type Redis from "ioredis";
-import type { GroupRole } from "../domain/groups.ts";
-import type { Shard } from "../domain/shards.ts";
+import type { Config } from "../domain/config.ts";
+import { type ProjectionSpec, shardsOf } from "../domain/projection.ts";
+import { type Shard, WHOLE } from "../domain/shards.ts";
 import type { Transaction } from "../domain/transaction.ts";
-import { type Applied, type ApplyResult, NO_POSITION, runAll, type ScriptCall, type Stretch } from "../redis/scripts.ts";
+import { type Applied, type ApplyMapping, type ApplyResult, type DropProjection, NO_POSITION, runAll, type ScriptCall, type Stretch, type Upkeep } from "../redis/scripts.ts";
+
+/** A projection as the consumers know it (src/projections/projection.ts): its spec, apply, upkeep and drop. */
+export interface ConsumerProjection extends ProjectionSpec {
+  // biome-ignore lint/suspicious/noExplicitAny: each projection has a record type of its own; the consumers only pass them through.
+  readonly apply: ApplyMapping<any>;
+  readonly upkeep?: Upkeep;
+  readonly drop: DropProjection;
+}
 
 /** A valid transaction and its offset in the partition. */
 export interface LogRecord {
@@ -19,9 +28,11 @@ export interface LogRecord {
 }
 
 export interface GroupProcessor {
-  readonly role: GroupRole;
-  /** The shard of the projection it keeps (src/domain/shards.ts); WHOLE but for a sharded address projection. */
-  readonly shard?: Shard;
+  readonly spec: ProjectionSpec;
+  /** The shard of the projection it keeps (src/domain/shards.ts); WHOLE but for a sharded projection. */
+  readonly shard: Shard;
+  /** Why the projection refuses a valid transaction (a dead letter with this reason), or null. */
+  refuse(tx: Transaction): string | null;
   /**
    * Applies the valid records of `stretch` (offsets [from, to) of one partition; records in offset
    * order) when the group's position is `stretch.from`. Rejects when Redis did not answer.
@@ -31,6 +42,8 @@ export interface GroupProcessor {
   tick?(redis: Redis): Promise<void>;
   /** How often `tick` runs. */
   readonly tickEveryMs?: number;
+  /** Drops the shard's projection, its position included (a consumer that finds it built from another log). */
+  drop(redis: Redis, onCall?: () => Promise<void>): Promise<number>;
 }
 
 /**
@@ -89,28 +102,46 @@ export async function applyAll<T extends ApplyResult>(redis: Redis, calls: Scrip
   return { status: "applied", ...total };
 }
 
-/** A group's apply built from its per-chunk script call. */
-export function chunkedApply<R>(
-  toRecord: (tx: Transaction) => R,
-  argsOf: (r: R) => number,
-  call: (stretch: Stretch, records: R[]) => ScriptCall<Applied<ApplyResult>>,
-): GroupProcessor["apply"] {
-  return (redis, records, stretch) => {
-    const mapped = records.map((r) => ({ r: toRecord(r.tx), offset: r.offset }));
-    const chunks = chunkStretch(
-      mapped,
-      (m) => m.offset,
-      (m) => argsOf(m.r),
-      stretch,
-    );
-    return applyAll(
-      redis,
-      chunks.map((c) =>
-        call(
-          c.stretch,
-          c.records.map((m) => m.r),
-        ),
-      ),
-    );
+/** The script calls that apply `records` (valid, not refused) for one shard of a projection, a chunk a call (pure). */
+export function applyCalls<R>(
+  mapping: ApplyMapping<R>,
+  config: Config,
+  records: readonly LogRecord[],
+  stretch: Stretch,
+  shard: Shard = WHOLE,
+  at?: number,
+): ScriptCall<Applied<ApplyResult>>[] {
+  const mapped = records.map((r) => ({ r: mapping.record(r.tx, shard), offset: r.offset }));
+  const chunks = chunkStretch(
+    mapped,
+    (m) => m.offset,
+    (m) => mapping.args(m.r),
+    stretch,
+  );
+  return chunks.map((c) =>
+    mapping.call(
+      config,
+      c.stretch,
+      c.records.map((m) => m.r),
+      shard,
+      at,
+    ),
+  );
+}
+
+/** The processor of one shard of a projection: its apply in chunked calls, its upkeep and its drop. */
+export function processorOf(projection: ConsumerProjection, config: Config, shard: Shard = WHOLE): GroupProcessor {
+  const { apply, upkeep } = projection;
+  return {
+    spec: projection,
+    shard,
+    refuse: (tx) => apply.refuse?.(tx) ?? null,
+    apply: (redis, records, stretch) => applyAll(redis, applyCalls(apply, config, records, stretch, shard)),
+    ...(upkeep && { tick: (redis: Redis) => upkeep.run(redis, config, shard), tickEveryMs: upkeep.everyMs }),
+    drop: (redis, onCall) => projection.drop(redis, config, shard, onCall),
   };
 }
+
+/** What one process of a projection's group runs: its processor, or one per shard (ADDRESS_SHARDS) of a sharded projection. */
+export const processorsOf = (projection: ConsumerProjection, config: Config): GroupProcessor[] =>
+  shardsOf(projection, config).map((shard) => processorOf(projection, config, shard));

@@ -5,7 +5,7 @@
  * in Redis is not the one this process expects (just assigned, a restored snapshot, a redelivery)
  * is sought to Redis's position; one Redis holds no position for (a new or emptied Redis, a
  * dropped projection) starts a replay into the empty projection, from the first record it can
- * still hold (REPLAY_LOOKBACK_SECONDS).
+ * still hold (its spec's `replayLookbackSeconds`).
  *
  * A position outside the log never jams a partition:
  *   - below the log's start (records deleted under it: retention, a group down for longer, a
@@ -24,13 +24,11 @@
  */
 import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../domain/config.ts";
-import { type GroupRole, REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
 import { beat } from "../domain/heartbeat.ts";
-import { WHOLE } from "../domain/shards.ts";
+import type { ProjectionSpec } from "../domain/projection.ts";
 import { advanceCoverage, type CoverageUpdate, type Marker, parseMarker } from "../redis/coverage.ts";
-import { finishDrops } from "../redis/drop.ts";
 import { positionField, positionKey, replayKey } from "../redis/keys.ts";
-import { dropProjection, run, runAll, startReplay } from "../redis/scripts.ts";
+import { run, runAll, startReplay } from "../redis/scripts.ts";
 import type { RunnerContext } from "./context.ts";
 
 /** How often a consumer checks its positions in Redis and records their coverage. */
@@ -46,8 +44,8 @@ const SAMPLES = 30;
  * (every record before it is stamped earlier); now when the log holds nothing to replay; ""
  * when the log lost its start: the first record read tells (`advanceCoverage`).
  */
-export async function replayStart(admin: Admin, config: Config, role: GroupRole, partition: number, nowMs: number) {
-  const lookbackMs = REPLAY_LOOKBACK_SECONDS[role] * 1000;
+export async function replayStart(admin: Admin, config: Config, spec: Pick<ProjectionSpec, "replayLookbackSeconds">, partition: number, nowMs: number) {
+  const lookbackMs = spec.replayLookbackSeconds * 1000;
   const [byTime, ends] = await Promise.all([admin.fetchTopicOffsetsByTimestamp(config.TOPIC, nowMs - lookbackMs), admin.fetchTopicOffsets(config.TOPIC)]);
   const end = ends.find((p) => p.partition === partition);
   const low = Number(end?.low ?? 0);
@@ -127,11 +125,11 @@ interface Partition {
  */
 export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partition: number, offset: string) => void, onStuck?: (why: string) => void): Positions {
   const { config, role, redis, metrics, log, clock } = ctx;
-  const shard = ctx.group.shard ?? WHOLE;
+  const { spec, shard } = ctx.group;
   const topic = config.TOPIC;
   const admin = kafka.admin();
-  const positions = positionKey(config, role, shard);
-  const replay = replayKey(config, role, shard);
+  const positions = positionKey(config, spec, shard);
+  const replay = replayKey(config, spec, shard);
   let adminConnected: Promise<void> | undefined;
   let watcher: ReturnType<typeof setInterval> | undefined;
   let watching = false;
@@ -182,8 +180,8 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     let check: Marker | undefined;
     if (position === null) {
       await connectAdmin();
-      const start = await replayStart(admin, config, role, partition, clock.now());
-      position = await run(redis, startReplay(config, role, field, String(start.from), String(start.high), start.coversFromMs, shard));
+      const start = await replayStart(admin, config, spec, partition, clock.now());
+      position = await run(redis, startReplay(config, spec, field, String(start.from), String(start.high), start.coversFromMs, shard));
       metrics.inc(ctx.metric("replays_total"));
       log.info(`${role}: Redis holds no position for partition ${partition}; replaying the log from offset ${position} (${Math.max(0, start.high - Number(position))} records)`);
     } else {
@@ -215,7 +213,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     const [through, coversFrom] = await redis.hmget(replay, `${field}:through_ms`, `${field}:covers_from_ms`);
     const gapFromMs = Number(through ?? coversFrom ?? 0) || 0;
     const now = clock.now();
-    const moved = await run(redis, advanceCoverage(config, role, shard, field, { expected: position, newPosition: String(low), gap: { fromMs: gapFromMs, toMs: now } }));
+    const moved = await run(redis, advanceCoverage(config, spec, shard, field, { expected: position, newPosition: String(low), gap: { fromMs: gapFromMs, toMs: now } }));
     metrics.inc(ctx.metric("log_gaps_total"));
     log.limited(
       `gap:${role}:${partition}`,
@@ -236,17 +234,8 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       "warn",
       `${role}: the log of partition ${partition} is not the one the projection was built from (the topic was recreated?): dropping the projection and replaying it`,
     );
-    // The one atomic drop call (after finishing what an earlier drop left), then what it set aside
-    // deleted in short calls in the background: the replay starts at once.
-    let drop = await run(redis, dropProjection(config, role, shard));
-    while (!drop.dropped) {
-      await finishDrops(redis, config);
-      drop = await run(redis, dropProjection(config, role, shard));
-    }
-    if (drop.left > 0)
-      void finishDrops(redis, config).catch((err) =>
-        log.limited(`drop:${role}`, "warn", `${role}: could not finish deleting the dropped projection; the next drop will`, { error: String(err) }),
-      );
+    // The projection's drop: short calls, each atomic; the replay starts once they are done.
+    await ctx.group.drop(redis);
     // Every position of the shard is gone: the next tick resumes the other partitions too.
     for (const p of parts.values()) p.expected = undefined;
     return resync(partition);
@@ -286,7 +275,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
         else if (t - p.movedAt > config.STUCK_EXIT_SECONDS * 1000) {
           onStuck?.(`${role}: partition ${partition} has ${high - at} records to apply and its position ${at} has not moved for ${config.STUCK_EXIT_SECONDS} s`);
         }
-        calls.push(advanceCoverage(config, role, shard, positionField(topic, partition), coverageOf(p, atMs)));
+        calls.push(advanceCoverage(config, spec, shard, positionField(topic, partition), coverageOf(p, atMs)));
       }
       await runAll(redis, calls);
     } catch (err) {
@@ -303,7 +292,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     // and, in a replay, every record up to the last one applied.
     let through = p.last?.stampMs;
     for (const s of p.samples) if (s.high <= at && (through === undefined || s.atMs > through)) through = s.atMs;
-    const update: CoverageUpdate = { expected: String(p.expected), forgetGapsBeforeMs: nowMs - REPLAY_LOOKBACK_SECONDS[role] * 1000 };
+    const update: CoverageUpdate = { expected: String(p.expected), forgetGapsBeforeMs: nowMs - spec.replayLookbackSeconds * 1000 };
     if (through !== undefined) update.throughMs = through;
     if (p.firstStampMs !== undefined) update.coversFromMs = p.firstStampMs;
     if (p.gapFromMs !== undefined && p.gapClosedAtMs !== undefined) update.gap = { fromMs: p.gapFromMs, toMs: p.gapClosedAtMs };

@@ -61,8 +61,8 @@ export const SESSION_TIMEOUT_MS = 10_000;
 
 export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
   const { config, group } = options;
-  const role = group.role;
-  const id = groupId(config, role, group.shard);
+  const role = group.spec.role;
+  const id = groupId(config, group.spec, group.shard);
   const log = options.log ?? createLogger(`consumer-${role}`, config);
   const ownRedis = !options.redis;
   const kafka = options.kafka ?? createKafka(config, `consumer-${role}-${process.pid}`, log);
@@ -223,11 +223,11 @@ export function createConsumerRunner(options: RunnerOptions): ConsumerRunner {
 }
 
 /**
- * A role's entry point: config, logger, one runner per processor (one, or one per shard of the
- * address projection), graceful shutdown; exits 1 when it cannot run.
+ * A role's entry point: config, logger, one runner per processor (one, or one per shard of a
+ * sharded projection), graceful shutdown; exits 1 when it cannot run.
  */
 export async function runConsumerRole(config: Config, groups: readonly GroupProcessor[]): Promise<void> {
-  const role = (groups[0] as GroupProcessor).role;
+  const role = (groups[0] as GroupProcessor).spec.role;
   const log = createLogger(`consumer-${role}`, config);
   const runners = groups.map((group) => createConsumerRunner({ config, group, log, onFatal: () => process.exit(1) }));
   onShutdown(log, async () => {

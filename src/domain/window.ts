@@ -18,13 +18,6 @@ export const WINDOW_SECONDS = WINDOW_MINUTES * 60;
 
 /** A group remembers a transaction hash this long past the window start (records stamped a little ahead). */
 export const SEEN_MARGIN_SECONDS = 10 * 60;
-/** Minute buckets of the counts group live this long after the minute's start (the API reads the last hour). */
-export const MINUTE_BUCKET_KEEP_SECONDS = WINDOW_SECONDS + 3600;
-/**
- * Hour buckets of the counts group live this long after the hour's start: the API reads the last
- * 24 hours. The counts group remembers hashes as long.
- */
-export const HOUR_BUCKET_KEEP_SECONDS = 25 * 3600;
 /**
  * The producer counts a transaction stamped further ahead of its arrival than this at its arrival
  * time (src/feed/utx.ts), so a record's event time is at most this after its Kafka timestamp.

@@ -4,25 +4,23 @@
  */
 import { Kafka, logLevel as KafkaLevel, type LogEntry } from "kafkajs";
 import { brokerList, type Config } from "../domain/config.ts";
-import { GROUPS, type GroupRole, ROLES } from "../domain/groups.ts";
 import type { Logger } from "../domain/log.ts";
-import { addressShards, type Shard, WHOLE } from "../domain/shards.ts";
-
-export { GROUPS, type GroupRole };
+import { type GroupRole, type ProjectionSpec, shardsOf } from "../domain/projection.ts";
+import { type Shard, WHOLE } from "../domain/shards.ts";
 
 /**
- * A group's Kafka id: GROUP_PREFIX and the registry's id (src/domain/groups.ts); a shard of the
- * address projection (src/domain/shards.ts) is a group of its own, `<id>-<shard>`.
+ * A group's Kafka id: GROUP_PREFIX and its spec's id (src/domain/projection.ts); a shard of a
+ * sharded projection (src/domain/shards.ts) is a group of its own, `<id>-<shard>`.
  */
-export const groupId = (config: Pick<Config, "GROUP_PREFIX">, role: GroupRole, shard: Shard = WHOLE) =>
-  `${config.GROUP_PREFIX}${GROUPS[role]}${shard.of === 1 ? "" : `-${shard.index}`}`;
+export const groupId = (config: Pick<Config, "GROUP_PREFIX">, spec: Pick<ProjectionSpec, "group">, shard: Shard = WHOLE) =>
+  `${config.GROUP_PREFIX}${spec.group}${shard.of === 1 ? "" : `-${shard.index}`}`;
 
-/** A consumer group: its role in the registry and its Kafka id. */
+/** A consumer group: its projection's role and its Kafka id. */
 export type ConsumerGroup = { role: GroupRole; group: string };
 
-/** Every consumer group with its Kafka id, in the registry's order, a shard each for the addresses (what /health probes). */
-export const consumerGroups = (config: Pick<Config, "GROUP_PREFIX"> & Partial<Pick<Config, "ADDRESS_SHARDS">>): ConsumerGroup[] =>
-  ROLES.flatMap((role) => (role === "addresses" ? addressShards(config) : [WHOLE]).map((shard) => ({ role, group: groupId(config, role, shard) })));
+/** Every consumer group of `specs` with its Kafka id, in their order, a group per shard of a sharded one (what /health probes). */
+export const consumerGroups = (config: Pick<Config, "GROUP_PREFIX"> & Partial<Pick<Config, "ADDRESS_SHARDS">>, specs: readonly ProjectionSpec[]): ConsumerGroup[] =>
+  specs.flatMap((spec) => shardsOf(spec, config).map((shard) => ({ role: spec.role, group: groupId(config, spec, shard) })));
 
 /** Dead letters of the feed and of every consumer group. */
 export const dlqTopic = (config: Pick<Config, "TOPIC">) => `${config.TOPIC}.dlq`;

@@ -1,16 +1,15 @@
 /**
  * `bun run rebuild`: a group's projection recomputed from the Kafka log, on a live pipeline.
  *
- * Per chosen group (default every group of the registry, src/domain/groups.ts): one short atomic
- * script call drops the group's projection, its position in the log included
- * (lua/drop<Group>-N.lua). The group's running consumers notice (on their next batch, or within
+ * Per chosen group (default every projection it is given: the registry, src/projections/registry.ts):
+ * the projection's drop (its folder's `drop.ts`, one short atomic script call, lua/<name>/drop*.lua)
+ * deletes the group's projection, its position in the log included. The group's running consumers notice (on their next batch, or within
  * POSITION_WATCH_MS when idle) that Redis holds no position, and replay the log into the empty
  * projection by themselves (src/consumers/positions.ts).
  *
- * No call blocks Redis for long: the transactions group's stored bodies (1,000,000 by TX_CAP's
- * default) are set aside by that call and deleted afterwards, DROP_BUDGET a call
- * (lua/deleteDroppedTransactions-3.lua), while the replay already fills fresh keys; API reads are
- * answered between the calls. The rebuild then only reports the consumers' progress, read from
+ * No call blocks Redis for long: a projection that holds many keys (the transactions' stored
+ * bodies, 1,000,000 by TX_CAP's default) sets them aside in that call and deletes them afterwards
+ * in short calls; API reads are answered between the calls. The rebuild then only reports the consumers' progress, read from
  * Redis, until they are level with the log.
  *
  * A rebuild killed at any point leaves a group either untouched or dropped and replaying, never
@@ -19,11 +18,15 @@
  */
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
-import { type GroupRole, ROLES } from "../domain/groups.ts";
-import { addressShards, WHOLE } from "../domain/shards.ts";
+import { type GroupRole, type ProjectionSpec, shardsOf } from "../domain/projection.ts";
 import { groupId } from "../kafka/client.ts";
-import { dropGroup } from "../redis/drop.ts";
 import { groupProgress, replayLeft, replayTotal } from "../redis/read.ts";
+import type { DropProjection } from "../redis/scripts.ts";
+
+/** A projection as rebuild knows it: its spec and its drop. */
+export interface RebuildProjection extends ProjectionSpec {
+  readonly drop: DropProjection;
+}
 
 export interface RebuildProgress {
   role: GroupRole;
@@ -52,7 +55,9 @@ export interface RebuildResult {
 export interface RebuildOptions {
   config: Config;
   redis: Redis;
-  /** Groups to rebuild, in this order; default every group, in the registry's order. */
+  /** Every projection (the registry). */
+  projections: readonly RebuildProjection[];
+  /** Groups to rebuild, in this order; default every projection, in the registry's order. */
   roles?: readonly GroupRole[];
   /** Partitions of the topic: the rebuild waits until each has a position again. */
   partitions: number;
@@ -70,18 +75,20 @@ export const START_TIMEOUT_MS = 30_000;
 /** Drops the projection of each chosen group, then reports the consumers' replay until it is level. */
 export async function rebuild(options: RebuildOptions): Promise<RebuildResult[]> {
   const { config, redis } = options;
-  const roles = options.roles?.length ? [...new Set(options.roles)] : ROLES;
+  const chosen = options.roles?.length ? [...new Set(options.roles)] : options.projections.map((p) => p.role);
   const results: RebuildResult[] = [];
-  for (const role of roles) {
+  for (const role of chosen) {
+    const projection = options.projections.find((p) => p.role === role);
+    if (!projection) throw new Error(`rebuild: no projection ${JSON.stringify(role)}; the projections: ${options.projections.map((p) => p.role).join(", ")}`);
     const started = Date.now();
-    // One atomic call per shard: a shard of the address projection is a projection of its own.
+    // Its drop per shard: a shard of a sharded projection is a projection of its own.
     let deletedKeys = 0;
-    for (const shard of role === "addresses" ? addressShards(config) : [WHOLE]) deletedKeys += await dropGroup(redis, config, role, shard);
-    const group = groupId(config, role);
+    for (const shard of shardsOf(projection, config)) deletedKeys += await projection.drop(redis, config, shard);
+    const group = groupId(config, projection);
     let last: RebuildProgress = { role, group, replayed: 0, total: 0, started: 0, partitions: options.partitions, done: false };
     let lastReport = 0;
     for (;;) {
-      const p = await groupProgress(redis, config, role);
+      const p = await groupProgress(redis, config, projection);
       const total = replayTotal(p);
       const startedParts = p.replayUntil.size;
       last = {

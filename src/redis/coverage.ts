@@ -4,8 +4,9 @@
  * the consumer expects. Read back by src/redis/read.ts `groupProgress`.
  */
 import type { Config } from "../domain/config.ts";
+import type { ProjectionSpec } from "../domain/projection.ts";
 import type { Shard } from "../domain/shards.ts";
-import { positionKey, replayKey, type StateRole } from "./keys.ts";
+import { positionKey, replayKey } from "./keys.ts";
 import type { ScriptCall } from "./scripts.ts";
 
 /** The last record a consumer applied: on resume, the record at its offset must still be this one (same log). */
@@ -46,10 +47,16 @@ export interface CoverageUpdate {
 const opt = (v: number | string | undefined) => (v === undefined ? "" : v);
 
 /** lua/advanceCoverage-2.lua; true when written (Redis still held the expected position). */
-export function advanceCoverage(config: Pick<Config, "REDIS_PREFIX">, role: StateRole, shard: Shard, field: string, u: CoverageUpdate): ScriptCall<boolean> {
+export function advanceCoverage(
+  config: Pick<Config, "REDIS_PREFIX">,
+  spec: Pick<ProjectionSpec, "namespace">,
+  shard: Shard,
+  field: string,
+  u: CoverageUpdate,
+): ScriptCall<boolean> {
   return {
     name: "advanceCoverage",
-    keys: [positionKey(config, role, shard), replayKey(config, role, shard)],
+    keys: [positionKey(config, spec, shard), replayKey(config, spec, shard)],
     args: [
       field,
       u.expected,

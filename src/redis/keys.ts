@@ -1,14 +1,15 @@
 /**
- * Every Redis key name, built here and nowhere else. docs/redis-keys.md shows each family in
- * redis-cli.
+ * The Redis key names every projection shares, and the start of each projection's own keys.
+ * A projection builds its key families in its folder (src/projections/<name>/keys.ts), inside
+ * `groupPrefix`. docs/redis-keys.md shows each family in redis-cli.
  *
  * All keys of one deployment share the hash tag `{REDIS_PREFIX}`, so every script call touches
  * one Redis Cluster slot. Each consumer group keeps its projection under `{prefix}:<namespace>:`,
- * its namespace in the registry of groups (src/domain/groups.ts);
- * every value is text: numbers, addresses, transaction hashes, JSON.
+ * the namespace of its spec (src/domain/projection.ts); every value is text: numbers, addresses,
+ * transaction hashes, JSON.
  *
- * The address projection can be spread over ADDRESS_SHARDS hash tags (see `Shard` below); every
- * other key, and the address projection when it has one shard, carries the deployment's tag.
+ * A sharded projection is spread over ADDRESS_SHARDS hash tags (see `Shard` below); every other
+ * key, and a sharded projection with one shard, carries the deployment's tag.
  *
  * Keys that exist per minute, per hour or per transaction are written by the Lua scripts, which
  * get the key's *prefix* in KEYS and append the minute (unix seconds of its start) or the hash
@@ -17,16 +18,12 @@
  */
 import calculateSlot from "cluster-key-slot";
 import type { Config } from "../domain/config.ts";
-import { GROUP_REGISTRY, type GroupRole } from "../domain/groups.ts";
+import type { ProjectionSpec } from "../domain/projection.ts";
 import { type Shard, WHOLE } from "../domain/shards.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
-
-/** The consumer groups that keep a projection in Redis, by role (src/domain/groups.ts). */
-export type StateRole = GroupRole;
-/** The two sides of an address's value: paid to it by outputs, spent by its inputs. */
-export const SIDES = ["received", "sent"] as const;
-export type Side = (typeof SIDES)[number];
+/** What the keys of a projection need of its spec. */
+type Spaced = Pick<ProjectionSpec, "namespace">;
 
 /** `{btc}:` for REDIS_PREFIX=btc: the start of every key of the deployment. */
 export const keyPrefix = (config: Prefixed) => `{${config.REDIS_PREFIX}}:`;
@@ -44,18 +41,18 @@ export const metricsKey = (config: Prefixed) => `${keyPrefix(config)}metrics`;
  */
 export const producerHeldKey = (config: Prefixed) => `${keyPrefix(config)}producer:held`;
 
-// ---- shards of the address projection (src/domain/shards.ts) ----------------------------------
+// ---- shards of a sharded projection (src/domain/shards.ts) -------------------------------------
 
 const SLOTS = 16_384;
 
 /**
- * The hash tag of a shard: `<prefix>:addresses:<index>of<of>`, with `.<n>` added when needed so
+ * The hash tag of a shard: `<prefix>:<namespace>:<index>of<of>`, with `.<n>` added when needed so
  * its slot falls in the shard's share of the 16,384 slots (shard i of n: from i/n to (i+1)/n).
  * On a cluster whose masters split the slots evenly, as `redis-cli --cluster create` does, the
  * shards then land on different masters.
  */
-function shardTag(config: Prefixed, shard: Shard): string {
-  const base = `${config.REDIS_PREFIX}:addresses:${shard.index}of${shard.of}`;
+function shardTag(config: Prefixed, spec: Spaced, shard: Shard): string {
+  const base = `${config.REDIS_PREFIX}:${spec.namespace}:${shard.index}of${shard.of}`;
   const from = Math.floor((shard.index * SLOTS) / shard.of);
   const to = Math.floor(((shard.index + 1) * SLOTS) / shard.of);
   for (let n = 0; ; n++) {
@@ -68,56 +65,17 @@ function shardTag(config: Prefixed, shard: Shard): string {
 // ---- every group: where it is in the log, and what it has applied -------------------------------
 
 /** `{prefix}:<namespace>:` (or `{<shard tag>}:<namespace>:`): the start of every key of a group's projection. */
-const groupPrefix = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) =>
-  `${shard.of === 1 ? keyPrefix(config) : `{${shardTag(config, shard)}}:`}${GROUP_REGISTRY[role].namespace}:`;
+export const groupPrefix = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) =>
+  `${shard.of === 1 ? keyPrefix(config) : `{${shardTag(config, spec, shard)}}:`}${spec.namespace}:`;
 
 /** HASH "<topic>:<partition>" -> next offset: how far in the log the projection is, written with the effects. */
-export const positionKey = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}position`;
+export const positionKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}position`;
 /** HASH "<topic>:<partition>:until" and ":covers_from_ms": the replay that started the projection (lua/startReplay-2.lua). */
-export const replayKey = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}replay`;
+export const replayKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}replay`;
 /** ZSET transaction hash -> event time: the transactions the group applied (each counts once). */
-export const seenKey = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}seen`;
+export const seenKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}seen`;
 /** The field of a partition in the position and replay hashes. */
 export const positionField = (topic: string, partition: number) => `${topic}:${partition}`;
 
-// ---- group btc-minute-counts -------------------------------------------------------------------
-
-/** `<prefix><minute start, unix s>` is a HASH {count, value} with a TTL. */
-export const countsMinutePrefix = (config: Prefixed) => `${groupPrefix(config, "counts")}minute:`;
-export const countsMinuteKey = (config: Prefixed, minuteSec: number) => `${countsMinutePrefix(config)}${minuteSec}`;
-/** `<prefix><hour start, unix s>` is a HASH {count, value} with a TTL. */
-export const countsHourPrefix = (config: Prefixed) => `${groupPrefix(config, "counts")}hour:`;
-export const countsHourKey = (config: Prefixed, hourSec: number) => `${countsHourPrefix(config)}${hourSec}`;
-
-// ---- group btc-address-values ------------------------------------------------------------------
-
-/** The keys of the address projection, or of one of its shards. */
-export function addressKeys(config: Prefixed, shard: Shard = WHOLE) {
-  const at = groupPrefix(config, "addresses", shard);
-  return {
-    /** ZSET address -> satoshi over the window, per side: the union of the minute sets. */
-    total: (side: Side) => `${at}${side}`,
-    /** `<prefix><minute>` is a ZSET address -> satoshi of that minute, per side. */
-    minutePrefix: (side: Side) => `${at}${side}:`,
-    /** ZSET minute -> minute: the minutes that have sets not yet subtracted. */
-    minutes: `${at}minutes`,
-    /** STRING: the first minute (unix s) of the window; every minute before it has been subtracted. */
-    window: `${at}window`,
-  };
-}
-export const addrTotalKey = (config: Prefixed, side: Side, shard: Shard = WHOLE) => addressKeys(config, shard).total(side);
-export const addrMinuteKey = (config: Prefixed, side: Side, minuteSec: number, shard: Shard = WHOLE) => `${addressKeys(config, shard).minutePrefix(side)}${minuteSec}`;
-export const addrWindowKey = (config: Prefixed, shard: Shard = WHOLE) => addressKeys(config, shard).window;
-
-// ---- group btc-transactions --------------------------------------------------------------------
-
-/** ZSET transaction hash -> event time (unix s): every stored transaction. */
-export const txByTimeKey = (config: Prefixed) => `${groupPrefix(config, "transactions")}by-time`;
-/** ZSET hash -> time: the transactions of a dropped projection whose bodies are still to delete (lua/dropTransactions-5.lua). */
-export const txDroppedKey = (config: Prefixed) => `${txByTimeKey(config)}:dropped`;
-/** `<prefix><hash>` is a STRING: the transaction's JSON, as the API serves it. */
-export const txBodyPrefix = (config: Prefixed) => groupPrefix(config, "transactions");
-export const txBodyKey = (config: Prefixed, hash: string) => `${txBodyPrefix(config)}${hash}`;
-
 /** SCAN MATCH pattern of every key of a group's projection (REDIS_PREFIX allows no glob characters). */
-export const groupKeyPattern = (config: Prefixed, role: StateRole, shard: Shard = WHOLE) => `${groupPrefix(config, role, shard)}*`;
+export const groupKeyPattern = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}*`;

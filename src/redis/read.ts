@@ -1,136 +1,24 @@
 /**
- * Reads of the projections, for the API, rebuild and tests. Times in and out are unix
+ * The reads every projection shares, for the API, rebuild and tests. Times in and out are unix
  * milliseconds, UTC; values are satoshi. Key layout: docs/redis-keys.md. Reads never write: only
  * the consumers move the windows.
  *
- *   latestTransactions   newest N stored transactions by time     2 round trips, O(log T + N)
- *   transactionByHash    one stored transaction                   1 GET
- *   minuteBuckets        count and value of n consecutive minutes 1 round trip, O(n)
- *   hourBuckets          count and value of n consecutive hours   1 round trip, O(n)
- *   topAddresses         top N addresses received / sent, 3 hours 1 round trip, O(log A + N)
  *   groupProgress        a group's positions, replay and coverage 1 round trip per shard
+ *   producerHeldSinceMs  since when a producer holds transactions 1 HGETALL
+ *
+ * Each projection reads its own figures in its folder (src/projections/<name>/read.ts).
  */
-import { Type } from "@sinclair/typebox";
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { HELD_REPORT_STALE_MS, type PartitionCoverage } from "../domain/coverage.ts";
-import type { GroupRole } from "../domain/groups.ts";
-import { addressShards, type Shard, WHOLE } from "../domain/shards.ts";
-import type { TransactionView } from "../domain/transaction.ts";
-import { hourOf, minuteOf, toSec, windowStart } from "../domain/window.ts";
-import { addrTotalKey, countsHourKey, countsMinuteKey, positionKey, producerHeldKey, replayKey, type Side, txBodyKey, txByTimeKey } from "./keys.ts";
-
-export type { Side };
+import { type ProjectionSpec, shardsOf } from "../domain/projection.ts";
+import type { Shard } from "../domain/shards.ts";
+import { positionKey, producerHeldKey, replayKey } from "./keys.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
-/** The address reads need to know the shards (ADDRESS_SHARDS; one when absent). */
+/** A sharded projection's reads need to know the shards (ADDRESS_SHARDS; one when absent). */
 type Sharded = Prefixed & Partial<Pick<Config, "ADDRESS_SHARDS">>;
-
-/** Transactions and their total value in one minute or one hour. */
-export interface Bucket {
-  /** Start of the minute or hour, unix ms. */
-  start: number;
-  count: number;
-  /** Sum of the outputs, satoshi. */
-  value: number;
-}
-
-/** An address and its total on one side over the window: what `topAddresses` reads, and a row of GET /high_value_addr. */
-export const AddressTotal = Type.Object(
-  {
-    address: Type.String({ description: "bitcoin address", example: "35wEodJ1x64uUy3PkenD1gT3tnrHhQSNTG" }),
-    total_value: Type.Integer({ minimum: 0, description: "aggregate value over the window, satoshi", example: 1790000 }),
-  },
-  { title: "AddressTotal" },
-);
-export type AddressTotal = typeof AddressTotal.static;
-
-/**
- * The newest `limit` stored transactions by event time, newest first (equal times in reverse
- * hash order, as the sorted set reads backwards). With `nowMs`, transactions already before the
- * window start are left out even before the group's timer trims them.
- */
-export async function latestTransactions(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<TransactionView[]> {
-  if (limit <= 0) return [];
-  const from = nowMs === undefined ? "-inf" : windowStart(toSec(nowMs));
-  const hashes = await redis.zrevrangebyscore(txByTimeKey(config), "+inf", from, "LIMIT", 0, limit);
-  if (!hashes.length) return [];
-  const bodies = await redis.mget(hashes.map((h) => txBodyKey(config, h)));
-  // A body can expire a moment before the timer trims its index entry.
-  return bodies.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as TransactionView);
-}
-
-/** One stored transaction by hash (64 hex digits, any case), or null. */
-export async function transactionByHash(redis: Redis, config: Prefixed, hash: string): Promise<TransactionView | null> {
-  const h = hash.toLowerCase();
-  if (!/^[0-9a-f]{64}$/.test(h)) return null;
-  const body = await redis.get(txBodyKey(config, h));
-  return body === null ? null : (JSON.parse(body) as TransactionView);
-}
-
-/** How many transactions are stored. */
-export function storedTransactionCount(redis: Redis, config: Prefixed): Promise<number> {
-  return redis.zcard(txByTimeKey(config));
-}
-
-async function buckets(redis: Redis, keys: string[], starts: number[]): Promise<Bucket[]> {
-  const pipeline = redis.pipeline();
-  for (const key of keys) pipeline.hmget(key, "count", "value");
-  const replies = (await pipeline.exec()) ?? [];
-  return replies.map(([err, reply], i) => {
-    if (err) throw err;
-    const [count, value] = reply as (string | null)[];
-    return { start: (starts[i] as number) * 1000, count: Number(count ?? 0), value: Number(value ?? 0) };
-  });
-}
-
-/** `n` consecutive minutes from the minute holding `fromMs`, oldest first; empty minutes are zeros. */
-export function minuteBuckets(redis: Redis, config: Prefixed, fromMs: number, n: number): Promise<Bucket[]> {
-  const first = minuteOf(toSec(fromMs));
-  const starts = Array.from({ length: Math.max(0, n) }, (_, i) => first + 60 * i);
-  return buckets(
-    redis,
-    starts.map((m) => countsMinuteKey(config, m)),
-    starts,
-  );
-}
-
-/** `n` consecutive hours from the hour holding `fromMs`, oldest first; empty hours are zeros. */
-export function hourBuckets(redis: Redis, config: Prefixed, fromMs: number, n: number): Promise<Bucket[]> {
-  const first = hourOf(toSec(fromMs));
-  const starts = Array.from({ length: Math.max(0, n) }, (_, i) => first + 3600 * i);
-  return buckets(
-    redis,
-    starts.map((h) => countsHourKey(config, h)),
-    starts,
-  );
-}
-
-/**
- * The `limit` addresses with the highest total on `side` over the window, highest first (ties by
- * address, as Redis orders them). ZREVRANGE: O(log A + limit), A = addresses in the window. The
- * window is as the addresses group last moved it (every few seconds, src/consumers/addresses.ts).
- *
- * With the projection in shards, each shard's top `limit` is read (one round trip each, in
- * parallel) and merged. That is exact: an address lives in one shard only, so its total there is
- * its whole total; and an address of the global top `limit` has fewer than `limit` addresses
- * above it anywhere, so fewer in its own shard, so it is in its shard's top `limit`.
- */
-export async function topAddresses(redis: Redis, config: Sharded, side: Side, limit: number): Promise<AddressTotal[]> {
-  if (limit <= 0) return [];
-  const read = async (shard: Shard) => {
-    const flat = await redis.zrevrange(addrTotalKey(config, side, shard), 0, limit - 1, "WITHSCORES");
-    const out: AddressTotal[] = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ address: flat[i] as string, total_value: Number(flat[i + 1]) });
-    return out;
-  };
-  const shards = addressShards(config);
-  if (shards.length === 1) return read(WHOLE);
-  const all = (await Promise.all(shards.map(read))).flat();
-  // Redis's order: the total, highest first; equal totals by address, last first (ZREVRANGE).
-  all.sort((a, b) => b.total_value - a.total_value || (a.address < b.address ? 1 : a.address > b.address ? -1 : 0));
-  return all.slice(0, limit);
-}
+type Spec = Pick<ProjectionSpec, "namespace" | "sharded">;
 
 /** A group's projection: per partition, its position, the replay that started it and what it covers. */
 export interface GroupProgress {
@@ -171,21 +59,18 @@ export function partitionCoverage(progress: GroupProgress, field: string): Parti
   };
 }
 
-/** The shards a group's projection is spread over (one, WHOLE, but for the address projection in shards). */
-export const groupShards = (config: Sharded, role: GroupRole): Shard[] => (role === "addresses" ? addressShards(config) : [WHOLE]);
-
-/** Each shard's projection of a group, in the order of `groupShards`. */
-export function shardProgresses(redis: Redis, config: Sharded, role: GroupRole): Promise<GroupProgress[]> {
-  return Promise.all(groupShards(config, role).map((shard) => shardProgress(redis, config, role, shard)));
+/** Each shard's projection of a group, in the order of `shardsOf`. */
+export function shardProgresses(redis: Redis, config: Sharded, spec: Spec): Promise<GroupProgress[]> {
+  return Promise.all(shardsOf(spec, config).map((shard) => shardProgress(redis, config, spec, shard)));
 }
 
 /**
- * A group's projection. The address projection in shards is as far as its slowest shard: per
+ * A group's projection. A projection in shards is as far as its slowest shard: per
  * partition the lowest position (none while a shard has none), the earliest replay start, the
  * latest replay end and coverage, the earliest `throughMs`, every gap and error.
  */
-export async function groupProgress(redis: Redis, config: Sharded, role: GroupRole): Promise<GroupProgress> {
-  const parts = await shardProgresses(redis, config, role);
+export async function groupProgress(redis: Redis, config: Sharded, spec: Spec): Promise<GroupProgress> {
+  const parts = await shardProgresses(redis, config, spec);
   if (parts.length === 1) return parts[0] as GroupProgress;
   const out = emptyProgress();
   for (const field of (parts[0] as GroupProgress).positions.keys()) {
@@ -226,12 +111,12 @@ function parseGaps(text: string): [number, number][] {
   }
 }
 
-async function shardProgress(redis: Redis, config: Prefixed, role: GroupRole, shard: Shard): Promise<GroupProgress> {
+async function shardProgress(redis: Redis, config: Prefixed, spec: Spec, shard: Shard): Promise<GroupProgress> {
   const [positions, replay] =
     (await redis
       .pipeline()
-      .hgetall(positionKey(config, role, shard))
-      .hgetall(replayKey(config, role, shard))
+      .hgetall(positionKey(config, spec, shard))
+      .hgetall(replayKey(config, spec, shard))
       .exec()) ?? [];
   if (positions?.[0]) throw positions[0];
   if (replay?.[0]) throw replay[0];

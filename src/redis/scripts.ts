@@ -12,28 +12,17 @@
 import type Redis from "ioredis";
 import type { ChainableCommander } from "ioredis";
 import type { Config } from "../domain/config.ts";
-import { REPLAY_LOOKBACK_SECONDS } from "../domain/groups.ts";
+import type { ProjectionSpec } from "../domain/projection.ts";
 import { type Shard, WHOLE } from "../domain/shards.ts";
-import { type TransactionView, viewJson } from "../domain/transaction.ts";
-import { HOUR_BUCKET_KEEP_SECONDS, MAX_AHEAD_SECONDS, MINUTE_BUCKET_KEEP_SECONDS, SEEN_MARGIN_SECONDS, WINDOW_BUDGET, WINDOW_MINUTES } from "../domain/window.ts";
-import { addressKeys, countsHourPrefix, countsMinutePrefix, positionKey, replayKey, type StateRole, seenKey, txBodyPrefix, txByTimeKey, txDroppedKey } from "./keys.ts";
+import type { Transaction } from "../domain/transaction.ts";
+import { positionKey, replayKey } from "./keys.ts";
 import { defineScripts } from "./loader.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
-type Arg = string | number;
+export type Arg = string | number;
 
-export type ScriptName =
-  | "applyCounts"
-  | "applyAddresses"
-  | "advanceAddressWindow"
-  | "applyTransactions"
-  | "trimTransactions"
-  | "startReplay"
-  | "advanceCoverage"
-  | "dropCounts"
-  | "dropAddresses"
-  | "dropTransactions"
-  | "deleteDroppedTransactions";
+/** A script's name: its file name in lua/ (or lua/<projection>/) without the key count. */
+export type ScriptName = string;
 
 export interface ScriptCall<T> {
   readonly name: ScriptName;
@@ -73,15 +62,16 @@ function checked<T>(call: ScriptCall<T>, reply: unknown): T {
   return call.parse(reply);
 }
 
-const numbers = (reply: unknown) => (reply as (number | string)[]).map(Number);
+/** A reply of numbers (integers or their text) as numbers. */
+export const numbers = (reply: unknown) => (reply as (number | string)[]).map(Number);
 /** "" = Redis's clock. */
-const clockArg = (at: number | undefined): Arg => at ?? "";
+export const clockArg = (at: number | undefined): Arg => at ?? "";
 
 /** Sends one script call. */
 export async function run<T>(redis: Redis, call: ScriptCall<T>): Promise<T> {
   defineScripts(redis);
   const fn = (redis as unknown as Record<string, (...a: Arg[]) => Promise<unknown>>)[call.name];
-  if (!fn) throw new Error(`script ${call.name} is not loaded (lua/${call.name}-<keys>.lua)`);
+  if (!fn) throw new Error(`script ${call.name} is not loaded (lua/${call.name}-<keys>.lua, or lua/<projection>/${call.name}-<keys>.lua)`);
   return checked(call, await fn.call(redis, ...call.keys, ...call.args));
 }
 
@@ -135,7 +125,8 @@ export interface ApplyResult {
   stale: number;
 }
 
-function applied<T>(reply: unknown, figures: (n: number[]) => T): Applied<T> {
+/** Reads an apply script's reply: its status, then (when applied) its figures, read by `figures`. */
+export function applied<T>(reply: unknown, figures: (n: number[]) => T): Applied<T> {
   const [status, ...rest] = reply as [string, ...(string | number)[]];
   if (status === "moved") return { status, position: String(rest[0]) };
   if (status === "unset") return { status };
@@ -143,206 +134,62 @@ function applied<T>(reply: unknown, figures: (n: number[]) => T): Applied<T> {
   return { status: "applied", ...figures(rest.map(Number)) };
 }
 
-/**
- * How long a group remembers a transaction hash after the first copy arrived (Redis time): its
- * keep (how long a record can still be applied: REPLAY_LOOKBACK_SECONDS, 25 h for counts, the
- * window and its margin for the others) plus MAX_AHEAD_SECONDS, the most a copy's time can be
- * ahead of the clock. A copy stamped up to that much later than the first one's arrival is
- * therefore never applied twice, however late it comes (lua/includes/rememberSeen.lua).
- */
-export const seenKeepSeconds = (role: StateRole) => REPLAY_LOOKBACK_SECONDS[role] + MAX_AHEAD_SECONDS;
+/** A stretch as an apply script's three arguments after `now` (lua/includes/applyArgs.lua). */
+export const stretchArgs = (s: Stretch): Arg[] => [s.field, s.from, s.to];
 
-const stretchArgs = (s: Stretch): Arg[] => [s.field, s.from, s.to];
+/** The figures every apply script returns first: applied, duplicates, stale. */
+export const applyFigures = ([applied = 0, duplicates = 0, stale = 0]: number[]): ApplyResult => ({ applied, duplicates, stale });
 
 /** lua/startReplay-2.lua: the position a partition without one starts from; another process's stands. `coversFromMs` "" = not known yet. */
-export function startReplay(config: Prefixed, role: StateRole, field: string, from: string, until: string, coversFromMs: number | "", shard: Shard = WHOLE): ScriptCall<string> {
+export function startReplay(
+  config: Prefixed,
+  spec: Pick<ProjectionSpec, "namespace">,
+  field: string,
+  from: string,
+  until: string,
+  coversFromMs: number | "",
+  shard: Shard = WHOLE,
+): ScriptCall<string> {
   return {
     name: "startReplay",
-    keys: [positionKey(config, role, shard), replayKey(config, role, shard)],
+    keys: [positionKey(config, spec, shard), replayKey(config, spec, shard)],
     args: [field, from, until, coversFromMs],
     parse: (reply) => String((reply as string[])[1]),
   };
 }
 
-// ---- group btc-minute-counts -------------------------------------------------------------------
-
-/** lua/applyCounts-4.lua: per transaction, its hash, time and value. */
-export function applyCounts(config: Prefixed, stretch: Stretch, records: readonly { hash: string; time: number; value: number }[], at?: number): ScriptCall<Applied<ApplyResult>> {
-  const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), MINUTE_BUCKET_KEEP_SECONDS, HOUR_BUCKET_KEEP_SECONDS, seenKeepSeconds("counts")];
-  for (const r of records) args.push(r.hash, r.time, r.value);
-  return {
-    name: "applyCounts",
-    keys: [countsMinutePrefix(config), countsHourPrefix(config), seenKey(config, "counts"), positionKey(config, "counts")],
-    args,
-    parse: (reply) => applied(reply, ([applied = 0, duplicates = 0, stale = 0]) => ({ applied, duplicates, stale })),
-  };
-}
-
-// ---- group btc-address-values ------------------------------------------------------------------
-
-/** One transaction for applyAddresses: per side, address -> satoshi. */
-export interface AddressRecord {
-  hash: string;
-  time: number;
-  received: ReadonlyMap<string, number>;
-  sent: ReadonlyMap<string, number>;
-}
-
-export interface AddressApplyResult extends ApplyResult {
-  /** The window start (unix s) after this call. */
-  windowStart: number;
-}
-
-const windowKeys = (config: Prefixed, shard: Shard) => {
-  const k = addressKeys(config, shard);
-  return [k.total("received"), k.total("sent"), k.minutes, k.window, k.minutePrefix("received"), k.minutePrefix("sent")];
-};
-
-/** Arguments one transaction takes in applyAddresses. */
-export const addressRecordArgs = (r: AddressRecord) => 4 + 2 * (r.received.size + r.sent.size);
-
-/** lua/applyAddresses-8.lua, into the projection or one of its shards (its records hold only the shard's addresses). */
-export function applyAddresses(config: Prefixed, stretch: Stretch, records: readonly AddressRecord[], at?: number, shard: Shard = WHOLE): ScriptCall<Applied<AddressApplyResult>> {
-  const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), WINDOW_MINUTES, seenKeepSeconds("addresses"), WINDOW_BUDGET];
-  for (const r of records) {
-    args.push(r.hash, r.time, r.received.size, r.sent.size);
-    for (const [address, value] of r.received) args.push(address, value);
-    for (const [address, value] of r.sent) args.push(address, value);
-  }
-  return {
-    name: "applyAddresses",
-    keys: [...windowKeys(config, shard), seenKey(config, "addresses", shard), positionKey(config, "addresses", shard)],
-    args,
-    parse: (reply) => applied(reply, ([applied = 0, duplicates = 0, stale = 0, windowStart = 0]) => ({ applied, duplicates, stale, windowStart })),
-  };
-}
-
-export interface AdvanceResult {
-  /** The window start (unix s). */
-  windowStart: number;
-  /** Minute-set entries subtracted by this call. */
-  subtracted: number;
-  /** Expired entries are still waiting (call again). */
-  waiting: boolean;
-}
-
-/** lua/advanceAddressWindow-6.lua */
-export function advanceAddressWindow(config: Prefixed, at?: number, budget = WINDOW_BUDGET, shard: Shard = WHOLE): ScriptCall<AdvanceResult> {
-  return {
-    name: "advanceAddressWindow",
-    keys: windowKeys(config, shard),
-    args: [clockArg(at), WINDOW_MINUTES, budget],
-    parse: (reply) => {
-      const [windowStart = 0, subtracted = 0, waiting = 0] = numbers(reply);
-      return { windowStart, subtracted, waiting: waiting === 1 };
-    },
-  };
-}
-
-// ---- group btc-transactions --------------------------------------------------------------------
-
-export interface TrimResult {
-  removedByWindow: number;
-  removedByCap: number;
-  stored: number;
-}
-
-export type TransactionsApplyResult = ApplyResult & TrimResult;
-
-type TxConfig = Pick<Config, "REDIS_PREFIX" | "TX_CAP">;
-
-/** lua/applyTransactions-4.lua: each transaction stored as its API view's JSON. */
-export function applyTransactions(config: TxConfig, stretch: Stretch, records: readonly TransactionView[], at?: number): ScriptCall<Applied<TransactionsApplyResult>> {
-  const args: Arg[] = [clockArg(at), ...stretchArgs(stretch), WINDOW_MINUTES, config.TX_CAP, SEEN_MARGIN_SECONDS, WINDOW_BUDGET, seenKeepSeconds("transactions")];
-  for (const r of records) args.push(r.hash, r.time, viewJson(r));
-  return {
-    name: "applyTransactions",
-    keys: [txByTimeKey(config), txBodyPrefix(config), seenKey(config, "transactions"), positionKey(config, "transactions")],
-    args,
-    parse: (reply) =>
-      applied(reply, ([applied = 0, duplicates = 0, stale = 0, removedByWindow = 0, removedByCap = 0, stored = 0]) => ({
-        applied,
-        duplicates,
-        stale,
-        removedByWindow,
-        removedByCap,
-        stored,
-      })),
-  };
-}
-
-/** lua/trimTransactions-2.lua */
-export function trimTransactions(config: TxConfig, at?: number): ScriptCall<TrimResult> {
-  return {
-    name: "trimTransactions",
-    keys: [txByTimeKey(config), txBodyPrefix(config)],
-    args: [clockArg(at), WINDOW_MINUTES, config.TX_CAP, WINDOW_BUDGET],
-    parse: (reply) => {
-      const [removedByWindow = 0, removedByCap = 0, stored = 0] = numbers(reply);
-      return { removedByWindow, removedByCap, stored };
-    },
-  };
-}
-
 // ---- dropping a projection (bun run rebuild) ---------------------------------------------------
 
-export interface Dropped {
-  /** False when an earlier drop's transactions are still being deleted: nothing was dropped (finish that one first). */
-  dropped: boolean;
-  /** Keys the call deleted. */
-  deleted: number;
-  /** Transactions whose bodies are left to delete (deleteDroppedTransactions). */
-  left: number;
+// ---- a projection's apply: from transactions to script calls -----------------------------------
+
+/**
+ * How a projection applies transactions (its folder's `apply.ts`): each transaction mapped to the
+ * projection's record (`record`, for one shard), how many script arguments a record takes
+ * (`args`, to cut a batch into calls), and the apply script call of a chunk of records. The
+ * consumers (src/consumers/group.ts) and the test kit (tools/testkit/fill.ts) both build their
+ * calls from it, so the test kit needs nothing per projection.
+ */
+export interface ApplyMapping<R = unknown> {
+  /** Why the projection refuses a valid transaction (it is dead-lettered with this reason), or null. */
+  refuse?(tx: Transaction): string | null;
+  record(tx: Transaction, shard: Shard): R;
+  args(record: R): number;
+  call(config: Config, stretch: Stretch, records: readonly R[], shard: Shard, at?: number): ScriptCall<Applied<ApplyResult>>;
 }
 
 /**
- * lua/drop<Group>-N.lua: drops a group's projection, its position included, in one atomic call
- * that never blocks Redis for long. For the transactions group the stored bodies are only set
- * aside (`left`): deleteDroppedTransactions deletes them, a budget a call.
+ * How a projection drops all it holds, its position included (its folder's `drop.ts`): a few
+ * short script calls, `onCall` between them (tests read there, the benchmark times them).
+ * Resolves to the keys deleted.
  */
-export function dropProjection(config: Prefixed, role: StateRole, shard: Shard = WHOLE): ScriptCall<Dropped> {
-  const own = [seenKey(config, role, shard), positionKey(config, role, shard), replayKey(config, role, shard)];
-  const parse = (reply: unknown): Dropped => ({ dropped: true, deleted: Number(reply), left: 0 });
-  switch (role) {
-    case "counts":
-      return {
-        name: "dropCounts",
-        keys: [countsMinutePrefix(config), countsHourPrefix(config), ...own],
-        args: ["", MINUTE_BUCKET_KEEP_SECONDS, HOUR_BUCKET_KEEP_SECONDS, 2 * MAX_AHEAD_SECONDS],
-        parse,
-      };
-    case "addresses":
-      return { name: "dropAddresses", keys: [...windowKeys(config, shard), ...own], args: [], parse };
-    case "transactions":
-      return {
-        name: "dropTransactions",
-        keys: [txByTimeKey(config), txDroppedKey(config), ...own],
-        args: [],
-        parse: (reply) => {
-          const [status, a = 0, b = 0] = reply as [string, number, number];
-          return status === "pending" ? { dropped: false, deleted: 0, left: Number(a) } : { dropped: true, deleted: Number(a), left: Number(b) };
-        },
-      };
-  }
-}
+export type DropProjection = (redis: Redis, config: Prefixed, shard: Shard, onCall?: () => Promise<void>) => Promise<number>;
 
 /**
- * Most bodies of a dropped projection deleted per call: a body costs Redis about 2 µs (ZRANGE,
- * ZMSCORE, UNLINK, ZREMRANGEBYRANK), so a call stays a few ms, and some 10 ms on a loaded 2-core
- * machine, well under the 50 ms goal (bench/drop.bench.ts measures the longest call). 1,000,000
- * stored take 1,000 calls, a few seconds.
+ * Upkeep a projection needs while the feed is idle too (moving a window on, trimming), run on a
+ * timer by its consumers (its folder's `upkeep.ts`); idempotent.
  */
-export const DROP_BUDGET = 1_000;
-
-/** lua/deleteDroppedTransactions-3.lua: deletes up to `budget` bodies of a dropped projection. */
-export function deleteDroppedTransactions(config: Prefixed, budget = DROP_BUDGET): ScriptCall<{ deleted: number; left: number }> {
-  return {
-    name: "deleteDroppedTransactions",
-    keys: [txDroppedKey(config), txByTimeKey(config), txBodyPrefix(config)],
-    args: [budget],
-    parse: (reply) => {
-      const [deleted = 0, left = 0] = numbers(reply);
-      return { deleted, left };
-    },
-  };
+export interface Upkeep {
+  /** How often it runs, ms. */
+  readonly everyMs: number;
+  run(redis: Redis, config: Config, shard: Shard): Promise<void>;
 }

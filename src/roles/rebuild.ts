@@ -1,15 +1,16 @@
 /**
  * `bun run rebuild [--group <role>]...`: drops the Redis projection of the chosen consumer groups
- * (roles of the registry, src/domain/groups.ts; default every group), one short atomic call each
- * (the transactions' bodies are then deleted in short calls: src/redis/drop.ts), and prints the
+ * (roles of the registry, src/projections/registry.ts; default every group), each by its own drop
+ * (a few short atomic calls: src/projections/<name>/drop.ts), and prints the
  * progress of their consumers replaying the Kafka log into it until they are level
  * (src/rebuild/rebuild.ts).
  * Exits 0 when done, 1 when Redis or Kafka failed, 2 on a bad argument.
  */
 import { configOrExit } from "../domain/config.ts";
-import { type GroupRole, isGroupRole, ROLES } from "../domain/groups.ts";
 import { createLogger } from "../domain/log.ts";
+import type { GroupRole } from "../domain/projection.ts";
 import { createKafka } from "../kafka/client.ts";
+import { PROJECTIONS, projectionOf, ROLES } from "../projections/registry.ts";
 import { rebuild } from "../rebuild/rebuild.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { defineScripts } from "../redis/loader.ts";
@@ -20,13 +21,13 @@ function parseRoles(args: string[]): GroupRole[] {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     const value = arg === "--group" ? args[++i] : arg.startsWith("--group=") ? arg.slice("--group=".length) : undefined;
-    if (!isGroupRole(value)) {
+    if (!projectionOf(value)) {
       console.error(
         `rebuild: ${arg === "--group" || arg.startsWith("--group=") ? `--group ${JSON.stringify(value ?? "")} is not allowed` : `unknown argument ${JSON.stringify(arg)}`}; usage: bun run rebuild [--group ${ROLES.join("|")}]`,
       );
       process.exit(2);
     }
-    roles.push(value);
+    roles.push(value as GroupRole);
   }
   return roles;
 }
@@ -55,6 +56,7 @@ try {
   const results = await rebuild({
     config,
     redis,
+    projections: PROJECTIONS,
     roles,
     partitions,
     signal: abort.signal,

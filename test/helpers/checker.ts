@@ -174,11 +174,17 @@ function checkLatest(body: LatestBody, d: Deliveries, { lo, hi }: Bounds): strin
   return errors;
 }
 
+/** The check of each endpoint's answers. */
+const CHECKS: Record<Endpoint, (body: unknown, d: Deliveries, bounds: Bounds) => string[]> = {
+  counts: (body, d, bounds) => checkCounts(body as CountsBody, d, bounds),
+  received: (body, d, bounds) => checkAddresses(body as AddressesBody, "received", d, bounds),
+  sent: (body, d, bounds) => checkAddresses(body as AddressesBody, "sent", d, bounds),
+  latest: (body, d, bounds) => checkLatest(body as LatestBody, d, bounds),
+};
+
 /** What is wrong with an answer that says complete (nothing for one that says it is not). */
 export function checkAnswer(endpoint: Endpoint, body: unknown, d: Deliveries, bounds: Bounds): string[] {
-  if (endpoint === "counts") return checkCounts(body as CountsBody, d, bounds);
-  if (endpoint === "latest") return checkLatest(body as LatestBody, d, bounds);
-  return checkAddresses(body as AddressesBody, endpoint, d, bounds);
+  return CHECKS[endpoint](body, d, bounds);
 }
 
 /** One answer, as checked. */

@@ -6,8 +6,9 @@
  */
 import type Redis from "ioredis";
 import type { Config } from "../../src/domain/config.ts";
-import type { GroupRole } from "../../src/domain/groups.ts";
+import type { GroupRole, ProjectionSpec } from "../../src/domain/projection.ts";
 import { type Shard, WHOLE } from "../../src/domain/shards.ts";
+import { projectionOf } from "../../src/projections/registry.ts";
 import { positionField, positionKey, replayKey } from "../../src/redis/keys.ts";
 
 /** One partition as the consumers record it; a field left out is not written (null deletes it). */
@@ -22,11 +23,22 @@ export interface PlantedPartition {
 }
 
 type Prefixed = Pick<Config, "REDIS_PREFIX" | "TOPIC">;
+/** A projection: its spec (anything with a namespace), or its role in the registry. */
+type Named = GroupRole | Pick<ProjectionSpec, "namespace">;
 
-/** Writes `partitions[p]` for partition p of `role` (one shard). */
-export async function plant(redis: Redis, config: Prefixed, role: GroupRole, partitions: PlantedPartition[], shard: Shard = WHOLE): Promise<void> {
-  const positions = positionKey(config, role, shard);
-  const replay = replayKey(config, role, shard);
+/** The spec of `projection` (a role is looked up in the registry; an unknown one throws). */
+function spaceOf(projection: Named): Pick<ProjectionSpec, "namespace"> {
+  if (typeof projection !== "string") return projection;
+  const found = projectionOf(projection);
+  if (!found) throw new Error(`plant: no projection ${JSON.stringify(projection)} in the registry`);
+  return found;
+}
+
+/** Writes `partitions[p]` for partition p of `projection` (one shard). */
+export async function plant(redis: Redis, config: Prefixed, projection: Named, partitions: PlantedPartition[], shard: Shard = WHOLE): Promise<void> {
+  const spec = spaceOf(projection);
+  const positions = positionKey(config, spec, shard);
+  const replay = replayKey(config, spec, shard);
   const tx = redis.multi();
   partitions.forEach((p, i) => {
     const field = positionField(config.TOPIC, i);
@@ -49,5 +61,8 @@ export async function plant(redis: Redis, config: Prefixed, role: GroupRole, par
 export const level = (throughMs: number, partitions = 3): PlantedPartition[] =>
   Array.from({ length: partitions }, () => ({ position: 10, from: 0, until: 10, coversFromMs: 0, throughMs }));
 
-/** Forgets what Redis holds of `role`'s partitions (one shard). */
-export const forget = (redis: Redis, config: Prefixed, role: GroupRole, shard: Shard = WHOLE) => redis.del(positionKey(config, role, shard), replayKey(config, role, shard));
+/** Forgets what Redis holds of `projection`'s partitions (one shard). */
+export function forget(redis: Redis, config: Prefixed, projection: Named, shard: Shard = WHOLE) {
+  const spec = spaceOf(projection);
+  return redis.del(positionKey(config, spec, shard), replayKey(config, spec, shard));
+}

@@ -16,9 +16,10 @@ import type { Kafka } from "kafkajs";
 import { createApp } from "../../src/api/app.ts";
 import { KafkaProbe } from "../../src/api/health/kafka.ts";
 import type { Config } from "../../src/domain/config.ts";
-import { GROUP_REGISTRY, type GroupRole, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
+import type { GroupRole } from "../../src/domain/projection.ts";
 import { consumerGroups } from "../../src/kafka/client.ts";
+import { PROJECTIONS, ROLES } from "../../src/projections/registry.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { type Child, startChild } from "../../tools/infra/process.ts";
 import type { Frame } from "../../tools/sim/frames.ts";
@@ -76,7 +77,7 @@ export class Pipeline {
     this.apiRedis = connectRedis(config.REDIS_URL);
     const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
     const log = createLogger("api", { ...config, LOG_LEVEL: "error" });
-    this.app = createApp({ config, redis: this.apiRedis, kafka: probe, log, now: () => this.clock(), cacheMs: 0 });
+    this.app = createApp({ config, redis: this.apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => this.clock(), cacheMs: 0 });
   }
 
   /** Starts (or replaces) the feed simulator; every frame it delivers is recorded. */
@@ -109,10 +110,10 @@ export class Pipeline {
     return this.children.find((c) => c.name.startsWith(`${role}-`) && c.proc.exitCode === null && c.proc.signalCode === null);
   }
 
-  /** The producer and every group, each as many processes as the registry says (counts as three). */
+  /** The producer and every group of the registry, each as many processes as its spec says. */
   spawnAll(): void {
     this.spawn("producer");
-    for (const role of ROLES) for (let i = 0; i < GROUP_REGISTRY[role].processes; i++) this.spawn(`consumer-${role}`);
+    for (const { role, processes } of PROJECTIONS) for (let i = 0; i < processes; i++) this.spawn(`consumer-${role}`);
   }
 
   /** One minute after the newest frame's minute: that minute is the last complete one. */
@@ -158,7 +159,7 @@ export class Pipeline {
     try {
       const end = await admin.fetchTopicOffsets(this.env.config.TOPIC);
       const lines = [`topic end ${JSON.stringify(end.map((p) => [p.partition, p.high]))}`];
-      const { groups } = await admin.describeGroups(consumerGroups(this.env.config).map((g) => g.group));
+      const { groups } = await admin.describeGroups(consumerGroups(this.env.config, PROJECTIONS).map((g) => g.group));
       for (const g of groups) {
         const [offsets] = await admin.fetchOffsets({ groupId: g.groupId, topics: [this.env.config.TOPIC] });
         lines.push(
@@ -189,7 +190,7 @@ export class Pipeline {
     return caughtUp(
       this.env.kafka,
       this.env.config.TOPIC,
-      consumerGroups(this.env.config).map((g) => g.group),
+      consumerGroups(this.env.config, PROJECTIONS).map((g) => g.group),
     );
   }
 
@@ -198,6 +199,8 @@ export class Pipeline {
    * groups are drained; returns the transactions lost and counted twice (both must be 0).
    */
   async settle(timeoutMs = 120_000): Promise<{ transactions: number; lost: number; twice: number }> {
+    // Nothing delivered yet (the producer not connected) would compare trivially equal.
+    if (this.sim) await waitFor("a first frame delivered", () => this.frames.length > 0, timeoutMs);
     this.sim?.pause();
     try {
       return await this.compare(timeoutMs);

@@ -7,8 +7,8 @@
  *
  * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point (a cluster
  * when they list several, tools/infra/stack.ts), then one
- * child process per role (each consumer group as many times as the registry of groups says,
- * src/domain/groups.ts: the counts consumer three times, one per partition), prefixes their
+ * child process per role (each consumer group as many times as its projection's spec says, from
+ * the registry, src/projections/registry.ts), prefixes their
  * output with the role's name, prints where everything runs, and on Ctrl-C / SIGTERM stops the
  * children (each finishes its batch and commits) and then what it started.
  *
@@ -21,9 +21,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { configOrExit } from "../../src/domain/config.ts";
-import { GROUP_REGISTRY, ROLES } from "../../src/domain/groups.ts";
 import { createLogger } from "../../src/domain/log.ts";
 import { REPEAT_MS } from "../../src/domain/shutdown.ts";
+import { PROJECTIONS } from "../../src/projections/registry.ts";
 import { connectRedis, redisSeeds } from "../../src/redis/connection.ts";
 import { metricsKey } from "../../src/redis/keys.ts";
 import { DEFAULT_CLUSTER_ENV } from "../infra/cluster.ts";
@@ -53,8 +53,7 @@ function plan(feedUrl: string, simPort: number): RoleSpec[] {
   if (!live) specs.push({ name: "sim", file: "tools/sim/main.ts", args: ["--port", String(simPort), ...simArgs] });
   specs.push({ name: "producer", file: "src/roles/producer.ts", env: { FEED_URL: feedUrl } });
   // Each group's processes: `<role>` when it runs one, `<role>-1` ... `<role>-n` when several.
-  for (const role of ROLES) {
-    const n = GROUP_REGISTRY[role].processes;
+  for (const { role, processes: n } of PROJECTIONS) {
     for (let i = 1; i <= n; i++) specs.push({ name: n > 1 ? `${role}-${i}` : role, file: "src/roles/consumer.ts", args: [role] });
   }
   specs.push({ name: "api", file: "src/roles/api.ts" });

@@ -7,7 +7,9 @@
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import type { Config } from "../../src/domain/config.ts";
-import { seenKey, txBodyKey, txByTimeKey } from "../../src/redis/keys.ts";
+import { txBodyKey, txByTimeKey } from "../../src/projections/transactions/keys.ts";
+import { spec } from "../../src/projections/transactions/spec.ts";
+import { seenKey } from "../../src/redis/keys.ts";
 
 /** The hash of the i-th stored transaction (64 hex digits). */
 export const storedHash = (i: number) => createHash("sha256").update(`stored-${i}`).digest("hex");
@@ -27,7 +29,7 @@ export async function fillStore(redis: Redis, config: Pick<Config, "REDIS_PREFIX
       seen.push(time, hash);
     }
     pipeline.zadd(txByTimeKey(config), ...index);
-    pipeline.zadd(seenKey(config, "transactions"), ...seen);
+    pipeline.zadd(seenKey(config, spec), ...seen);
     await pipeline.exec();
   }
 }

@@ -1,6 +1,8 @@
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
-import { GroupRoleSchema as Role } from "../../domain/groups.ts";
+
+/** A projection's role: one of the registry (src/projections/registry.ts), as `bun run consumer <role>` takes it. */
+const Role = Type.String({ pattern: "^[a-z][a-z0-9_]*$", description: "a projection's role, as `bun run consumer <role>` takes it" });
 
 const Nullable = <T extends Parameters<typeof t.Union>[0][number]>(schema: T, description: string) => t.Union([schema, t.Null()], { description });
 

@@ -18,11 +18,10 @@
  */
 import type Redis from "ioredis";
 import type { Config } from "../../domain/config.ts";
-import { type GroupRole, ROLES } from "../../domain/groups.ts";
 import type { Logger } from "../../domain/log.ts";
+import { type GroupRole, type ProjectionSpec, shardsOf } from "../../domain/projection.ts";
 import { groupId } from "../../kafka/client.ts";
 import { positionField } from "../../redis/keys.ts";
-import { groupShards } from "../../redis/read.ts";
 import type { ApiStore, GroupProgress, ProjectionState } from "../store.ts";
 import type { KafkaProbe, KafkaStatus } from "./kafka.ts";
 import type { Health } from "./model.ts";
@@ -83,7 +82,7 @@ export class HealthService {
     private readonly redis: Redis,
     private readonly store: ApiStore,
     private readonly kafka: KafkaProbe,
-    private readonly newestTime: () => Promise<number | null>,
+    private readonly projections: readonly ProjectionSpec[],
     private readonly now: () => number,
     private readonly log?: Logger,
     opts: HealthOptions = {},
@@ -121,10 +120,13 @@ export class HealthService {
     let shards = new Map<GroupRole, GroupProgress[]>();
     if (redis.ok) {
       const [time, fields, progress, coverage] = await Promise.all([
-        within(this.newestTime(), REDIS_PING_TIMEOUT_MS).catch(() => null),
+        within(
+          this.store.latestTransactions(1, now).then((latest) => latest[0]?.time ?? null),
+          REDIS_PING_TIMEOUT_MS,
+        ).catch(() => null),
         within(this.store.pipelineMetrics(), REDIS_PING_TIMEOUT_MS).catch(() => ({}) as Record<string, string>),
-        within(Promise.all(ROLES.map((role) => this.store.projection(role))), REDIS_PING_TIMEOUT_MS).catch(() => [] as ProjectionState[]),
-        within(Promise.all(ROLES.map(async (role) => [role, await this.store.coverage(role)] as const)), REDIS_PING_TIMEOUT_MS).catch(() => []),
+        within(Promise.all(this.projections.map((spec) => this.store.projection(spec))), REDIS_PING_TIMEOUT_MS).catch(() => [] as ProjectionState[]),
+        within(Promise.all(this.projections.map(async (spec) => [spec.role, await this.store.coverage(spec)] as const)), REDIS_PING_TIMEOUT_MS).catch(() => []),
       ]);
       newest = time;
       metrics = fields;
@@ -174,12 +176,14 @@ export class HealthService {
     return kafka.groups.map((g) => {
       const projection = projections.find((p) => p.role === g.role);
       const config = this.config;
-      const shard = config
-        ? Math.max(
-            0,
-            groupShards(config, g.role).findIndex((s) => groupId(config, g.role, s) === g.group),
-          )
-        : 0;
+      const spec = this.projections.find((p) => p.role === g.role);
+      const shard =
+        config && spec
+          ? Math.max(
+              0,
+              shardsOf(spec, config).findIndex((s) => groupId(config, spec, s) === g.group),
+            )
+          : 0;
       const progress = shards.get(g.role)?.[shard];
       const partitions = progress ? this.partitions(kafka, g.group, shard, progress) : [];
       const moving = partitions.filter((p) => p.unmoved_seconds !== null);

@@ -34,7 +34,7 @@ export const streamRoutes = (broadcaster: Broadcaster, trustProxy = "false") => 
     {
       detail: {
         operationId: "stream",
-        tags: ["transactions"],
+        tags: ["stream"],
         summary: "Live transactions and minute counts (server-sent events)",
         description: STREAM_DESCRIPTION,
         responses: {

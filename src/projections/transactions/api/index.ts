@@ -1,0 +1,23 @@
+/** The transactions projection's part of the API: /latest_transactions and /transactions/{hash}, and the newest transactions' feed of /stream and /health. */
+import type { ApiPart } from "../../../api/projection.ts";
+import { fromRedis } from "../../../api/redis.ts";
+import { latestTransactions, transactionByHash } from "../read.ts";
+import { transactionsRoutes } from "./routes.ts";
+import { TransactionsService } from "./service.ts";
+
+export const transactionsApi: ApiPart = {
+  tag: { name: "transactions", description: "the transactions of the last 3 hours" },
+  routes: ({ redis, config, now, cacheMs, coverage }) =>
+    transactionsRoutes(
+      new TransactionsService(
+        {
+          latestTransactions: (limit, nowMs) => fromRedis(latestTransactions(redis, config, limit, nowMs), "latest transactions"),
+          transaction: (hash) => fromRedis(transactionByHash(redis, config, hash), "transaction by hash"),
+        },
+        now,
+        cacheMs,
+        coverage,
+      ),
+    ),
+  feeds: (redis, config) => ({ latestTransactions: (limit, nowMs) => latestTransactions(redis, config, limit, nowMs) }),
+};
