@@ -50,6 +50,7 @@ function tx(hash: string, time: number, inputs: [string, number][], outputs: [st
     hash,
     time,
     size: 250 * (inputs.length + outputs.length),
+    weight: 1_000 * (inputs.length + outputs.length),
     inputs: inputs.map(([address, v]) => ({ address, value: v })),
     outputs: outputs.map(([address, v]) => ({ address, value: v })),
     value,

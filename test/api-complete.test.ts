@@ -236,6 +236,7 @@ describe("GET /show_transactions/: the span the list shows", () => {
       hash: createHash("sha256").update(`complete-${n}`).digest("hex"),
       time,
       size: 100,
+      weight: 400,
       inputs: [{ address: "addr-in", value: 2_000 }],
       outputs: [{ address: "addr-out", value: 1_000 }],
       value: 1_000,

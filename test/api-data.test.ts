@@ -56,6 +56,7 @@ function tx(time: number, out: [string | null, number][], ins: [string | null, n
     hash: hashOf(n),
     time,
     size: 200 + n,
+    weight: n % 3 ? 3 * (200 + n) : null,
     inputs: ins.map(([address, v]) => ({ address, value: v })),
     outputs: out.map(([address, v]) => ({ address, value: v })),
     value,
@@ -111,7 +112,8 @@ for (const p of PROJECTIONS) await plant(redis, config, p, LEVEL);
 /** The counts projection: what the per-minute and per-hour routes read. */
 const counts = projectionOf("counts") as Projection;
 
-const view = ({ v: _v, received_at: _r, ...rest }: Transaction) => rest;
+/** What the API serves of a record: neither its version, its arrival nor its weight. */
+const view = ({ v: _v, received_at: _r, weight: _w, ...rest }: Transaction) => rest;
 const pad = (n: number) => String(n).padStart(2, "0");
 const hhmm = (sec: number) => `${pad(new Date(sec * 1000).getUTCHours())}:${pad(new Date(sec * 1000).getUTCMinutes())}`;
 /** Expected per-minute entries, from the seeded transactions. */

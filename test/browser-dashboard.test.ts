@@ -52,6 +52,7 @@ function tx(time: number, value: number): Transaction {
     hash: createHash("sha256").update(`dash-${n}`).digest("hex"),
     time,
     size: 180 + n,
+    weight: 4 * (180 + n),
     inputs: [{ address: ADDRESSES[(n + 2) % ADDRESSES.length] as string, value: value + 250 }],
     outputs: [{ address: ADDRESSES[n % ADDRESSES.length] as string, value }],
     value,

@@ -5,7 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { checkTransaction, type Transaction } from "../src/domain/transaction.ts";
+import { checkTransaction, MAX_TX_WEIGHT, SCHEMA_VERSION, type Transaction, vsize } from "../src/domain/transaction.ts";
 import { MAX_FUTURE_SECONDS, readFeedMessage } from "../src/feed/utx.ts";
 
 const lines = readFileSync(join(import.meta.dir, "fixtures", "utx-sample.jsonl"), "utf8")
@@ -38,6 +38,8 @@ describe("valid utx messages", () => {
       expect(t.hash).toBe(x.hash);
       expect(t.time).toBe(x.time);
       expect(t.size).toBe(x.size);
+      expect(t.v).toBe(SCHEMA_VERSION);
+      expect(t.weight).toBeNull(); // the recorded frames are older ones, without weight
       expect(t.received_at).toBe(NOW);
       expect(t.outputs).toEqual(x.out.map((o: { addr?: string | null; value: number }) => ({ address: o.addr ?? null, value: o.value })));
       expect(t.inputs.length).toBe(x.inputs.length);
@@ -76,8 +78,28 @@ describe("valid utx messages", () => {
     const i = lines.findIndex((l) => l.includes('"rbf":true'));
     expect(i).toBeGreaterThanOrEqual(0);
     const t = tx(lines[i] as string);
-    expect(Object.keys(t).sort()).toEqual(["fee", "hash", "inputs", "outputs", "received_at", "size", "time", "v", "value"]);
+    expect(Object.keys(t).sort()).toEqual(["fee", "hash", "inputs", "outputs", "received_at", "size", "time", "v", "value", "weight"]);
     expect(Object.keys(t.outputs[0] ?? {}).sort()).toEqual(["address", "value"]);
+  });
+
+  test("a frame's weight is kept in the record; a frame without one gives weight null", () => {
+    const m = raw(0);
+    m.x.weight = 561;
+    const t = tx(JSON.stringify(m));
+    expect(t.weight).toBe(561);
+    expect(vsize(t)).toBe(141); // ceil(561 / 4)
+    expect(checkTransaction(t)).toEqual({ ok: true, tx: t });
+    expect(Object.keys(t)).toEqual(["v", "hash", "time", "size", "weight", "inputs", "outputs", "value", "fee", "received_at"]);
+    m.x.weight = MAX_TX_WEIGHT;
+    expect(tx(JSON.stringify(m)).weight).toBe(MAX_TX_WEIGHT);
+    m.x.weight = 0;
+    expect(tx(JSON.stringify(m)).weight).toBe(0);
+
+    delete m.x.weight;
+    const without = tx(JSON.stringify(m));
+    expect(without.weight).toBeNull();
+    expect(vsize(without)).toBe(m.x.size);
+    expect(checkTransaction(without)).toEqual({ ok: true, tx: without });
   });
 
   test("an input without a value makes the fee unknown (null), not wrong", () => {
@@ -134,6 +156,10 @@ describe("invalid messages name what is wrong", () => {
     ],
     ["negative input value", () => broken((x) => ((x.inputs[0] as { prev_out: { value: unknown } }).prev_out.value = -5)), /^\/x\/inputs\/0\/prev_out\/value: Expected integer/],
     ["absurd size", () => broken((x) => (x.size = 1e9)), /^\/x\/size: Expected integer to be less or equal to 4000000/],
+    ["weight above the block limit", () => broken((x) => (x.weight = MAX_TX_WEIGHT + 1)), /^\/x\/weight: Expected integer to be less or equal to 4000000/],
+    ["negative weight", () => broken((x) => (x.weight = -4)), /^\/x\/weight: Expected integer to be greater or equal to 0/],
+    ["fractional weight", () => broken((x) => (x.weight = 561.5)), /^\/x\/weight: Expected integer/],
+    ["weight as a string", () => broken((x) => (x.weight = "561")), /^\/x\/weight: Expected integer/],
     ["no outputs", () => broken((x) => (x.out = [])), /^\/x\/out: Expected array length to be greater or equal to 1/],
     [
       "outputs adding up to more than 21 million BTC",

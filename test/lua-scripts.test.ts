@@ -53,6 +53,7 @@ function tx(time: number, outputs: [string | null, number][], inputs: [string | 
     hash,
     time,
     size: 250,
+    weight: 1_000,
     inputs: inputs.map(([address, value]) => ({ address, value })),
     outputs: outputs.map(([address, value]) => ({ address, value })),
     value,
@@ -477,7 +478,7 @@ describe("applyTransactions-4 / trimTransactions-2", () => {
     });
     expect(first).toEqual({ status: "applied", applied: 3, duplicates: 1, stale: 0, removedByWindow: 0, removedByCap: 0, stored: 3 });
     expect(await run(redis, transactionsCall(c, [a], now))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0, stored: 3 });
-    const served = ({ v: _v, received_at: _r, ...rest }: Transaction) => rest;
+    const served = ({ v: _v, received_at: _r, weight: _w, ...rest }: Transaction) => rest;
     expect(await transactionByHash(redis, c, a.hash)).toEqual(served(a));
     expect(await transactionByHash(redis, c, b.hash.toUpperCase())).toEqual(served(b));
     expect(await transactionByHash(redis, c, hex(-1))).toBeNull();

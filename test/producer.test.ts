@@ -99,6 +99,7 @@ test("creates the topic with 3 partitions and routes each transaction by minute(
     const decoded = decodeTransaction(r.value);
     if (!decoded.ok) throw new Error(decoded.reason);
     expect(decoded.tx.hash).toBe(r.key);
+    expect({ v: decoded.tx.v, weight: decoded.tx.weight }).toEqual({ v: 2, weight: null }); // the fixture's frames carry no weight
     expect(r.partition).toBe(Math.floor(decoded.tx.time / 60) % 3);
     used.add(r.partition);
   }
@@ -142,10 +143,15 @@ test("every kind of bad input is dead-lettered with the raw payload and the reas
     [bad((x) => ((x.out[0] as { value: unknown }).value = -7)), /^\/x\/out\/0\/value: Expected integer to be greater or equal to 0/],
     [bad((x) => ((x.out[0] as { value: unknown }).value = 0.25)), /^\/x\/out\/0\/value: Expected integer/],
     [bad((x) => (x.size = 50_000_000)), /^\/x\/size: Expected integer to be less or equal/],
+    [bad((x) => (x.weight = 4_000_001)), /^\/x\/weight: Expected integer to be less or equal to 4000000/],
+    [bad((x) => (x.weight = -1)), /^\/x\/weight: Expected integer to be greater or equal to 0/],
     [bad((x) => ((x.out[0] as { value: unknown }).value = 3e15)), /^\/x\/out\/0\/value: Expected integer to be less or equal to 2100000000000000/],
   ];
+  // The good one carries a weight, as the feed's frames do today: the record keeps it.
+  const weighed = JSON.parse(fixture[1] as string);
+  weighed.x.weight = 3 * weighed.x.size;
   const file = join(process.env.TMPDIR ?? "/tmp", `utx-bad-${config.TOPIC}.jsonl`);
-  await Bun.write(file, [...cases.map(([frame]) => frame), fixture[1]].join("\n"));
+  await Bun.write(file, [...cases.map(([frame]) => frame), JSON.stringify(weighed)].join("\n"));
   cleanup.push(() => Bun.file(file).delete());
 
   const sim = await simulator({ replay: file, rate: 0 });
@@ -162,6 +168,8 @@ test("every kind of bad input is dead-lettered with the raw payload and the reas
   }
   const published = await readTopic(kafka, config.TOPIC, 1);
   expect(published[0]?.key).toBe(fixtureHashes[1] as string);
+  const record = decodeTransaction(published[0]?.value ?? null);
+  expect(record.ok && { v: record.tx.v, weight: record.tx.weight }).toEqual({ v: 2, weight: 3 * weighed.x.size });
   expect(metric(p, "producer_received_total")).toBe(cases.length + 1);
 });
 

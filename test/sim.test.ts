@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { MAX_TX_WEIGHT } from "../src/domain/transaction.ts";
 import { readFeedMessage } from "../src/feed/utx.ts";
 import { parseSimArgs } from "../tools/sim/options.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
@@ -87,13 +88,14 @@ describe("options", () => {
 });
 
 describe("synthetic transactions", () => {
-  test("are valid blockchain.com-shaped utx messages with realistic addresses, OP_RETURNs, large values and address reuse", async () => {
+  test("are valid blockchain.com-shaped utx messages with realistic addresses, OP_RETURNs, large values, weights and address reuse", async () => {
     const sim = await simulator({ rate: 0, count: 3000, seed: 3 });
     const frames = await collect(sim.url, 3000);
     expect(frames.length).toBe(3000);
     const addresses = new Map<string, number>();
     let opReturns = 0;
     let large = 0;
+    let weighed = 0;
     for (const frame of frames) {
       const read = readFeedMessage(frame, Date.now());
       if (read.kind !== "tx") throw new Error(`invalid synthetic frame: ${JSON.stringify(read)}`);
@@ -101,6 +103,14 @@ describe("synthetic transactions", () => {
       expect(x.vin_sz).toBe(x.inputs.length);
       expect(x.vout_sz).toBe(x.out.length);
       expect(read.tx.fee).toBeGreaterThan(0);
+      // A segwit-like weight, 2 to 4 times the size, or none (as in older frames): the record says null.
+      expect(read.tx.weight).toBe(x.weight ?? null);
+      if (x.weight !== undefined) {
+        weighed++;
+        expect(Number.isInteger(x.weight)).toBe(true);
+        expect(x.weight).toBeGreaterThanOrEqual(2 * x.size);
+        expect(x.weight).toBeLessThanOrEqual(Math.min(4 * x.size, MAX_TX_WEIGHT));
+      }
       for (const o of x.out) {
         if (o.addr === undefined) opReturns++;
         else addresses.set(o.addr, (addresses.get(o.addr) ?? 0) + 1);
@@ -109,6 +119,9 @@ describe("synthetic transactions", () => {
     }
     expect(opReturns).toBeGreaterThan(0);
     expect(large).toBeGreaterThan(0);
+    // About one frame in ten without weight: consumers see both.
+    expect(weighed / frames.length).toBeGreaterThan(0.85);
+    expect(weighed / frames.length).toBeLessThan(0.95);
     for (const address of addresses.keys()) {
       expect(address).toMatch(/^(1[1-9A-HJ-NP-Za-km-z]{25,33}|3[1-9A-HJ-NP-Za-km-z]{33}|bc1q[02-9ac-hj-np-z]{38}|bc1q[02-9ac-hj-np-z]{58}|bc1p[02-9ac-hj-np-z]{58})$/);
     }

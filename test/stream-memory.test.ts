@@ -53,6 +53,7 @@ function tx(time: number): Transaction {
     hash: createHash("sha256").update(`memory-${n}`).digest("hex"),
     time,
     size: 250,
+    weight: 700,
     inputs: [{ address: `in-${n % 50}`, value: 20_000 + n }],
     outputs: [
       { address: `out-${n % 70}`, value: 10_000 + n },

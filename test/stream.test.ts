@@ -54,6 +54,7 @@ function tx(time: number, value: number): Transaction {
     hash: createHash("sha256").update(`stream-${n}`).digest("hex"),
     time,
     size: 150 + n,
+    weight: 2 * (150 + n),
     inputs: [{ address: `in-${n % 3}`, value: value + 100 }],
     outputs: [{ address: `out-${n % 4}`, value }],
     value,

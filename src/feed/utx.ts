@@ -10,7 +10,7 @@
  */
 import { Type } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
-import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../domain/transaction.ts";
+import { MAX_IO, MAX_SATOSHI, MAX_TX_SIZE, MAX_TX_WEIGHT, SCHEMA_VERSION, type Transaction, type TxInput, type TxOutput } from "../domain/transaction.ts";
 import { MAX_FUTURE_SECONDS } from "../domain/window.ts";
 
 /**
@@ -49,6 +49,8 @@ export const Utx = Type.Object({
     hash: Type.String({ pattern: "^[0-9a-f]{64}$" }),
     time: Type.Integer({ minimum: 0 }),
     size: Type.Integer({ minimum: 0, maximum: MAX_TX_SIZE }),
+    // Weight units; older frames have none, and the record's weight is then null.
+    weight: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_TX_WEIGHT })),
     inputs: Type.Array(UtxInput, { minItems: 1, maxItems: MAX_IO }),
     out: Type.Array(UtxOutput, { minItems: 1, maxItems: MAX_IO }),
   }),
@@ -116,6 +118,7 @@ function normalize(x: (typeof Utx.static)["x"], now: number): FeedMessage {
       hash: x.hash,
       time: x.time > arrival + MAX_FUTURE_SECONDS ? arrival : x.time,
       size: x.size,
+      weight: x.weight ?? null,
       inputs,
       outputs,
       value,

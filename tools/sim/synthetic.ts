@@ -8,12 +8,16 @@
  *   now and then); inputs pay the outputs plus a fee of a few sat/vB.
  * - 1..100 inputs and 1..300 outputs, mostly 1 in and 2 out; ~4% carry an OP_RETURN output
  *   (no `addr`, value 0).
+ * - `weight` (weight units) of a segwit-like transaction, between 2 and 4 times its size; ~10%
+ *   of the frames have none, as older frames of the feed do, so readers see both. Drawn from a
+ *   stream of its own, so a seed's other fields are those it gave before frames had a weight.
  * - Extra fields the pipeline does not read (scripts, witness, sequence, tx_index, ...) as the
  *   real feed sends them.
  *
  * The one synthetic generator: the simulator sends it, and the test kit's populations
  * (tools/testkit/population.ts) are its transactions as the producer reads them.
  */
+import { MAX_TX_WEIGHT } from "../../src/domain/transaction.ts";
 import { type Address, type AddressType, encodeAddress } from "./address.ts";
 import { Random } from "./random.ts";
 
@@ -30,6 +34,8 @@ const TYPES: [AddressType, number][] = [
 /** Outputs below this are dust that nodes do not relay. */
 const DUST = 546;
 const MAX_OUTPUT = 5_000_000_000_000; // 50,000 BTC
+/** Share of frames without a `weight`, as older frames are. */
+const WITHOUT_WEIGHT = 0.1;
 
 export interface UtxInput {
   sequence: number;
@@ -55,6 +61,8 @@ export interface UtxMessage {
     lock_time: number;
     ver: number;
     size: number;
+    /** Weight units; absent from older frames. */
+    weight?: number;
     inputs: UtxInput[];
     time: number;
     tx_index: number;
@@ -101,6 +109,8 @@ export interface SyntheticOptions {
 
 export class SyntheticFeed {
   private readonly rng: Random;
+  /** The weights' own draws, apart from the rest (see the top of this file). */
+  private readonly weights: Random;
   private readonly pool = new Map<number, Address>();
   private readonly poolSize: number;
   private fresh: number;
@@ -110,6 +120,7 @@ export class SyntheticFeed {
     options: SyntheticOptions = {},
   ) {
     this.rng = new Random(seed);
+    this.weights = new Random(seed ^ 0x6c8e9cf5);
     this.poolSize = options.pool ?? POOL_SIZE;
     this.fresh = this.poolSize;
   }
@@ -132,10 +143,10 @@ export class SyntheticFeed {
     const size = 10 + 148 * ins + 34 * out.length;
     const fee = Math.max(1, Math.round(rng.logNormal(6, 0.8) * size * 0.7));
     // Split outputs + fee over the inputs at random; the last takes the rest (so the fee is exact).
-    const weights = Array.from({ length: ins }, () => rng.next() + 0.1);
-    const total = weights.reduce((a, b) => a + b, 0);
+    const shares = Array.from({ length: ins }, () => rng.next() + 0.1);
+    const total = shares.reduce((a, b) => a + b, 0);
     let left = paid + fee;
-    const inputs: UtxInput[] = weights.map((w, i) => {
+    const inputs: UtxInput[] = shares.map((w, i) => {
       const value = i === ins - 1 ? left : Math.floor(((paid + fee) * w) / total);
       left -= value;
       const { addr, script } = this.address();
@@ -147,10 +158,31 @@ export class SyntheticFeed {
         prev_out: { addr, value, n: rng.int(0, 3), script, spent: true, tx_index: 0, type: 0 },
       };
     });
+    const weight = this.weight(size);
     return {
       op: "utx",
-      x: { lock_time: 0, ver: 2, size, inputs, time, tx_index: 0, vin_sz: ins, hash: rng.hex(32), vout_sz: out.length, relayed_by: "0.0.0.0", out },
+      x: {
+        lock_time: 0,
+        ver: 2,
+        size,
+        ...(weight === undefined ? {} : { weight }),
+        inputs,
+        time,
+        tx_index: 0,
+        vin_sz: ins,
+        hash: rng.hex(32),
+        vout_sz: out.length,
+        relayed_by: "0.0.0.0",
+        out,
+      },
     };
+  }
+
+  /** A weight for a transaction of `size` bytes, an integer in [2 size, 4 size] and within the limit; none for ~10% (both drawn every time). */
+  private weight(size: number): number | undefined {
+    const without = this.weights.chance(WITHOUT_WEIGHT);
+    const weight = Math.min(MAX_TX_WEIGHT, this.weights.int(2 * size, 4 * size));
+    return without ? undefined : weight;
   }
 
   /** A signature and public key's worth of hex: never read, only sized like the real thing. */
