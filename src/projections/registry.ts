@@ -8,10 +8,11 @@
  */
 import { addresses } from "./addresses/index.ts";
 import { counts } from "./counts/index.ts";
+import { fees } from "./fees/index.ts";
 import type { Projection } from "./projection.ts";
 import { transactions } from "./transactions/index.ts";
 
-export const PROJECTIONS: readonly Projection[] = [counts, addresses, transactions];
+export const PROJECTIONS: readonly Projection[] = [counts, addresses, transactions, fees];
 
 /** Every role, in the registry's order. */
 export const ROLES = PROJECTIONS.map((p) => p.role);
