@@ -139,6 +139,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
     {
       published: (n) => metrics.inc("producer_published_total", n),
       dropped: (n) => metrics.inc("producer_dropped_total", n),
+      replaced: () => metrics.inc("producer_replaced_total"),
       held: (messages, bytes) => {
         metrics.set("producer_buffer_messages", messages);
         metrics.set("producer_buffer_bytes", bytes);

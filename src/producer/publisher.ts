@@ -74,6 +74,8 @@ export interface PublisherEvents {
   dropped(n: number): void;
   /** What the queue holds now: messages, and bytes of their keys, values and headers. */
   held?(messages: number, bytes: number): void;
+  /** The producer was replaced after Kafka refused its sequence (a new producer id). */
+  replaced?(): void;
 }
 
 type PublisherConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS" | "PARTITIONER" | "PRODUCER_BUFFER_MAX" | "PRODUCER_BUFFER_BYTES">;
@@ -102,8 +104,20 @@ const headerBytes = (headers: Message["headers"]) => {
 /** What one record weighs in the buffer: key, value and headers (the JS objects around them come on top). */
 const recordSize = (m: Message) => byteLength(m.key ?? null) + byteLength(m.value) + headerBytes(m.headers);
 
+/**
+ * Errors after which the idempotent producer's sequence can never be accepted again (the broker
+ * lost or fenced its producer state, as after a slow broker restart): the producer is replaced,
+ * which gets a new producer id. A batch that was written before the error may then be written
+ * twice; the consumers count each transaction once by hash.
+ */
+const FENCED = /OUT_OF_ORDER_SEQUENCE_NUMBER|UNKNOWN_PRODUCER_ID|INVALID_PRODUCER_EPOCH|out of order sequence number|unknown producer id|producer.*epoch/i;
+export const isFenced = (err: unknown): boolean => {
+  const e = err as { type?: unknown; message?: unknown; cause?: unknown } | undefined;
+  return FENCED.test(String(e?.type ?? "")) || FENCED.test(String(e?.message ?? err)) || (e?.cause !== undefined && e.cause !== err && isFenced(e.cause));
+};
+
 export class Publisher {
-  private readonly producer: Producer;
+  private producer: Producer;
   private readonly dlq: string;
   private readonly queue: Queued[] = [];
   /** Sum of `size` over the queue. */
@@ -124,13 +138,26 @@ export class Publisher {
     private readonly timing: PublisherTiming = PUBLISHER_TIMING,
   ) {
     this.dlq = dlqTopic(config);
-    this.producer = kafka.producer({
+    this.producer = this.newProducer();
+  }
+
+  private newProducer(): Producer {
+    return this.kafka.producer({
       idempotent: true,
       maxInFlightRequests: 1,
       // kafkajs retries an idempotent send until it succeeds; cap the wait between tries so an outage ends quickly.
       retry: { retries: Number.MAX_SAFE_INTEGER, maxRetryTime: 5_000 },
       createPartitioner: Partitioners.DefaultPartitioner,
     });
+  }
+
+  /** Disconnects the producer, at most DISCONNECT_TIMEOUT_MS; true when it closed in time. */
+  private async disconnect(producer: Producer): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const late = new Promise<"late">((done) => (timer = setTimeout(() => done("late"), DISCONNECT_TIMEOUT_MS)));
+    const closed = (await Promise.race([producer.disconnect().catch(() => {}), late])) !== "late";
+    clearTimeout(timer);
+    return closed;
   }
 
   send(tx: Transaction): void {
@@ -166,11 +193,7 @@ export class Publisher {
       this.log.error(`Kafka did not acknowledge ${left} messages within ${timeoutMs} ms of shutdown: dropped`);
     }
     // kafkajs' disconnect waits for requests in flight; bounded, so a stop never hangs on a broker.
-    let disconnectTimer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((done) => (disconnectTimer = setTimeout(() => done("late"), DISCONNECT_TIMEOUT_MS)));
-    if ((await Promise.race([this.producer.disconnect().catch(() => {}), late])) === "late")
-      this.log.warn(`Kafka did not close the connection within ${DISCONNECT_TIMEOUT_MS} ms of shutdown; leaving it`);
-    clearTimeout(disconnectTimer);
+    if (!(await this.disconnect(this.producer))) this.log.warn(`Kafka did not close the connection within ${DISCONNECT_TIMEOUT_MS} ms of shutdown; leaving it`);
     return left;
   }
 
@@ -223,6 +246,15 @@ export class Publisher {
         this.events.published(published);
         failures = 0;
       } catch (err) {
+        if (isFenced(err)) {
+          // Retrying the same sequence would fail for ever: a new producer (a new producer id) goes on.
+          this.log.warn(`Kafka refused the producer's sequence (${String(err)}); replacing the producer`, { held: this.queue.length });
+          this.events.replaced?.();
+          const old = this.producer;
+          this.producer = this.newProducer();
+          this.connected = false;
+          await this.disconnect(old);
+        }
         const delay = backoff(failures++, this.timing.retryMinMs, this.timing.retryMaxMs);
         this.log.limited("producer:send", "warn", `Kafka unavailable (${this.queue.length} messages held); retrying in ${delay} ms`, { error: String(err) });
         await Bun.sleep(delay);
