@@ -142,6 +142,123 @@
     new ResizeObserver(() => chart.setSize(chartSize())).observe($("chart"));
   }
 
+  // ---- fee rates --------------------------------------------------------------------------
+  // GET /fee_rates_per_minute: the 60 complete minutes before the current one, oldest first. It
+  // has no stream events: it is read on start and on a refetch, with the flags, and just after
+  // each minute ends. Per minute the median (p50) is a line, the p10–p90 range a band around it,
+  // on a log scale: the bands are roughly geometric (1, 2, 3 … 100, 125 … 2000 sat/vB), and the
+  // top one, "2000 and above", bounds the scale, so a 2000+ outlier minute leaves 1–20 readable.
+  const rate = (v) => (v == null ? "–" : v.toLocaleString("en-US", { maximumFractionDigits: v < 10 ? 2 : v < 100 ? 1 : 0 }));
+  const RATE_TICKS = [1, 3, 10, 30, 100, 300, 1000, 3000];
+  let feeChart;
+  let feeSeq = 0;
+  async function loadFees() {
+    const mine = ++feeSeq;
+    const body = await getJson("/fee_rates_per_minute");
+    if (mine !== feeSeq) return; // a newer request answers instead
+    if (!Array.isArray(body.minutes)) throw new Error(`/fee_rates_per_minute: ${body.message || body.error || "no minutes"}`);
+    showFees(body);
+  }
+  function showFees(body) {
+    const ms = body.minutes;
+    const xs = [],
+      p10 = [],
+      p50 = [],
+      p90 = [];
+    let fee = 0,
+      vbytes = 0,
+      count = 0,
+      unknown = 0;
+    for (const m of ms) {
+      xs.push(Date.parse(m.start) / 1000);
+      p10.push(m.p10);
+      p50.push(m.p50);
+      p90.push(m.p90);
+      fee += m.total_fee;
+      vbytes += m.total_vsize;
+      count += m.count;
+      unknown += m.unknown_fee;
+    }
+    // The current minute, empty: the same 61 minutes as the transactions chart.
+    if (xs.length > 0) {
+      xs.push(xs[xs.length - 1] + 60);
+      p10.push(null);
+      p50.push(null);
+      p90.push(null);
+    }
+    // The hour's average: its fees over its virtual sizes, as each minute's avg_rate is.
+    $("fee-avg").textContent = rate(vbytes > 0 && count > 0 ? fee / vbytes : null);
+    $("fee-avg").title = `${sat(fee)} over ${satFmt.format(vbytes)} vB, ${satFmt.format(count)} tx; ${satFmt.format(unknown)} tx with an unknown fee not counted`;
+    const last = ms[ms.length - 1];
+    const lastFig = $("fee-last");
+    lastFig.textContent = rate(last ? last.p50 : null);
+    lastFig.dataset.start = last ? last.start : "";
+    lastFig.title = !last
+      ? ""
+      : last.count === 0
+        ? "no transaction with a known fee"
+        : `p10 ${rate(last.p10)} · p90 ${rate(last.p90)} · average ${rate(last.avg_rate)} sat/vB · ${satFmt.format(last.count)} tx`;
+    $("fee-last-label").textContent = last ? `median, ${last.minute}` : "median, last minute";
+    const open = ms.filter((m) => m.complete === false).length;
+    flag("fees-flag", body, `${open} of ${ms.length} minutes may miss transactions`);
+    drawFees([xs, p90, p50, p10]);
+  }
+  function feeChartSize() {
+    const w = $("fee-chart").clientWidth;
+    return { width: w, height: w < 500 ? 220 : 280 };
+  }
+  function drawFees(data) {
+    if (feeChart) return feeChart.setData(data);
+    const axis = { stroke: "#8a8fa8", grid: { stroke: "#2d3048", width: 1 }, ticks: { stroke: "#2d3048" } };
+    const legend = (_u, v) => (v == null ? "–" : rate(v));
+    feeChart = new uPlot(
+      {
+        ...feeChartSize(),
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"),
+        cursor: { drag: { x: false, y: false } },
+        scales: {
+          x: { time: true },
+          // Rates are band bounds, at least 1 sat/vB, and at most 2000 ("2000 and above").
+          rate: { distr: 3, log: 10, auto: true, range: (_u, _lo, hi) => [1, Math.max(10, (hi || 1) * 1.6)] },
+        },
+        axes: [
+          { ...axis, values: (_u, splits) => splits.map((v) => new Date(v * 1000).toISOString().slice(11, 16)) },
+          {
+            ...axis,
+            scale: "rate",
+            label: "sat/vB",
+            labelSize: 18,
+            size: 50,
+            // Two lines a decade, evenly spaced on the log scale (uPlot draws nine).
+            splits: (_u, _i, lo, hi) => RATE_TICKS.filter((v) => v >= lo && v <= hi),
+            filter: (_u, splits) => splits,
+            values: (_u, splits) => splits.map((v) => (v == null ? "" : rate(v))),
+          },
+        ],
+        series: [
+          { label: "minute (UTC)", value: (_u, v) => (v == null ? "–" : new Date(v * 1000).toISOString().slice(11, 16)) },
+          { label: "p90", scale: "rate", stroke: "rgba(59,204,143,0.5)", width: 1, points: { show: false }, value: legend },
+          { label: "median", scale: "rate", stroke: "#3bcc8f", width: 2, points: { show: true, size: 5, fill: "#3bcc8f" }, value: legend },
+          { label: "p10", scale: "rate", stroke: "rgba(59,204,143,0.5)", width: 1, points: { show: false }, value: legend },
+        ],
+        bands: [{ series: [1, 3], fill: "rgba(59,204,143,0.14)" }],
+      },
+      data,
+      $("fee-chart"),
+    );
+    new ResizeObserver(() => feeChart.setSize(feeChartSize())).observe($("fee-chart"));
+  }
+  /** Just after each minute ends (the fee endpoint has no stream events). */
+  function feesEveryMinute() {
+    setTimeout(
+      () => {
+        loadFees().catch(() => {});
+        feesEveryMinute();
+      },
+      MINUTE - (Date.now() % MINUTE) + 2_000,
+    );
+  }
+
   // ---- tables -----------------------------------------------------------------------------
   function txRow(tx, fresh) {
     const tr = el("tr", { "data-hash": tx.hash, "data-time": String(tx.time), class: fresh ? "new" : "" });
@@ -271,7 +388,7 @@
     drawChart();
     showTransactions(latest.transactions);
     flag("tx-flag", latest, "the list may miss transactions");
-    await Promise.all([loadAddresses(), loadHealth()]);
+    await Promise.all([loadAddresses(), loadHealth(), loadFees()]);
   }
   function showMinutes(perMinute) {
     for (const m of perMinute.minutes) minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
@@ -284,7 +401,7 @@
     showMinutes(perMinute);
     if (chart) chart.setData(chartData());
     flag("tx-flag", latest, "the list may miss transactions");
-    await loadAddresses();
+    await Promise.all([loadAddresses(), loadFees()]);
   }
 
   let lastSeq = null;
@@ -350,6 +467,7 @@
       document.body.dataset.ready = "1";
       connect();
     });
+  feesEveryMinute();
   setInterval(() => {
     loadHealth().catch(() => {});
     loadFlags().catch(() => {});
