@@ -79,7 +79,7 @@ test("pongs keep a quiet connection alive: no reconnect while the feed answers p
 });
 
 test("after the feed drops the connection it reconnects, subscribes again and logs the gap", async () => {
-  const sim = await startSimulator({ port: 0, rate: 0, count: 25, dropEvery: 10, seed: 2 });
+  const sim = await startSimulator({ port: 0, rate: 0, count: 25, dropEvery: 10, seed: 2, keepSent: "all" });
   cleanup.push(() => sim.stop());
   const log = recordingLogger();
   const frames: string[] = [];

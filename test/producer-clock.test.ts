@@ -120,7 +120,7 @@ async function skewedProducer(name: "ahead" | "behind", skewMs: number, redisAwa
   const port = freePort(); // the relay's: Redis for the producer
   let relay: { close(): void } | undefined;
   try {
-    const sim = await p.feed({ replay: file, rate: 10 });
+    const sim = await p.feed({ replay: file, rate: 10, keepSent: "all" });
     if (redisAway === "half-way") relay = await relayTo(hostPort(config.REDIS_URL), port);
     p.spawn("producer", { CLOCK_SKEW_MS: String(skewMs), REDIS_URL: viaPort(config.REDIS_URL, port) }, PRELOAD);
     const log = () => readFileSync(join(ARTIFACTS, `${tag}-producer-1.log`), "utf8");

@@ -231,7 +231,7 @@ test("a cut dead letter holds its first MAX_RECORD_BYTES in a buffer of its own,
 test("Redis unreachable at start: no frame is read until Redis answers TIME; Redis going away later does not stop ingestion", async () => {
   const { config, kafka } = envs.noRedis;
   const port = freePort(); // nothing listens there yet
-  const sim = await simulator({ rate: 50, seed: 5 });
+  const sim = await simulator({ rate: 50, seed: 5, keepSent: "all" });
   const log = recordingLogger();
   const p = startProducer({ config: withFeed(envs.noRedis, sim.url, { REDIS_URL: viaPort(config.REDIS_URL, port) }), log, ...FAST });
   cleanup.push(() => p.stop());
@@ -256,7 +256,7 @@ test("Redis unreachable at start: no frame is read until Redis answers TIME; Red
 
 test("reconnects after the feed drops the connection; every transaction delivered is in Kafka exactly once", async () => {
   const { config, kafka } = envs.reconnect;
-  const sim = await simulator({ rate: 0, count: 400, dropEvery: 50, seed: 7 });
+  const sim = await simulator({ rate: 0, count: 400, dropEvery: 50, seed: 7, keepSent: "all" });
   const p = producer(withFeed(envs.reconnect, sim.url));
   await sim.finished;
   const sent = sim.sent();

@@ -134,7 +134,11 @@ describe("synthetic transactions", () => {
   });
 
   test("the same seed gives the same transactions; another seed, others", async () => {
-    const [a, b, c] = await Promise.all([simulator({ rate: 0, count: 50, seed: 9 }), simulator({ rate: 0, count: 50, seed: 9 }), simulator({ rate: 0, count: 50, seed: 10 })]);
+    const [a, b, c] = await Promise.all([
+      simulator({ rate: 0, count: 50, seed: 9, keepSent: "all" }),
+      simulator({ rate: 0, count: 50, seed: 9 }),
+      simulator({ rate: 0, count: 50, seed: 10 }),
+    ]);
     const [fa, fb, fc] = await Promise.all([a, b, c].map((s) => collect(s.url, 50)));
     const strip = (frames: string[]) => parse(frames).map((m) => ({ ...m.x, time: 0 }));
     expect(strip(fa as string[])).toEqual(strip(fb as string[]));
@@ -143,7 +147,7 @@ describe("synthetic transactions", () => {
   });
 
   test("pings are answered with pongs", async () => {
-    const sim = await simulator({ rate: 0, count: 0 });
+    const sim = await simulator({ rate: 0, count: 0, keepSent: "all" });
     const ws = new WebSocket(sim.url);
     const reply = await new Promise<string>((done) => {
       ws.onopen = () => ws.send('{"op":"ping"}');
@@ -193,7 +197,7 @@ describe("fault knobs", () => {
   });
 
   test("--duplicate sends every transaction twice in a row", async () => {
-    const sim = await simulator({ rate: 0, count: 20, seed: 5, duplicate: true });
+    const sim = await simulator({ rate: 0, count: 20, seed: 5, duplicate: true, keepSent: "all" });
     const frames = await collect(sim.url, 40);
     for (let i = 0; i < 40; i += 2) expect(frames[i]).toBe(frames[i + 1] as string);
     expect(sim.sent().length).toBe(40);
@@ -201,7 +205,7 @@ describe("fault knobs", () => {
   });
 
   test("--drop-every closes the connection after that many frames", async () => {
-    const sim = await simulator({ rate: 0, seed: 6, dropEvery: 7 });
+    const sim = await simulator({ rate: 0, seed: 6, dropEvery: 7, keepSent: "all" });
     expect((await collect(sim.url, 100)).length).toBe(7);
     expect((await collect(sim.url, 100)).length).toBe(7);
     expect(sim.sent().length).toBe(14);

@@ -1,11 +1,17 @@
 /**
  * The simulator's options: one TypeBox schema with the defaults and what is allowed, read from
  * the command line by `parseSimArgs` (for `bun run sim` and `bun run demo -- ...`) or given
- * directly to `startSimulator`.
+ * directly to `startSimulator` (`keepSent` only there).
  */
 import { parseArgs } from "node:util";
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { Value } from "@sinclair/typebox/value";
+
+/**
+ * How many of the latest sent hashes the simulator keeps unless told otherwise: a bounded ring, so
+ * a simulator that runs for days holds the same memory on day three as after a minute (about 1 MB).
+ */
+export const KEEP_SENT = 10_000;
 
 export const SimOptions = Type.Object({
   port: Type.Integer({ default: 8765, minimum: 0, maximum: 65535, description: "port on 127.0.0.1: an integer from 0 (any free port) to 65535" }),
@@ -18,6 +24,13 @@ export const SimOptions = Type.Object({
   dropEvery: Type.Integer({ default: 0, minimum: 0, description: "close each connection after this many frames: an integer, 0 for never" }),
   malformed: Type.Number({ default: 0, minimum: 0, maximum: 1, description: "fraction of frames sent malformed: a number from 0 to 1" }),
   duplicate: Type.Boolean({ default: false, description: "send every transaction twice" }),
+  // Not a command-line option: only a caller of `startSimulator` can read `sent()`; `bun run sim`
+  // (and so `bun run demo`) keeps none.
+  keepSent: Type.Optional(
+    Type.Union([Type.Integer({ minimum: 0 }), Type.Literal("all")], {
+      description: `hashes sent() keeps: the latest N, an integer from 0 (default ${KEEP_SENT}), or "all" for a caller that checks every transaction`,
+    }),
+  ),
 });
 
 export type SimOptions = Static<typeof SimOptions>;

@@ -6,14 +6,16 @@
  *
  * One stream for all subscribers, as the real feed: while nobody is subscribed, or a subscriber
  * cannot take more (websocket backpressure), nothing is taken from the source. `sent()` lists the
- * hashes of the transactions handed to at least one subscribed client.
+ * hashes of the transactions handed to at least one subscribed client: the latest `keepSent`
+ * (`KEEP_SENT` unless given, a bounded ring), or every one with `keepSent: "all"`, which a test
+ * asks for when it checks every transaction. `bun run sim` keeps none (./main.ts).
  */
 import { existsSync } from "node:fs";
 import type { ServerWebSocket } from "bun";
 import { createLogger, type Logger } from "../../src/domain/log.ts";
 import { type Frame, replayFrames, syntheticFrames } from "./frames.ts";
 import { malformedFrame } from "./malformed.ts";
-import { resolveSimOptions, type SimOptions } from "./options.ts";
+import { KEEP_SENT, resolveSimOptions, type SimOptions } from "./options.ts";
 import { Random } from "./random.ts";
 import { SyntheticFeed } from "./synthetic.ts";
 
@@ -22,8 +24,13 @@ export interface Simulator {
   readonly port: number;
   /** The seed in use (given, or drawn at random). */
   readonly seed: number;
-  /** Hashes of the transactions delivered to a subscribed client, in order (twice with `duplicate`). */
+  /**
+   * Hashes of the transactions delivered to a subscribed client, in order (twice with `duplicate`):
+   * every one with `keepSent: "all"`, else only the latest `keepSent` (`KEEP_SENT` by default).
+   */
   sent(): string[];
+  /** How many hashes were delivered in all, kept or not. */
+  sentCount(): number;
   /** Resolves when the source is exhausted (`count` reached, or the recording sent `loop` times). */
   readonly finished: Promise<void>;
   /** Stops taking from the source until `resume()` (tests settle the pipeline with it). */
@@ -45,6 +52,31 @@ const DROP = [1012, "simulated drop"] as const;
 /** At full speed, let the event loop breathe (accept, drain, ping) every this many frames. */
 const YIELD_EVERY = 256;
 
+/** The sent hashes: all of them, or the latest `limit` in a ring that never grows past it. */
+class SentHashes {
+  private readonly kept: string[] = [];
+  private total = 0;
+
+  constructor(private readonly limit: number) {}
+
+  get count(): number {
+    return this.total;
+  }
+
+  add(hash: string): void {
+    if (this.kept.length < this.limit) this.kept.push(hash);
+    else if (this.limit > 0) this.kept[this.total % this.limit] = hash;
+    this.total++;
+  }
+
+  /** Oldest first. */
+  list(): string[] {
+    if (this.kept.length < this.limit || this.limit === 0) return this.kept.slice();
+    const start = this.total % this.limit;
+    return [...this.kept.slice(start), ...this.kept.slice(0, start)];
+  }
+}
+
 /**
  * `onDelivered` sees every frame handed to at least one subscribed client, malformed ones
  * included (they carry no hash): tests compute their expected figures from exactly what was sent.
@@ -61,7 +93,7 @@ export async function startSimulator(
   const faults = new Random(seed ^ 0x5bd1e995);
   const templates = new SyntheticFeed(seed ^ 0x2545f491);
   const subscribers = new Set<ServerWebSocket<Connection>>();
-  const hashes: string[] = [];
+  const hashes = new SentHashes(options.keepSent === "all" ? Number.POSITIVE_INFINITY : (options.keepSent ?? KEEP_SENT));
   let stopped = false;
   let paused = false;
   let wake = () => {};
@@ -116,7 +148,7 @@ export async function startSimulator(
       }
     }
     if (!delivered) return;
-    if (frame.hash) hashes.push(frame.hash);
+    if (frame.hash) hashes.add(frame.hash);
     onDelivered?.(frame);
   };
 
@@ -147,7 +179,7 @@ export async function startSimulator(
       }
       const next = await source.next();
       if (next.done) {
-        log.info(`source exhausted: ${hashes.length} transactions sent`);
+        log.info(`source exhausted: ${hashes.count} transactions sent`);
         return finish();
       }
       deliver(next.value);
@@ -161,7 +193,8 @@ export async function startSimulator(
     url: `ws://127.0.0.1:${port}/inv`,
     port,
     seed,
-    sent: () => hashes.slice(),
+    sent: () => hashes.list(),
+    sentCount: () => hashes.count,
     finished,
     pause() {
       paused = true;
