@@ -58,7 +58,7 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
     const resume = positions.checkResume(partition, { offset: first.offset, timestamp: first.timestamp, key: first.key });
     if (resume === "other_log") {
       await positions
-        .otherLog(partition)
+        .otherLog(partition, heartbeat)
         .catch((err) => log.limited(`resync:${role}`, "warn", `${role}: could not drop the projection, will retry`, { partition, error: String(err) }));
       return;
     }

@@ -84,7 +84,7 @@ export interface Positions {
   /** Seeks the partition to the position this process expects (after its marker was checked). */
   seekPosition(partition: number): void;
   /** The projection no longer matches the log: drops it (this shard) and replays. */
-  otherLog(partition: number): Promise<void>;
+  otherLog(partition: number, onCall?: () => Promise<void>): Promise<void>;
   /** A batch of the partition was applied: Redis now holds `to`; its first record's stamp and its last record. */
   applied(partition: number, to: string, firstStampMs: number, last: Marker): void;
   /** The partition cannot be applied for a reason an operator must fix (a key of the wrong type): /health names it. */
@@ -227,15 +227,16 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     seek(partition, String(low));
   }
 
-  async function otherLog(partition: number): Promise<void> {
+  async function otherLog(partition: number, onCall?: () => Promise<void>): Promise<void> {
     metrics.inc(ctx.metric("other_log_total"));
     log.limited(
       `other-log:${role}`,
       "warn",
       `${role}: the log of partition ${partition} is not the one the projection was built from (the topic was recreated?): dropping the projection and replaying it`,
     );
-    // The projection's drop: short calls, each atomic; the replay starts once they are done.
-    await ctx.group.drop(redis);
+    // The projection's drop: short calls, each atomic, `onCall` between them (the batch's
+    // heartbeat, so a long drop keeps the group's membership); the replay starts once they are done.
+    await ctx.group.drop(redis, onCall);
     // Every position of the shard is gone: the next tick resumes the other partitions too.
     for (const p of parts.values()) p.expected = undefined;
     return resync(partition);
