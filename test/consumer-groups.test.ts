@@ -208,9 +208,11 @@ async function counters(env: TestEnv): Promise<Record<string, number>> {
 describe("every group", () => {
   const env = env_();
   const start = now();
-  // A few thousand in the window (away from its edges), 20 from before it, 150 sent twice. One in
+  // A few thousand in the window (away from its edges, and within every group's keep), 20 from before it, 150 sent twice. One in
   // ten is a version-1 record (no weight), as a log written before version 2 holds: applied alike.
-  const fresh = syntheticTransactions(3000, { seed: 11, addresses: 2000, fromSec: start - 170 * 60, toSec: start - 60 }).map((tx, i) => (i % 10 === 5 ? version1(tx) : tx));
+  // "Fresh" is within every group's keep (the shortest keep of the registry, 10 minutes clear of it).
+  const freshOldest = Math.min(...PROJECTIONS.map((p) => p.keepSeconds)) - 10 * 60;
+  const fresh = syntheticTransactions(3000, { seed: 11, addresses: 2000, fromSec: start - freshOldest, toSec: start - 60 }).map((tx, i) => (i % 10 === 5 ? version1(tx) : tx));
   const [oldNewest, oldOldest] = [4 * 3600, 5 * 3600];
   const old = syntheticTransactions(20, { seed: 12, addresses: 50, fromSec: start - oldOldest, toSec: start - oldNewest });
   const again = fresh.filter((_, i) => i % 20 === 0);
