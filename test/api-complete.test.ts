@@ -313,7 +313,8 @@ describe("the OpenAPI document", () => {
         const props = response?.content?.["application/json"]?.schema.properties ?? {};
         expect([path, status, props.complete]).toEqual([path, status, expect.objectContaining({ type: "boolean" })]);
         expect([path, status, props.incomplete_reason]).toEqual([path, status, expect.objectContaining({ enum: [...INCOMPLETE_REASONS] })]);
-        expect([path, status, Object.keys(response?.headers ?? {})]).toEqual([path, status, ["X-Complete", "X-Incomplete-Reason"]]);
+        // The flag's headers, then HTTP caching's (respond.ts, test/http-cache.test.ts).
+        expect([path, status, Object.keys(response?.headers ?? {})]).toEqual([path, status, ["X-Complete", "X-Incomplete-Reason", "ETag", "Cache-Control", "Vary"]]);
       }
     }
     const words = spec.paths["/high_value_addr"].get.responses["200"].content["application/json"].schema.properties.incomplete_reason.description as string;

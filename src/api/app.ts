@@ -51,6 +51,18 @@ export interface AppDeps {
   rateLimiter?: RateLimiter;
 }
 
+/**
+ * @elysiajs/cors 1.4 sets `Vary: *` on every answer whenever any origin is allowed (its
+ * `handleOrigin`, with no option to turn it off), though `Access-Control-Allow-Origin: *` is the
+ * same for every origin: `Vary: *` tells every cache that no two requests match, so nothing in
+ * front of the API could reuse an answer. This hook runs after the plugin's and drops it; a list
+ * of origins keeps the plugin's `Vary: Origin`. (A preflight, answered inside the plugin's hook,
+ * keeps it: OPTIONS answers are not cached anyway.)
+ */
+const noVaryStar = new Elysia({ name: "api/no-vary-star" }).onRequest(function noVaryStar({ set }) {
+  if (set.headers.vary === "*") delete set.headers.vary;
+});
+
 /** CORS_ORIGIN: `*` for any origin, else a comma-separated list of allowed origins. */
 const corsOrigin = (value: string): string | string[] =>
   value.trim() === "*"
@@ -87,12 +99,14 @@ export function createApp(deps: AppDeps) {
       cors({
         origin: corsOrigin(deps.config.CORS_ORIGIN),
         methods: ["GET", "HEAD", "OPTIONS"],
-        allowedHeaders: ["accept", "content-type"],
-        // The completeness flag (completeness.ts), readable by a page of another origin.
-        exposeHeaders: ["x-complete", "x-incomplete-reason"],
+        // If-None-Match: a page's own revalidation (respond.ts); a browser's cache sends it without asking.
+        allowedHeaders: ["accept", "content-type", "if-none-match"],
+        // The completeness flag (completeness.ts) and the tag to revalidate with, readable by a page of another origin.
+        exposeHeaders: ["x-complete", "x-incomplete-reason", "etag"],
         credentials: false,
       }),
     )
+    .use(noVaryStar)
     .use(
       swaggerPlugin({
         title: "btc-stream API",
@@ -102,7 +116,12 @@ export function createApp(deps: AppDeps) {
           'Every error is JSON `{ "error": "<code>", "message": "<what was wrong and what is allowed>" }`. ' +
           "Answers of the data routes are shared between requests for a second and refreshed in the background, so they are at most about 2 seconds old. " +
           "Every data answer says whether its figures are final: `complete` (and, when false, `incomplete_reason`: replaying, log_gap or behind) " +
-          "in the body, and the headers `X-Complete` and `X-Incomplete-Reason`.",
+          "in the body, and the headers `X-Complete` and `X-Incomplete-Reason`. " +
+          "HTTP caching: every data answer carries a strong `ETag`, a hash of the body as sent with its flag (the text table's tag covers `X-Complete` too); " +
+          "a request whose `If-None-Match` names it (or is `*`) gets a 304 without a body, with the same ETag, Cache-Control, Vary and X-Complete headers. " +
+          "`Cache-Control` is `max-age=0, must-revalidate` on a complete answer and `no-cache` on an incomplete one: a browser, proxy or CDN may keep " +
+          "an answer and revalidates it before each reuse. `Vary` names only what changes an answer: `Origin` when CORS_ORIGIN lists origins (none " +
+          "with `*`), `Accept` where it picks the format. A 404 of /transactions/{hash} has an ETag and Cache-Control too, but is never a 304.",
         tags: [
           ...deps.projections.map((p) => p.api.tag),
           { name: "stream", description: "live events: new transactions and minute counts" },

@@ -9,6 +9,8 @@
  *   failed read, callers wait for a fresh read.
  * - `ttlMs` 0 turns it off: every call reads. Failed reads are never cached.
  */
+import { createHash } from "node:crypto";
+
 export class TtlCache<T> {
   private readonly entries = new Map<string, Entry<T>>();
 
@@ -86,9 +88,12 @@ interface Entry<T> {
 
 /**
  * An answer and its JSON text, serialized once: a cached answer is sent as the same string to
- * every request that shares it, instead of being serialized (and checked) per request.
+ * every request that shares it, instead of being serialized (and checked) per request. Its ETag
+ * is hashed once too, from that text (respond.ts sends both).
  */
 export class Rendered<T> {
+  private tag?: string;
+
   constructor(
     readonly value: T,
     /** Its JSON text when already known (it must be `JSON.stringify(value)`). */
@@ -98,7 +103,19 @@ export class Rendered<T> {
     this.text ??= JSON.stringify(this.value);
     return this.text;
   }
+  /** The strong entity tag of the JSON text (`etagOf`), computed on first use. */
+  get etag(): string {
+    this.tag ??= etagOf(this.json);
+    return this.tag;
+  }
 }
+
+/**
+ * A strong entity tag (RFC 9110 §8.8.3) for a body: its SHA-256 in base64url, cut to 22
+ * characters (132 bits), in quotes. Bodies that differ get different tags (collisions aside,
+ * about one in 2^132).
+ */
+export const etagOf = (body: string): string => `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"`;
 
 /** Stands for the list while the rest of an answer is serialized (no other field holds this text). */
 const LIST = "@@list@@";

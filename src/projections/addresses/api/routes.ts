@@ -1,9 +1,8 @@
 import { Elysia } from "elysia";
-import { FLAG_HEADERS, flagHeaders } from "../../../api/completeness.ts";
 import { ErrorBody } from "../../../api/errors.ts";
 import { responses } from "../../../api/openapi.ts";
 import { limitOf } from "../../../api/params.ts";
-import { json } from "../../../api/respond.ts";
+import { ANSWER_HEADERS, json } from "../../../api/respond.ts";
 import { HighValueAddresses, HighValueQuery } from "./model.ts";
 import type { AddressesService } from "./service.ts";
 
@@ -12,11 +11,7 @@ const RESPONSES = { 200: HighValueAddresses, 422: ErrorBody, 503: ErrorBody };
 export const addressesRoutes = (addresses: AddressesService) =>
   new Elysia({ name: "api/addresses" }).get(
     "/high_value_addr",
-    async ({ query, set }) => {
-      const body = await addresses.top(query.side ?? "received", limitOf(query.limit, 10));
-      flagHeaders(set, body.value);
-      return json(set, body);
-    },
+    ({ query, set, request }) => json(set, request, addresses.top(query.side ?? "received", limitOf(query.limit, 10))),
     {
       query: HighValueQuery,
       detail: {
@@ -29,7 +24,7 @@ export const addressesRoutes = (addresses: AddressesService) =>
           "`side=received` (default) sums the outputs paid to each address, `side=sent` the inputs it spent. 10 unless `limit` " +
           "(1 to 1000) says otherwise. Values in satoshi. `complete` is false while any shard of the address projection is " +
           "replaying or behind, or the window crosses a gap of the log.",
-        responses: responses(RESPONSES, { 200: FLAG_HEADERS }),
+        responses: responses(RESPONSES, { 200: ANSWER_HEADERS }),
       },
     },
   );

@@ -1,9 +1,7 @@
 import { Elysia } from "elysia";
-import { FLAG_HEADERS, flagHeaders } from "../../../api/completeness.ts";
 import { ErrorBody } from "../../../api/errors.ts";
 import { responses } from "../../../api/openapi.ts";
-import { wantsText } from "../../../api/params.ts";
-import { json, text } from "../../../api/respond.ts";
+import { ANSWER_HEADERS, json, jsonOrText } from "../../../api/respond.ts";
 import { HourCounts, MinuteCounts, MinuteParams, MinuteQuery, MinuteTable } from "./model.ts";
 import { type CountsService, minuteTable } from "./service.ts";
 
@@ -11,11 +9,7 @@ export const countsRoutes = (counts: CountsService) =>
   new Elysia({ name: "api/counts" })
     .get(
       "/transactions_count_per_minute/:min_value",
-      async ({ params, query, headers, set }) => {
-        const body = await counts.perMinute(Number(params.min_value));
-        flagHeaders(set, body.value);
-        return wantsText(query.format, headers.accept) ? text(set, minuteTable(body.value)) : json(set, body);
-      },
+      ({ params, query, set, request }) => jsonOrText(set, request, counts.perMinute(Number(params.min_value)), query.format, minuteTable),
       {
         params: MinuteParams,
         query: MinuteQuery,
@@ -42,28 +36,20 @@ export const countsRoutes = (counts: CountsService) =>
               422: ErrorBody,
               503: ErrorBody,
             },
-            { 200: FLAG_HEADERS },
+            { 200: ANSWER_HEADERS },
           ),
         },
       },
     )
-    .get(
-      "/transactions_count_per_hour",
-      async ({ set }) => {
-        const body = await counts.perHour();
-        flagHeaders(set, body.value);
-        return json(set, body);
+    .get("/transactions_count_per_hour", ({ set, request }) => json(set, request, counts.perHour()), {
+      detail: {
+        operationId: "transactionsCountPerHour",
+        responses: responses({ 200: HourCounts, 503: ErrorBody }, { 200: ANSWER_HEADERS }),
+        tags: ["counts"],
+        summary: "Transactions and value per hour of the last 24 hours",
+        description:
+          "The 24 UTC hours ending with the current one, oldest first: count and total output value (satoshi) per hour by event time. " +
+          "The current hour is still being counted (`open: true`), and can be `complete` all the same (complete so far); hours without " +
+          "transactions count 0. Each hour says whether it is `complete`, and the answer's own `complete` is true only when all 24 are.",
       },
-      {
-        detail: {
-          operationId: "transactionsCountPerHour",
-          responses: responses({ 200: HourCounts, 503: ErrorBody }, { 200: FLAG_HEADERS }),
-          tags: ["counts"],
-          summary: "Transactions and value per hour of the last 24 hours",
-          description:
-            "The 24 UTC hours ending with the current one, oldest first: count and total output value (satoshi) per hour by event time. " +
-            "The current hour is still being counted (`open: true`), and can be `complete` all the same (complete so far); hours without " +
-            "transactions count 0. Each hour says whether it is `complete`, and the answer's own `complete` is true only when all 24 are.",
-        },
-      },
-    );
+    });
