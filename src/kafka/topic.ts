@@ -3,7 +3,8 @@
  * replication and retention. An existing topic is used as it is; a partition count other than
  * the configured one is logged as a warning.
  */
-import type { Kafka } from "kafkajs";
+import type { Admin, Kafka } from "kafkajs";
+import { backoffStep } from "../domain/backoff.ts";
 import type { Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { dlqTopic } from "./client.ts";
@@ -11,6 +12,27 @@ import { dlqTopic } from "./client.ts";
 type TopicConfig = Pick<Config, "TOPIC" | "TOPIC_PARTITIONS" | "TOPIC_REPLICATION" | "TOPIC_RETENTION_HOURS">;
 
 /** Returns the partition count of the main topic as found or created. */
+/** Attempts at reading a topic's metadata while its brokers do not host it yet (a topic just created on a cluster). */
+const METADATA_ATTEMPTS = 10;
+
+/**
+ * The topic's partition count. On a cluster, a broker can answer "does not host this
+ * topic-partition" for a moment after another process created the topic, after kafkajs's own
+ * retries: tried again with a backoff (0.5 s doubling to 5 s), then the error stands.
+ */
+async function partitionCount(admin: Admin, topic: string): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      return meta.topics[0]?.partitions.length ?? 0;
+    } catch (err) {
+      const notYet = /does not host this topic-partition|UNKNOWN_TOPIC_OR_PARTITION|LEADER_NOT_AVAILABLE|leader/i.test(`${(err as { type?: string }).type ?? ""} ${String(err)}`);
+      if (!notYet || attempt + 1 >= METADATA_ATTEMPTS) throw err;
+      await Bun.sleep(backoffStep(attempt, 500, 5_000));
+    }
+  }
+}
+
 export async function ensureTopics(kafka: Kafka, config: TopicConfig, log: Logger): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
@@ -41,8 +63,7 @@ export async function ensureTopics(kafka: Kafka, config: TopicConfig, log: Logge
       for (const t of wanted)
         log.info(`created topic ${t.topic}`, { partitions: t.numPartitions, replication: config.TOPIC_REPLICATION, retention_hours: config.TOPIC_RETENTION_HOURS });
     }
-    const meta = await admin.fetchTopicMetadata({ topics: [config.TOPIC] });
-    const partitions = meta.topics[0]?.partitions.length ?? 0;
+    const partitions = await partitionCount(admin, config.TOPIC);
     if (partitions !== config.TOPIC_PARTITIONS) {
       log.warn(`topic ${config.TOPIC} has ${partitions} partitions, not the configured ${config.TOPIC_PARTITIONS}; using it as it is`);
     }
