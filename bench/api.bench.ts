@@ -15,6 +15,9 @@
  * Endpoints: /show_transactions/ (100 newest), /transactions_count_per_minute/0 (60 minutes),
  * /high_value_addr (top 10 received). The servers run as child processes so that the seeding's
  * heap (100,000 transactions in this process) cannot add garbage-collection pauses to them.
+ *
+ * Within its deadline (bench/deadline.ts; BENCH_API_DEADLINE_S replaces it). No Kafka and no
+ * producer here: its report gives the step it was at.
  */
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -27,6 +30,7 @@ import { keyPrefix } from "../src/redis/keys.ts";
 import { diesWithParent, freePort } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
+import type { Deadline } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
 
 const TRANSACTIONS = 100_000;
@@ -70,19 +74,25 @@ interface Cannon {
   errors: number;
 }
 
-/** One autocannon run as a node subprocess; its --json report. */
-async function cannon(url: string, args: string[]): Promise<Cannon> {
-  const proc = Bun.spawn(["node", AUTOCANNON, "--json", "--no-progress", ...args, url], { stdout: "pipe", stderr: "pipe" });
-  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
+/** One autocannon run as a node subprocess; its --json report. Killed when the deadline passes. */
+async function cannon(url: string, args: string[], deadline: Deadline): Promise<Cannon> {
+  deadline.check();
+  const proc = Bun.spawn(diesWithParent(["node", AUTOCANNON, "--json", "--no-progress", ...args, url]), { stdout: "pipe", stderr: "pipe" });
+  const kill = () => proc.kill("SIGKILL");
+  deadline.signal.addEventListener("abort", kill, { once: true });
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]).finally(() =>
+    deadline.signal.removeEventListener("abort", kill),
+  );
+  deadline.check();
   if (code !== 0) throw new Error(`autocannon exited with ${code}: ${err.slice(0, 500)}`);
   const r = JSON.parse(out);
   return { p99: r.latency.p99, p50: r.latency.p50, rps: r.requests.average, non2xx: r.non2xx, errors: r.errors + r.timeouts };
 }
 
 /** Starts `code` (or a file) as a child bun process with `env`; resolves when `url` answers. */
-async function child(cmd: string[], env: Record<string, string>, url: string) {
+async function child(cmd: string[], env: Record<string, string>, url: string, deadline: Deadline) {
   const proc = Bun.spawn(diesWithParent([process.execPath, ...cmd]), { env: { ...process.env, ...env }, stdin: "ignore", stdout: "ignore", stderr: "inherit" });
-  const deadline = Date.now() + 20_000;
+  const until = Date.now() + 20_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`${cmd.join(" ")} exited with ${proc.exitCode}`);
     if (
@@ -92,8 +102,8 @@ async function child(cmd: string[], env: Record<string, string>, url: string) {
       )
     )
       break;
-    if (Date.now() > deadline) throw new Error(`${url} did not answer within 20 s`);
-    await Bun.sleep(100);
+    if (Date.now() > until) throw new Error(`${url} did not answer within 20 s`);
+    await deadline.sleep(100);
   }
   return { stop: async () => void (proc.kill("SIGTERM"), await proc.exited) };
 }
@@ -118,24 +128,30 @@ const FLOOR = `Bun.serve({ port: Number(process.env.PORT), hostname: "127.0.0.1"
 
 const bench: Bench = {
   name: "api",
-  async run() {
+  // About 4 minutes today: seeding, then per endpoint 12 s of warm-up, 2 runs of 10 s and 5 s at
+  // full speed, and the uncached runs.
+  deadlineSeconds: 900,
+  async run(deadline) {
     const config = loadConfig({ ...process.env, REDIS_PREFIX: "bench-api", TOPIC: "bench-api", LOG_LEVEL: "warn" });
     const env = { REDIS_URL: config.REDIS_URL, KAFKA_BROKERS: config.KAFKA_BROKERS, REDIS_PREFIX: config.REDIS_PREFIX, TOPIC: config.TOPIC, LOG_LEVEL: "warn" };
     const seeder = connectRedis(config.REDIS_URL);
     seeder.options.commandTimeout = 60_000;
     const figures: Record<string, Figure> = {};
     const running: { stop(): Promise<void> }[] = [];
-    const fixedRate = (url: string, seconds = RATE_SECONDS) => cannon(url, ["-c", String(RATE_CONNECTIONS), "-d", String(seconds), "-R", String(RATE)]);
+    const fixedRate = (url: string, seconds = RATE_SECONDS) => cannon(url, ["-c", String(RATE_CONNECTIONS), "-d", String(seconds), "-R", String(RATE)], deadline);
+    const unwatch = deadline.watch("bench api", config);
     const load = () => loadavg()[0]?.toFixed(1);
     try {
       // ---- seed: the 3-hour window, through the consumers' scripts --------------------------
       for (const key of await seeder.keys(`${keyPrefix(config)}*`)) await seeder.unlink(key);
-      const seeded = await seed(seeder, config);
+      deadline.step(`seeding ${TRANSACTIONS.toLocaleString("en-US")} transactions`);
+      const seeded = await seed(seeder, config, deadline);
 
       // ---- the load generator's floor --------------------------------------------------------
       const floorPort = freePort();
       const floorUrl = `http://127.0.0.1:${floorPort}/`;
-      running.push(await child(["-e", FLOOR], { PORT: String(floorPort) }, floorUrl));
+      deadline.step("measuring the load generator's floor");
+      running.push(await child(["-e", FLOOR], { PORT: String(floorPort) }, floorUrl, deadline));
       const floor = await fixedRate(floorUrl, FLOOR_SECONDS);
       await running.pop()?.stop();
       console.error(`bench api: load generator floor (Bun.serve answering "ok") at ${RATE}/s: p50 ${floor.p50} ms, p99 ${floor.p99} ms`);
@@ -148,14 +164,15 @@ const bench: Bench = {
       // ---- `bun run api` itself (src/roles/api.ts, 1-second answer cache) ------------------------
       const port = freePort();
       const base = `http://127.0.0.1:${port}`;
-      running.push(await child([join(ROOT, "src/roles/api.ts")], { ...env, PORT: String(port) }, `${base}/metrics`));
+      running.push(await child([join(ROOT, "src/roles/api.ts")], { ...env, PORT: String(port) }, `${base}/metrics`, deadline));
       for (const { name, path } of ENDPOINTS) {
         const url = base + path;
+        deadline.step(`measuring ${path}`);
         await fixedRate(url, WARMUP_SECONDS);
         const runs: Cannon[] = [];
         for (let i = 0; i < RATE_RUNS; i++) runs.push(await fixedRate(url));
         const fixed = runs.reduce((a, b) => (b.p99 > a.p99 ? b : a));
-        const full = await cannon(url, ["-c", String(CONNECTIONS), "-d", String(MAX_SECONDS)]);
+        const full = await cannon(url, ["-c", String(CONNECTIONS), "-d", String(MAX_SECONDS)], deadline);
         const loadNow = load();
         console.error(
           `bench api: ${path} at ${RATE}/s: p99 ${runs.map((r) => `${r.p99} ms`).join(", ")} (p50 ${fixed.p50} ms); full speed ${Math.round(full.rps)}/s; load average ${loadNow}`,
@@ -181,9 +198,10 @@ const bench: Bench = {
       // ---- the same with the cache off: every request reads Redis ---------------------------
       const port2 = freePort();
       const uncached = `http://127.0.0.1:${port2}`;
-      running.push(await child(["-e", UNCACHED], { ...env, PORT: String(port2) }, `${uncached}/metrics`));
+      running.push(await child(["-e", UNCACHED], { ...env, PORT: String(port2) }, `${uncached}/metrics`, deadline));
       for (const { name, path } of ENDPOINTS) {
         const url = uncached + path;
+        deadline.step(`measuring ${path} uncached`);
         await fixedRate(url, UNCACHED_WARMUP_SECONDS);
         const fixed = await fixedRate(url, UNCACHED_SECONDS);
         console.error(`bench api: ${path} uncached at ${RATE}/s: p50 ${fixed.p50} ms, p99 ${fixed.p99} ms (${Math.round(fixed.rps)}/s)`);
@@ -194,6 +212,7 @@ const bench: Bench = {
           note: `answer cache off (every request reads Redis), ${RATE}/s for ${UNCACHED_SECONDS} s after ${UNCACHED_WARMUP_SECONDS} s of warm-up${short}${fixed.non2xx + fixed.errors ? `; ${fixed.non2xx + fixed.errors} failed` : ""}`,
         };
       }
+      unwatch();
       return figures;
     } finally {
       for (const r of running.reverse()) await r.stop();
@@ -204,12 +223,13 @@ const bench: Bench = {
 };
 
 /** Seeds the window as the consumer groups would; returns a description for the notes. */
-async function seed(redis: ReturnType<typeof connectRedis>, config: ReturnType<typeof loadConfig>): Promise<string> {
+async function seed(redis: ReturnType<typeof connectRedis>, config: ReturnType<typeof loadConfig>, deadline: Deadline): Promise<string> {
   const nowSec = Math.floor(Date.now() / 1000);
   // Spread over the window but its first 5 minutes, so none leaves it while the bench runs.
   const txs = syntheticTransactions(TRANSACTIONS, { addresses: ADDRESS_POOL, fromSec: windowStart(nowSec) + 5 * 60, toSec: nowSec, seed: 42 });
   const t0 = performance.now();
   for (let i = 0; i < txs.length; i += SEED_CHUNK) {
+    deadline.check();
     await fill(redis, config, txs.slice(i, i + SEED_CHUNK), { at: nowSec });
   }
   const stored = await storedTransactionCount(redis, config);

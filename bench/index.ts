@@ -3,11 +3,18 @@
  * local Kafka and Redis on free ports, prints a table, and writes
  *   bench/results.json  figure name -> number (merged with figures of benches not run this time)
  *   bench/results.md    the same table, with goals, for the README to link to.
+ *
+ * Every bench runs within its deadline (bench/deadline.ts): its own `deadlineSeconds`, or
+ * BENCH_<NAME>_DEADLINE_S, or BENCH_DEADLINE_S for every bench. When one passes, the run stops
+ * there: it prints what the bench saw (records in Kafka, what each group committed, what the
+ * producer dropped), writes no results, stops the stack and exits with 1. Any other failure of a
+ * bench ends the run the same way, without the report.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { startTestStack, stopTestStack } from "../tools/testkit/stack.ts";
+import { Deadline, deadlineMs } from "./deadline.ts";
 
 export interface Figure {
   value: number;
@@ -20,8 +27,17 @@ export interface Figure {
 export interface Bench {
   /** Short name, used on the command line. */
   name: string;
-  /** KAFKA_BROKERS and REDIS_URL of the bench stack are in process.env when this runs. */
-  run(): Promise<Record<string, Figure>>;
+  /**
+   * How long it may take, on a busy machine (bench/deadline.ts): past it, the run fails with what
+   * the bench saw. BENCH_<NAME>_DEADLINE_S or BENCH_DEADLINE_S replace it.
+   */
+  deadlineSeconds: number;
+  /**
+   * KAFKA_BROKERS and REDIS_URL of the bench stack are in process.env when this runs. It watches
+   * each namespace it runs a pipeline in (`deadline.watch`), and waits with `deadline.sleep` or
+   * `deadline.check`, so its loops end when the deadline passes.
+   */
+  run(deadline: Deadline): Promise<Record<string, Figure>>;
 }
 
 const dir = import.meta.dir;
@@ -57,16 +73,32 @@ function merge(into: Record<string, Figure>, fresh: Record<string, Figure>): voi
 const setAside = ["KAFKA_BROKERS", "REDIS_URL", "TOPIC_REPLICATION"].filter((name) => process.env[name]);
 if (setAside.length) console.error(`bench: ${setAside.join(", ")} set aside: the benches run on a Kafka and Redis of their own`);
 delete process.env.TOPIC_REPLICATION;
+const benches: Bench[] = [];
+for (const file of files) benches.push((await import(join(dir, file))).default);
+const unknown = only.filter((name) => !benches.some((b) => b.name === name));
+if (unknown.length) {
+  console.error(`bench: no bench named ${unknown.join(", ")} (there are ${benches.map((b) => b.name).join(", ")})`);
+  process.exit(2);
+}
 await startTestStack();
+let failed: unknown;
 try {
-  for (const file of files) {
-    const bench: Bench = (await import(join(dir, file))).default;
+  for (const bench of benches) {
     if (only.length && !only.includes(bench.name)) continue;
-    console.error(`bench: ${bench.name} ...`);
-    merge(figures, await bench.run());
+    const deadline = new Deadline(bench.name, deadlineMs(bench.name, bench.deadlineSeconds));
+    console.error(`bench: ${bench.name} (deadline ${deadline.ms / 1000} s) ...`);
+    merge(figures, await deadline.run(() => bench.run(deadline)));
   }
+} catch (err) {
+  failed = err;
 } finally {
-  await stopTestStack();
+  // Bounded: a run that failed must still end.
+  await Promise.race([stopTestStack(), Bun.sleep(60_000)]);
+}
+if (failed !== undefined) {
+  console.error(failed instanceof Error && failed.name !== "DeadlinePassed" ? (failed.stack ?? failed.message) : failed instanceof Error ? failed.message : String(failed));
+  console.error("bench: failed; no results written");
+  process.exit(1);
 }
 
 const met = (f: Figure) => (f.goal ? ((f.goal.op === ">=" ? f.value >= f.goal.value : f.value <= f.goal.value) ? "yes" : "NO") : "");

@@ -15,6 +15,8 @@
  *                     each group must have applied every record once, but those older than its
  *                     projection keeps (stale, counted so; checkEveryGroup), and the stored
  *                     transactions must be every record.
+ *
+ * Within its deadline (bench/deadline.ts; BENCH_REPLAY_DEADLINE_S replaces it).
  */
 import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
@@ -31,7 +33,6 @@ import type { Bench, Figure } from "./index.ts";
 
 const N = Number(process.env.BENCH_REPLAY_TX ?? 50_000);
 const PARTITIONS = 3;
-const TIMEOUT_MS = 600_000;
 
 interface GroupReplay {
   /** When the group's first replay start showed in Redis (unix ms). */
@@ -44,7 +45,9 @@ interface GroupReplay {
 
 const bench: Bench = {
   name: "replay",
-  async run(): Promise<Record<string, Figure>> {
+  // A few seconds for the default 50,000 records today; at 200 tx/s, two minutes to write and start.
+  deadlineSeconds: Math.round(120 + N / 200),
+  async run(deadline): Promise<Record<string, Figure>> {
     const id = Math.random().toString(36).slice(2, 8);
     const env = {
       KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
@@ -57,11 +60,13 @@ const bench: Bench = {
     const config = loadConfig(env);
     const kafka = new Kafka({ clientId: "bench-replay", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
     const redis = new Redis(config.REDIS_URL);
+    const unwatch = deadline.watch("bench replay", config);
     const admin = kafka.admin();
     await admin.connect();
     try {
       await admin.createTopics({ waitForLeaders: true, topics: [{ topic: config.TOPIC, numPartitions: PARTITIONS }] });
       const now = Math.floor(Date.now() / 1000);
+      deadline.step(`generating and writing ${N} transactions`);
       console.error(`bench replay: generating ${N} transactions ...`);
       // The consumers bench's population scaled down: a pool 1.5 times the transactions.
       const txs = syntheticTransactions(N, { seed: 2025, addresses: Math.round(N * 1.5), fromSec: now - 175 * 60, toSec: now });
@@ -81,7 +86,7 @@ const bench: Bench = {
       const replays: { role: GroupRole; replay: GroupReplay }[] = PROJECTIONS.map((spec) => ({ role: spec.role, replay: {} }));
       try {
         while (replays.some(({ replay }) => replay.done === undefined)) {
-          if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`bench replay: not at the end of the log after ${TIMEOUT_MS} ms: ${JSON.stringify(replays)}`);
+          deadline.step(`waiting for every group's positions at the log's end (${end} records); ${JSON.stringify(replays)}`);
           const progress = await Promise.all(PROJECTIONS.map((spec) => groupProgress(redis, config, spec)));
           const at = Date.now();
           replays.forEach(({ replay: r }, i) => {
@@ -94,7 +99,7 @@ const bench: Bench = {
               r.total = replayTotal(p);
             }
           });
-          await Bun.sleep(50);
+          await Promise.race([deadline.sleep(50), processes.crashed]);
         }
       } finally {
         await processes.stop();
@@ -113,6 +118,7 @@ const bench: Bench = {
       const per = replays.map(({ role, replay }) => `${role} ${Math.round(N / seconds(replay)).toLocaleString("en-US")} tx/s (${seconds(replay).toFixed(1)} s)`).join(", ");
       console.error(`bench replay: ${N} records replayed: ${per}; ${wall.toFixed(1)} s from process start; totals ${replays.map(({ replay }) => replay.total).join("/")}`);
       console.error(`bench replay: slow log: ${describeSlow(slow, 20)}`);
+      unwatch();
       return {
         replay_tx_per_s: {
           value: Math.round(N / seconds(slowest.replay)),
