@@ -26,8 +26,8 @@ import { HOUR_BUCKET_KEEP_SECONDS, MINUTE_BUCKET_KEEP_SECONDS } from "../src/pro
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { applyTransactions } from "../src/projections/transactions/apply.ts";
 import { transactions } from "../src/projections/transactions/index.ts";
-import { txBodyKey, txByTimeKey } from "../src/projections/transactions/keys.ts";
-import { latestTransactions, storedTransactionCount, transactionByHash } from "../src/projections/transactions/read.ts";
+import { txBodyKey, txByTimeKey, txStreamKey } from "../src/projections/transactions/keys.ts";
+import { lastTransactionSeq, latestTransactions, storedTransactionCount, transactionByHash, transactionsAfter } from "../src/projections/transactions/read.ts";
 import { trimTransactions } from "../src/projections/transactions/upkeep.ts";
 import { groupKeyPattern, groupPrefix, keyPrefix, metricsKey, positionField, positionKey, replayKey, seenKey } from "../src/redis/keys.ts";
 import { type Applied, type ApplyResult, NO_POSITION, run, runAll, type ScriptCall, ScriptError, type ScriptName, type Stretch, startReplay } from "../src/redis/scripts.ts";
@@ -133,6 +133,7 @@ async function rawDump(pattern: string): Promise<{ key: Buffer; type: string; pa
     if (type === "string") parts = [(await redis.callBuffer("GET", key)) as Buffer];
     else if (type === "hash") parts = (await redis.callBuffer("HGETALL", key)) as Buffer[];
     else if (type === "zset") parts = (await redis.callBuffer("ZRANGE", key, 0, -1, "WITHSCORES")) as Buffer[];
+    else if (type === "stream") parts = ((await redis.callBuffer("XRANGE", key, "-", "+")) as [Buffer, Buffer[]][]).flatMap(([id, fields]) => [id, ...fields]);
     else throw new Error(`${key.toString()}: unexpected type ${type}`);
     out.push({ key, type, parts });
   }
@@ -455,7 +456,7 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
   });
 });
 
-describe("applyTransactions-4 / trimTransactions-2", () => {
+describe("applyTransactions-6 / trimTransactions-2", () => {
   test("stores each transaction once, as its API view's JSON, readable by hash and newest first", async () => {
     const c = fresh();
     const now = M0 + 200;
@@ -558,17 +559,75 @@ describe("applyTransactions-4 / trimTransactions-2", () => {
     expect(await transactionByHash(redis, c, (m0[1] as Transaction).hash)).toBeNull();
   });
 
+  test("every transaction stored goes to the stream, numbered 1, 2, … in the order stored, late ones included; duplicates, stale ones and a replay's stretches do not", async () => {
+    const c = fresh();
+    const now = M0 + 600;
+    const entries = async () => (await transactionsAfter(redis, c, 0, 100)).map((e) => [e.n, e.tx.hash]);
+    expect(await lastTransactionSeq(redis, c)).toBe(0);
+    const a = tx(M0 + 300, [["A", 1]]);
+    const b = tx(M0 + 200, [["A", 2]]);
+    const late = tx(M0 + 100, [["A", 3]]); // stamped before both
+    const staleOne = tx(M0 - 4 * 3600, [["A", 4]]);
+    await run(redis, transactionsCall(c, [a, b, a], now));
+    await run(redis, transactionsCall(c, [late, b, staleOne], now));
+    expect(await entries()).toEqual([
+      [1, a.hash],
+      [2, b.hash],
+      [3, late.hash],
+    ]);
+    // The entry is the stored JSON, with an explicit id.
+    expect(await redis.xrange(txStreamKey(c), "-", "+", "COUNT", 1)).toEqual([["1-0", ["tx", viewJson(a)]]]);
+    expect((await transactionsAfter(redis, c, 1, 1)).map((e) => e.tx)).toEqual([toView(b)]);
+    expect(await lastTransactionSeq(redis, c)).toBe(3);
+
+    // A replay's stretch (its end at or before the replay hash's `until`) is stored, not streamed; past it, streamed.
+    const field = positionField("topic", 0);
+    await run(redis, startReplay(c, transactions, field, "0", "10", 0));
+    const replayed = [tx(M0 + 150, [["B", 1]]), tx(M0 + 160, [["B", 2]])];
+    expect(await run(redis, transactionsCall(c, [replayed[0] as Transaction], now, { field, from: "0", to: "6" }))).toMatchObject({ applied: 1 });
+    expect(await run(redis, transactionsCall(c, [replayed[1] as Transaction], now, { field, from: "6", to: "10" }))).toMatchObject({ applied: 1 });
+    expect(await lastTransactionSeq(redis, c)).toBe(3);
+    const live = tx(M0 + 170, [["B", 3]]);
+    expect(await run(redis, transactionsCall(c, [live], now, { field, from: "10", to: "11" }))).toMatchObject({ applied: 1 });
+    expect((await entries()).at(-1)).toEqual([4, live.hash]);
+
+    // The drop leaves the stream; a stream emptied by hand goes on after its last id; a new one (a FLUSHALL) starts at 1.
+    await transactions.drop(redis, c, WHOLE);
+    expect(await lastTransactionSeq(redis, c)).toBe(4);
+    await redis.xtrim(txStreamKey(c), "MAXLEN", 0);
+    const next = tx(M0 + 180, [["B", 4]]);
+    await run(redis, transactionsCall(c, [next], now));
+    expect(await entries()).toEqual([[5, next.hash]]);
+    await redis.unlink(txStreamKey(c));
+    await run(redis, transactionsCall(c, [tx(M0 + 190, [["B", 5]])], now));
+    expect(await lastTransactionSeq(redis, c)).toBe(1);
+  });
+
+  test("the stream is trimmed to about its length (MAXLEN ~)", async () => {
+    const c = fresh();
+    const many = Array.from({ length: 300 }, (_, i) => tx(M0 + (i % 60), [["T", i + 1]]));
+    const call = withArg(transactionsCall(c, many, M0 + 120), 10, 100);
+    expect(await run(redis, call)).toMatchObject({ applied: 300 });
+    const length = await redis.xlen(txStreamKey(c));
+    expect(length).toBeGreaterThanOrEqual(100);
+    expect(length).toBeLessThan(300);
+    expect(await lastTransactionSeq(redis, c)).toBe(300);
+    const kept = await transactionsAfter(redis, c, 0, 1_000);
+    expect(kept.map((e) => e.n)).toEqual(Array.from({ length }, (_, i) => 300 - length + 1 + i));
+  });
+
   test("malformed arguments come back as a coded error, and nothing is written", async () => {
     const c = fresh();
     const call = transactionsCall(c, [tx(M0, [["A", 1]])], M0);
-    // ARGV: now, field, from, to, window, cap, margin, budget, seen keep, then hash, time, body.
+    // ARGV: now, field, from, to, window, cap, margin, budget, seen keep, stream length, then hash, time, body.
     await expectScriptError(run(redis, { ...call, args: call.args.slice(0, -1) }), "applyTransactions", -1);
     await expectScriptError(run(redis, withArg(call, 1, "x")), "applyTransactions", -2); // now
     await expectScriptError(run(redis, withArg(call, 5, "x")), "applyTransactions", -2);
     await expectScriptError(run(redis, withArg(call, 6, "")), "applyTransactions", -2);
     await expectScriptError(run(redis, withArg(call, 9, "x")), "applyTransactions", -2);
-    await expectScriptError(run(redis, withArg(call, 11, "-1")), "applyTransactions", -3);
-    await expectScriptError(run(redis, withArg(call, 11, "12.5")), "applyTransactions", -3);
+    await expectScriptError(run(redis, withArg(call, 10, "x")), "applyTransactions", -2); // stream length
+    await expectScriptError(run(redis, withArg(call, 12, "-1")), "applyTransactions", -3);
+    await expectScriptError(run(redis, withArg(call, 12, "12.5")), "applyTransactions", -3);
     await expectScriptError(run(redis, withArg(trimTransactions(c, M0), 3, "many")), "trimTransactions", -2);
     expect(await namespace(c)).toEqual({});
   });
@@ -684,8 +743,8 @@ describe("dropping a projection (dropCounts-5, dropAddresses-9, dropTransactions
     expect(await held(counts)).toBe(distinct(txs.map((t) => minuteOf(t.time)).filter((m) => m + MINUTE_BUCKET_KEEP_SECONDS > now)) + distinct(txs.map((t) => hourOf(t.time))) + 3);
     // Both totals, the minutes index, the window, a received set per minute in the window, the 2 sent sets, seen, position, replay.
     expect(await held(addresses)).toBe(4 + distinct(inWindow.map((t) => minuteOf(t.time))) + 2 + 3);
-    // The index, the 4 bodies in the window (the 2 older ones are stale), seen, position, replay.
-    expect(await held(transactions)).toBe(1 + 4 + 3);
+    // The index, the 4 bodies in the window (the 2 older ones are stale), the stream, seen, position, replay.
+    expect(await held(transactions)).toBe(1 + 4 + 1 + 3);
 
     for (const p of PROJECTIONS) {
       // Every projection applied, found stale or refused each transaction, and holds its seen set, position and replay besides what it applied.
@@ -700,14 +759,15 @@ describe("dropping a projection (dropCounts-5, dropAddresses-9, dropTransactions
         return Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith(groupPrefix(c, p))));
       };
       const before = await others();
-      // Its drop deletes every key it held, and says so.
-      expect(await p.drop(redis, c, WHOLE)).toBe(keys);
-      expect(await keysOf(groupKeyPattern(c, p))).toEqual([]);
+      // Its drop deletes every key it held, and says so; but the transactions' stream, a feed trimmed by itself.
+      const left = p === transactions ? [txStreamKey(c)] : [];
+      expect(await p.drop(redis, c, WHOLE)).toBe(keys - left.length);
+      expect((await keysOf(groupKeyPattern(c, p))).map(String)).toEqual(left);
       expect(await others()).toEqual(before);
       // Dropping an empty projection deletes nothing.
       expect(await p.drop(redis, c, WHOLE)).toBe(0);
     }
-    expect(Object.keys(await namespace(c))).toEqual([metricsKey(c)]);
+    expect(Object.keys(await namespace(c)).sort()).toEqual([metricsKey(c), txStreamKey(c)].sort());
   });
 
   test("a malformed setting of dropCounts is a coded error, and nothing is deleted", async () => {
@@ -747,7 +807,7 @@ describe("every key and value is text", () => {
 
     const dump = await rawDump(`${keyPrefix(c)}*`);
     const types = new Set(dump.map((d) => d.type));
-    expect([...types].sort()).toEqual(["hash", "string", "zset"]);
+    expect([...types].sort()).toEqual(["hash", "stream", "string", "zset"]);
     expect(dump.length).toBeGreaterThan(15);
     const utf8 = new TextDecoder("utf-8", { fatal: true });
     const bad: string[] = [];

@@ -3,7 +3,8 @@
  * its own), Redis is seeded continuously at 200 transactions a second through the consumers'
  * scripts, one client reads the stream, and 200 clients that never read connect and stay for
  * 30 s. The API's RSS grows by less than 50 MB, every non-reader is refused (the per-address cap)
- * or disconnected (it stayed behind), and the reading client gets every event, ids consecutive.
+ * or disconnected (it stayed behind), and the reading client gets every transaction: the ids (the
+ * transactions' numbers; minute and health events carry none) consecutive.
  */
 import { afterAll, expect, test } from "bun:test";
 import { createHash } from "node:crypto";

@@ -1,7 +1,8 @@
 /**
  * GET /stream against the real app on Bun.serve and the run-wide real Redis, seeded through the
  * consumers' own scripts: a client receives `hello`, then a `tx` event per new transaction in
- * order, with ids increasing by one; a client that never reads is dropped once its queue is
+ * the order stored, its id the transaction's number (increasing by one; minute events carry
+ * none); a client that never reads is dropped once its queue is
  * full, and the queue never holds more than its bound (asserted on the broadcaster's counters);
  * the caps per address and overall. (A real socket that never reads: stream-memory.test.ts.)
  */
@@ -123,6 +124,9 @@ describe("GET /stream", () => {
     const sse = reader(res, abort);
     const [hello] = await sse.until((e) => e.event === "hello");
     expect(hello?.id).toBeUndefined();
+    // The transactions stored before: the hello's seq (the stream's last number), none sent.
+    const seq = (hello?.data as { seq: number } | undefined)?.seq ?? -1;
+    expect(seq).toBeGreaterThanOrEqual(2);
     expect(stats().clients).toBe(1);
 
     const fresh = [tx(nowSec - 3, 30_000), tx(nowSec - 2, 40_000), tx(nowSec - 1, 5_000_000_000)];
@@ -141,16 +145,18 @@ describe("GET /stream", () => {
     // The current minute changed too: a minute event with the new count.
     await sse.until((e) => e.event === "minute");
 
+    // Only tx events carry an id: the transaction's number, one more than the last.
+    expect(sse.events.filter((e) => e.event !== "tx").every((e) => e.id === undefined)).toBe(true);
     const ids = sse.events.filter((e) => e.id !== undefined).map((e) => e.id as number);
-    expect(ids.length).toBeGreaterThanOrEqual(4);
-    for (let i = 1; i < ids.length; i++) expect(ids[i]).toBe((ids[i - 1] as number) + 1);
-    expect(ids.at(-1)).toBeLessThanOrEqual(stats().seq);
+    expect(ids).toEqual([seq + 1, seq + 2, seq + 3]);
+    expect(stats().seq).toBe(seq + 3);
 
     // A second batch arrives after the first; no event is repeated.
     const later = [tx(nowSec, 7_000)];
     await seed(later);
     const all = await sse.until((e) => e.event === "tx", 4);
     expect(all.map((e) => (e.data as { hash: string }).hash)).toEqual([...fresh, ...later].map((t) => t.hash));
+    expect(all.map((e) => e.id)).toEqual([seq + 1, seq + 2, seq + 3, seq + 4]);
 
     await sse.cancel();
     await waitFor("the client to be removed", () => stats().clients === 0);
@@ -167,8 +173,7 @@ describe("GET /stream", () => {
     const droppedBefore = stats().dropped;
 
     const nowSec = Math.floor(Date.now() / 1000);
-    // More events than the queue holds, a few per poll (one poll's events always fit an empty queue),
-    // each batch newer than the last (the poller reads the newest transactions by time).
+    // More events than the queue holds, a few per poll (one poll's events always fit an empty queue).
     const BATCH = 6;
     for (let batch = 0; batch < 4; batch++) {
       await seed(Array.from({ length: BATCH }, (_, i) => tx(nowSec - 10 + batch, 10_000 + batch * 100 + i)));

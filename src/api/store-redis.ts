@@ -22,8 +22,12 @@ function feedsOf(redis: Redis, config: Config, projections: readonly ApiProjecti
   };
   const latest = need("latestTransactions");
   const minutes = need("minuteBuckets");
+  const after = need("transactionsAfter");
+  const lastSeq = need("lastTransactionSeq");
   return {
     latestTransactions: (limit, nowMs) => fromRedis(latest(limit, nowMs), "latest transactions"),
+    transactionsAfter: (n, limit) => fromRedis(after(n, limit), "transactions stream"),
+    lastTransactionSeq: () => fromRedis(lastSeq(), "transactions stream"),
     minuteBuckets: (fromMs, n) => fromRedis(minutes(fromMs, n), "minute counts"),
   };
 }

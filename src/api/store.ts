@@ -26,6 +26,15 @@ export interface MinuteFigures {
 export interface Feeds {
   /** The newest `limit` stored transactions by `time` (within the window at `nowMs`), newest first. */
   latestTransactions(limit: number, nowMs: number): Promise<StoredTransaction[]>;
+  /**
+   * The stored transactions after the `n`th, in the order the transactions projection stored
+   * them, at most `limit`, each with its number (1, 2, … without a gap, late ones included).
+   * Numbers below the first still held are gone (the stream is trimmed): the first returned then
+   * jumps.
+   */
+  transactionsAfter(n: number, limit: number): Promise<{ n: number; tx: StoredTransaction }[]>;
+  /** The number of the last stored transaction; 0 when none is held (a new or flushed Redis). */
+  lastTransactionSeq(): Promise<number>;
   /** `n` consecutive minutes from the minute starting at `fromMs`, oldest first; empty minutes are zeros. */
   minuteBuckets(fromMs: number, n: number): Promise<MinuteFigures[]>;
 }

@@ -5,13 +5,19 @@ import type { Broadcaster } from "./service.ts";
 
 export const STREAM_DESCRIPTION =
   "Server-sent events (text/event-stream) for live views, e.g. `curl -N localhost:3000/stream`. A connection starts with " +
-  '`event: hello` (`{"seq": <last id sent>}`); then `event: tx` (a new transaction, as in /show_transactions), `event: minute` ' +
-  "(`{minute, start, count, value, complete}` of the current minute or one of the two before it, when it changed) and `event: health` " +
-  "(pipeline gauges from the metrics hash, when they changed). Every event has an `id:`, increasing by one per event for the whole " +
-  "server: a jump means events were missed, so refetch the JSON endpoints. A client that does not keep up (its connection has not " +
-  "taken what was sent for a few seconds, or about a megabyte waits for it) is disconnected; EventSource reconnects by itself " +
-  "(`retry: 2000`). Live streams are capped per client address (an IPv6 client counts by its /64; `STREAM_MAX_PER_ADDRESS`, 8 by default, and 1 once half the server's streams are taken; 429) and overall (503), both with Retry-After. The server reads " +
-  "Redis once a second while anyone is connected, whatever the number of clients.";
+  '`event: hello` (`{"seq": <number of the last transaction>, "metrics": {...}}`); then `event: tx` for every transaction the ' +
+  "pipeline stores, in the order it was stored (late ones stamped older included), as in /show_transactions, with `id: <n>`: " +
+  "transactions are numbered 1, 2, 3, … without a gap. `event: minute` (`{minute, start, count, value, complete}` of the current " +
+  "minute or one of the two before it, when it changed) and `event: health` (pipeline gauges from the metrics hash, when they " +
+  "changed) carry no id, so Last-Event-ID is always the last transaction's number. Reconnecting with `Last-Event-ID: <n>` " +
+  "(EventSource sends it by itself) resumes: the transactions after n at once, then live ones, no gap, no duplicate, while the " +
+  'server still holds them (the newest 5,000); an older n first gets `event: missed` (`{"missed": <count>}`, exact), then the ' +
+  'rest. `event: reset` (`{"seq": 0}`) says the numbering started again (Redis lost its data): refetch the JSON endpoints. A ' +
+  "client that does not keep up (its connection has not taken what was sent for a few seconds, or about a megabyte waits for " +
+  "it) is disconnected; EventSource reconnects by itself (`retry: 2000`) and resumes. Live streams are capped per client " +
+  "address (an IPv6 client counts by its /64; `STREAM_MAX_PER_ADDRESS`, 8 by default, and 1 once half the server's streams " +
+  "are taken; 429) and overall (503), both with Retry-After. The server reads Redis four times a second while anyone is " +
+  "connected, whatever the number of clients.";
 
 /** `trustProxy`: `TRUST_PROXY` as configured (false, true or a number of proxies). */
 export const streamRoutes = (broadcaster: Broadcaster, trustProxy = "false") => {
@@ -23,7 +29,8 @@ export const streamRoutes = (broadcaster: Broadcaster, trustProxy = "false") => 
       broadcaster.admit(address);
       // A dropped client's connection gets a 1 s idle timeout: it is stalled, so Bun closes it.
       const kill = () => server?.timeout(request, 1);
-      return new Response(broadcaster.open(request.signal, { address, socket: socketOf(request, server), kill }), {
+      const lastEventId = request.headers.get("last-event-id");
+      return new Response(broadcaster.open(request.signal, { address, socket: socketOf(request, server), kill, lastEventId }), {
         headers: {
           "content-type": "text/event-stream; charset=utf-8",
           "cache-control": "no-store",

@@ -1,18 +1,19 @@
 /**
- * /stream: the event source (source.ts: one poller per process, diffing what Redis holds) and the
+ * /stream: the event source (source.ts: one poller per process, reading the transactions stream
+ * from where it stopped, and diffing the minutes and gauges) and the
  * per-client transport (transport.ts: bounded streams, caps per address and overall), put
  * together. The routes (routes.ts) admit a client and wrap `open()` in a Response.
  */
 import type { SocketId } from "../client.ts";
 import type { ApiStore } from "../store.ts";
-import { EventSourcePoller, MINUTES_WATCHED, type SourceOptions } from "./source.ts";
+import { EventSourcePoller, MINUTES_WATCHED, POLL_MAX, type SourceOptions, type Subscription } from "./source.ts";
 import { Transport, type TransportOptions } from "./transport.ts";
 
 export type StreamOptions = SourceOptions & TransportOptions;
 
 export interface StreamStats {
   clients: number;
-  /** Last sequence number used. */
+  /** The number of the last transaction sent (the transactions stream's). */
   seq: number;
   /** Clients disconnected for not keeping up. */
   dropped: number;
@@ -25,15 +26,22 @@ export interface StreamStats {
   queueMax: number;
 }
 
+/** A Last-Event-ID header as a transaction number; undefined when absent or not one. */
+export function lastEventIdOf(header: string | null | undefined): number | undefined {
+  const text = header?.trim();
+  if (!text || !/^\d{1,15}$/.test(text)) return undefined;
+  return Number(text);
+}
+
 export class Broadcaster {
   readonly source: EventSourcePoller;
   readonly transport: Transport;
 
   constructor(store: ApiStore, now: () => number = Date.now, opts: StreamOptions = {}) {
     this.transport = new Transport(opts);
-    // One poll's events (new transactions, minutes, health) always fit an empty queue.
-    const latestLimit = Math.max(1, Math.min(opts.latestLimit ?? 100, this.transport.queueMax - MINUTES_WATCHED - 2));
-    this.source = new EventSourcePoller(store, now, { ...opts, latestLimit }, () => this.transport.watch());
+    // One poll's events (new transactions, a missed or reset, minutes, health) always fit an empty queue.
+    const pollMax = Math.max(1, Math.min(opts.pollMax ?? POLL_MAX, this.transport.queueMax - MINUTES_WATCHED - 3));
+    this.source = new EventSourcePoller(store, now, { ...opts, pollMax }, () => this.transport.watch());
   }
 
   stats(): StreamStats {
@@ -48,12 +56,26 @@ export class Broadcaster {
 
   /**
    * A new client's event stream; it ends when `signal` aborts, the reader cancels, the client is
-   * dropped, or `close()` is called.
+   * dropped, or `close()` is called. `lastEventId` (the Last-Event-ID header) resumes after that
+   * transaction: what it missed first (source.ts), then the live events.
    */
-  open(signal?: AbortSignal, client: { address?: string; socket?: SocketId; kill?: () => void } = {}): ReadableStream<Uint8Array> {
+  open(signal?: AbortSignal, client: { address?: string; socket?: SocketId; kill?: () => void; lastEventId?: string | null } = {}): ReadableStream<Uint8Array> {
+    const after = lastEventIdOf(client.lastEventId);
+    let subscription: Subscription | undefined;
     return this.transport.open(
-      { address: client.address ?? "local", socket: client.socket, kill: client.kill, signal, ready: () => this.source.ready, first: () => this.source.hello() },
-      (push) => this.source.subscribe(push),
+      {
+        address: client.address ?? "local",
+        socket: client.socket,
+        kill: client.kill,
+        signal,
+        ready: () => this.source.ready,
+        first: () => (subscription ? this.source.begin(subscription, after) : []),
+      },
+      (push) => {
+        const s = this.source.subscribe(push);
+        subscription = s.subscription;
+        return s.unsubscribe;
+      },
     );
   }
 

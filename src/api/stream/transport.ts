@@ -8,7 +8,8 @@
  * - Bytes not yet taken, per client: what waits in its queue here (at most `queueMax` events and
  *   `maxPendingBytes`) plus, on a real socket, what was handed to Bun while the connection's
  *   kernel send queue stayed full (Bun 1.3 buffers a streamed body without limit and does not
- *   say how much it holds: sockets.ts). A client over either bound, or whose send queue has not
+ *   say how much it holds: sockets.ts). A connection's first messages (hello, and the events a
+ *   resuming client missed: at most the source's ring) come on top, once. A client over either bound, or whose send queue has not
  *   emptied for `behindMs`, is disconnected: a socket is aborted (Bun frees what it held), a
  *   stream without a socket (`app.handle`) is closed. EventSource reconnects by itself and the
  *   page refetches.
@@ -50,6 +51,8 @@ interface Client {
   address: string;
   socket: SocketId | undefined;
   queue: string[];
+  /** The first `backlog` queued are the connection's first messages (not held to the bounds). */
+  backlog: number;
   queuedBytes: number;
   /** Set while the stream waits in pull for data. */
   wake: (() => void) | undefined;
@@ -81,7 +84,7 @@ export class Transport {
     opts: TransportOptions = {},
     private readonly monotonic: () => number = () => performance.now(),
   ) {
-    this.queueMax = opts.queueMax ?? 256;
+    this.queueMax = opts.queueMax ?? 8_192;
     this.maxPendingBytes = opts.maxPendingBytes ?? 1 << 20;
     this.behindMs = opts.behindMs ?? 5_000;
     this.maxClients = opts.maxClients ?? 1_000;
@@ -118,16 +121,18 @@ export class Transport {
 
   /**
    * A new client's stream (call `admit` first). `subscribe(push)` connects it to the source; then
-   * `ready()` is awaited before the first byte, and `first()` is its first message.
+   * `ready()` is awaited before the first byte, and `first()` gives its first messages (from then
+   * on the source pushes it live events).
    */
   open(
-    opts: { address: string; socket?: SocketId; signal?: AbortSignal; ready: () => Promise<void>; first: () => string; kill?: () => void },
+    opts: { address: string; socket?: SocketId; signal?: AbortSignal; ready: () => Promise<void>; first: () => string | string[]; kill?: () => void },
     subscribe: (push: (text: string) => void) => () => void,
   ): ReadableStream<Uint8Array> {
     const client: Client = {
       address: opts.address,
       socket: opts.socket,
       queue: [],
+      backlog: 0,
       queuedBytes: 0,
       wake: undefined,
       closed: false,
@@ -143,7 +148,14 @@ export class Transport {
     opts.signal?.addEventListener("abort", remove, { once: true });
     client.unsubscribe = subscribe((text) => this.push(client, text));
     const ready = opts.ready().then(() => {
-      if (!client.closed) this.push(client, opts.first());
+      if (client.closed) return;
+      // hello, and what a resuming client missed: bounded by the source's ring (its events and
+      // bytes), shared with it (the queue holds references), so not held to the queue's bounds.
+      const given = opts.first();
+      const first = typeof given === "string" ? [given] : given;
+      client.queue.unshift(...first);
+      client.backlog += first.length;
+      client.wake?.();
     });
     return new ReadableStream<Uint8Array>(
       {
@@ -157,6 +169,7 @@ export class Transport {
           if (client.queue.length) {
             const bytes = encoder.encode(client.queue.splice(0).join(""));
             client.queuedBytes = 0;
+            client.backlog = 0;
             controller.enqueue(bytes);
             this.handed(client, bytes.byteLength);
           } else {
@@ -217,13 +230,14 @@ export class Transport {
 
   private push(client: Client, text: string): void {
     if (client.closed) return;
-    if (client.queue.length >= this.queueMax || client.queuedBytes + text.length > this.maxPendingBytes) {
+    const queued = client.queue.length - client.backlog;
+    if (queued >= this.queueMax || client.queuedBytes + text.length > this.maxPendingBytes) {
       this.drop(client);
       return;
     }
     client.queue.push(text);
     client.queuedBytes += text.length;
-    if (client.queue.length > this.maxQueued) this.maxQueued = client.queue.length;
+    if (queued + 1 > this.maxQueued) this.maxQueued = queued + 1;
     client.wake?.();
   }
 
@@ -242,6 +256,7 @@ export class Transport {
     else this.perAddress.delete(client.address);
     client.closed = true;
     client.queue = [];
+    client.backlog = 0;
     client.queuedBytes = 0;
     client.unsubscribe();
     if (abort) {

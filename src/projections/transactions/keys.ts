@@ -12,3 +12,9 @@ export const txDroppedKey = (config: Prefixed) => `${txByTimeKey(config)}:droppe
 /** `<prefix><hash>` is a STRING: the transaction's JSON, as the API serves it. */
 export const txBodyPrefix = (config: Prefixed) => groupPrefix(config, spec);
 export const txBodyKey = (config: Prefixed, hash: string) => `${txBodyPrefix(config)}${hash}`;
+/**
+ * STREAM id "<n>-0" -> `tx` = the transaction's JSON: every transaction the apply script stored, n
+ * counting them without a gap, in the order stored (what /stream reads). Trimmed to about
+ * STREAM_MAX entries by every write; left alone by the projection's drop.
+ */
+export const txStreamKey = (config: Prefixed) => `${groupPrefix(config, spec)}stream`;

@@ -3,12 +3,14 @@
  *
  *   latestTransactions   newest N stored transactions by time     2 round trips, O(log T + N)
  *   transactionByHash    one stored transaction                   1 GET
+ *   transactionsAfter    the stream's entries after n, in order   1 XRANGE, O(log S + N)
+ *   lastTransactionSeq   the stream's last n                      1 XREVRANGE, O(1)
  */
 import type Redis from "ioredis";
 import type { Config } from "../../domain/config.ts";
 import type { TransactionView } from "../../domain/transaction.ts";
 import { toSec, windowStart } from "../../domain/window.ts";
-import { txBodyKey, txByTimeKey } from "./keys.ts";
+import { txBodyKey, txByTimeKey, txStreamKey } from "./keys.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
@@ -38,4 +40,24 @@ export async function transactionByHash(redis: Redis, config: Prefixed, hash: st
 /** How many transactions are stored. */
 export function storedTransactionCount(redis: Redis, config: Prefixed): Promise<number> {
   return redis.zcard(txByTimeKey(config));
+}
+
+/** n of a stream id "<n>-0". */
+const seqOf = (id: string) => Number(id.slice(0, id.indexOf("-")));
+
+/**
+ * The transactions stream's entries after the `n`th stored transaction, oldest first, at most
+ * `limit`: each with its number and the transaction as stored. An n older than the stream's
+ * first entry (trimmed) starts at that entry: the caller sees the jump in the numbers.
+ */
+export async function transactionsAfter(redis: Redis, config: Prefixed, n: number, limit: number): Promise<{ n: number; tx: TransactionView }[]> {
+  if (limit <= 0) return [];
+  const entries = (await redis.xrange(txStreamKey(config), `(${Math.max(0, Math.floor(n))}-0`, "+", "COUNT", limit)) as [string, string[]][];
+  return entries.map(([id, fields]) => ({ n: seqOf(id), tx: JSON.parse(fields[fields.indexOf("tx") + 1] ?? "null") as TransactionView }));
+}
+
+/** The number of the last transaction in the stream; 0 when it is empty or absent (a new or flushed Redis). */
+export async function lastTransactionSeq(redis: Redis, config: Prefixed): Promise<number> {
+  const [last] = (await redis.xrevrange(txStreamKey(config), "+", "-", "COUNT", 1)) as [string, string[]][];
+  return last ? seqOf(last[0]) : 0;
 }

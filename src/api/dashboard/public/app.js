@@ -1,5 +1,6 @@
 // The live dashboard: JSON endpoints for the state, /stream (server-sent events) for what
-// changes. On a gap in the event ids, or a reconnect, everything is refetched.
+// changes. Transaction events carry their number as id; on a `missed` or `reset` event, a jump in
+// those ids, or a reconnect, everything is refetched.
 (() => {
   const MINUTE = 60_000;
   const TX_ROWS = 25;
@@ -421,38 +422,56 @@
     $("live-dot").className = `dot ${on ? "live" : "down"}`;
     $("live-text").textContent = text;
   }
-  /** An event with an id: a jump in the ids means events were missed. */
+  /**
+   * A tx event: its id is the transaction's number (1, 2, … in the order stored). One already
+   * seen is skipped; a jump means transactions were missed (the server says so with `missed`
+   * first, this is a guard).
+   */
   function sequenced(e) {
     const id = Number(e.lastEventId);
+    if (lastSeq !== null && id <= lastSeq) return false;
     if (lastSeq !== null && id !== lastSeq + 1) refetch(`refetched after a gap (${lastSeq} → ${id})`).catch(() => {});
     lastSeq = id;
     document.body.dataset.seq = String(id);
+    return true;
   }
   function connect() {
     const es = new EventSource("/stream");
     es.addEventListener("hello", (e) => {
       const data = JSON.parse(e.data);
-      lastSeq = data.seq;
+      // The first: transactions after the hello's seq come live. A reconnect: the server resumes
+      // after the last id this page saw (Last-Event-ID), so lastSeq stays.
+      if (lastSeq === null) lastSeq = data.seq;
       if (data.metrics) {
         gauges = data.metrics;
         showGauges();
       }
       live(true, "live");
+      // A reconnect resumes the transactions (EventSource sends Last-Event-ID), not the minutes and gauges.
       if (hellos++ > 0) refetch("refetched after a reconnect").catch(() => {});
     });
     es.addEventListener("tx", (e) => {
-      sequenced(e);
+      if (!sequenced(e)) return;
       addTransaction(JSON.parse(e.data));
       addressesSoon();
     });
+    // Transactions the server no longer holds for this page (it fell behind), or a numbering
+    // that started again (Redis lost its data): the JSON endpoints tell what the stream cannot.
+    es.addEventListener("missed", (e) => {
+      const { missed } = JSON.parse(e.data);
+      lastSeq = Number(e.lastEventId);
+      refetch(`refetched after missing ${missed} transactions`).catch(() => {});
+    });
+    es.addEventListener("reset", (e) => {
+      lastSeq = Number(e.lastEventId);
+      refetch("refetched: the stream started again").catch(() => {});
+    });
     es.addEventListener("minute", (e) => {
-      sequenced(e);
       const m = JSON.parse(e.data);
       minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
       if (chart) chart.setData(chartData());
     });
     es.addEventListener("health", (e) => {
-      sequenced(e);
       gauges = JSON.parse(e.data).metrics;
       showGauges();
     });

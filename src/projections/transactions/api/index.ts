@@ -1,7 +1,7 @@
-/** The transactions projection's part of the API: /latest_transactions and /transactions/{hash}, and the newest transactions' feed of /stream and /health. */
+/** The transactions projection's part of the API: /latest_transactions and /transactions/{hash}, and the feeds of /stream and /health: the newest transactions, and the stream of every stored one. */
 import type { ApiPart } from "../../../api/projection.ts";
 import { fromRedis } from "../../../api/redis.ts";
-import { latestTransactions, transactionByHash } from "../read.ts";
+import { lastTransactionSeq, latestTransactions, transactionByHash, transactionsAfter } from "../read.ts";
 import { transactionsRoutes } from "./routes.ts";
 import { TransactionsService } from "./service.ts";
 
@@ -19,5 +19,9 @@ export const transactionsApi: ApiPart = {
         coverage,
       ),
     ),
-  feeds: (redis, config) => ({ latestTransactions: (limit, nowMs) => latestTransactions(redis, config, limit, nowMs) }),
+  feeds: (redis, config) => ({
+    latestTransactions: (limit, nowMs) => latestTransactions(redis, config, limit, nowMs),
+    transactionsAfter: (n, limit) => transactionsAfter(redis, config, n, limit),
+    lastTransactionSeq: () => lastTransactionSeq(redis, config),
+  }),
 };
