@@ -160,7 +160,18 @@ describe("the log fault matrix: no position outside the log jams a partition", (
     results.push(`below the log start: ${r.transactions} transactions, lost ${r.lost}, counted twice ${r.twice}`);
     // Each partition of each group recorded what it could not read as a gap, flagged in the answers.
     expect(await gapCount()).toBeGreaterThanOrEqual(everyPosition().length);
-    const { body } = await p.get<{ complete: boolean; incomplete_reason?: string }>("/transactions_count_per_minute/0");
+    // The answer names the gap once an answer rendered after the partitions moved on is served: one
+    // rendered while a position was still below its replay's end says "replaying" (also
+    // incomplete), and the API shares an answer for up to 2 s.
+    const body = await waitFor(
+      "the answer flagged log_gap",
+      async () => {
+        const { body } = await p.get<{ complete: boolean; incomplete_reason?: string }>("/transactions_count_per_minute/0");
+        // An answer claiming complete ends the wait at once, and fails below.
+        return (body.complete || body.incomplete_reason === "log_gap") && body;
+      },
+      30_000,
+    );
     expect(body).toMatchObject({ complete: false, incomplete_reason: "log_gap" });
     rateLimited();
   });
