@@ -118,7 +118,7 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
           metrics.inc(metric("dead_letters_total"), dead.length);
           deadSent = true;
         }
-        result = await applyRefusing(ctx, records, stretch, batch.topic, partition);
+        result = await applyRefusing(ctx, records, stretch, batch.topic, partition, positions);
         if (result.status !== "wrong_type") break;
         throw new WrongTypeError(result.key);
       } catch (err) {

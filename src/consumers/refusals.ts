@@ -12,8 +12,21 @@ import { deadLetterMessage } from "../kafka/dlq.ts";
 import { type Applied, type ApplyResult, ScriptError, type Stretch } from "../redis/scripts.ts";
 import type { RunnerContext } from "./context.ts";
 import type { LogRecord } from "./group.ts";
+import type { Positions } from "./positions.ts";
 
-export async function applyRefusing(ctx: RunnerContext, records: readonly LogRecord[], stretch: Stretch, origin: string, partition: number): Promise<Applied<ApplyResult>> {
+/**
+ * `positions` remembers, per partition, below which offset dead letters were sent already: a
+ * stretch read again after a resync (its position moved, or was not set yet) does not send a
+ * refused record's dead letter twice.
+ */
+export async function applyRefusing(
+  ctx: RunnerContext,
+  records: readonly LogRecord[],
+  stretch: Stretch,
+  origin: string,
+  partition: number,
+  positions: Pick<Positions, "deadLetteredBelow" | "deadLettered">,
+): Promise<Applied<ApplyResult>> {
   const { group, redis, metrics, role } = ctx;
   try {
     return await group.apply(redis, records, stretch);
@@ -30,12 +43,15 @@ export async function applyRefusing(ctx: RunnerContext, records: readonly LogRec
     } catch (err) {
       if (!(err instanceof ScriptError)) throw err;
       const reason = `refused by ${err.message}`;
-      await ctx.deadLetter([
-        deadLetterMessage({ source: ctx.id, reason, raw: Buffer.from(JSON.stringify(record.tx)), origin: { topic: origin, partition, offset: record.offset } }),
-      ]);
-      metrics.inc(ctx.metric("dead_letters_total"));
-      metrics.inc(ctx.metric("script_refusals_total"));
-      ctx.log.limited(`refused:${role}`, "warn", `${role}: dead letter: ${reason}`, { partition, offset: record.offset });
+      if (Number(record.offset) >= positions.deadLetteredBelow(partition)) {
+        await ctx.deadLetter([
+          deadLetterMessage({ source: ctx.id, reason, raw: Buffer.from(JSON.stringify(record.tx)), origin: { topic: origin, partition, offset: record.offset } }),
+        ]);
+        positions.deadLettered(partition, Number(record.offset) + 1);
+        metrics.inc(ctx.metric("dead_letters_total"));
+        metrics.inc(ctx.metric("script_refusals_total"));
+        ctx.log.limited(`refused:${role}`, "warn", `${role}: dead letter: ${reason}`, { partition, offset: record.offset });
+      }
       // Past the refused record, with nothing applied.
       result = await group.apply(redis, [], part);
     }
