@@ -45,3 +45,10 @@ export const hourOf = (sec: number) => sec - (sec % 3600);
 export const windowStart = (nowSec: number) => minuteOf(nowSec) - (WINDOW_MINUTES - 1) * 60;
 /** Unix seconds of a unix-milliseconds time. */
 export const toSec = (ms: number) => Math.floor(ms / 1000);
+
+const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));
+/** "HH:MM" of a UTC time given in unix ms: how answers and events name a minute. */
+export const hhmm = (ms: number) => {
+  const d = new Date(ms);
+  return `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`;
+};

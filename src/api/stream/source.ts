@@ -25,6 +25,7 @@
  *   first on each tick (the transport samples its sockets there).
  */
 import { toView } from "../../domain/transaction.ts";
+import { hhmm } from "../../domain/window.ts";
 import type { ApiStore } from "../store.ts";
 
 export interface SourceOptions {
@@ -60,8 +61,6 @@ export const RING_MAX = 5_000;
 export const RING_MAX_BYTES = 4 << 20;
 const HEALTH_FIELDS = /last_message_at|reconnect|dropped|lag|supervisor_restarts/;
 
-const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
-const hhmm = (ms: number) => `${pad(new Date(ms).getUTCHours())}:${pad(new Date(ms).getUTCMinutes())}`;
 const txEvent = (n: number, data: unknown) => `id: ${n}\nevent: tx\ndata: ${JSON.stringify(data)}\n\n`;
 
 export class EventSourcePoller {

@@ -13,6 +13,7 @@
  */
 import { Rendered, TtlCache } from "../../../api/cache.ts";
 import { type Coverage, flagOf, worstOf } from "../../../api/completeness.ts";
+import { hhmm } from "../../../domain/window.ts";
 import type { Bucket } from "../read.ts";
 import { spec } from "../spec.ts";
 import type { HourCounts, MinuteCounts } from "./model.ts";
@@ -21,13 +22,6 @@ export const MINUTE_MS = 60_000;
 export const HOUR_MS = 3_600_000;
 export const MINUTES_SHOWN = 60;
 export const HOURS_SHOWN = 24;
-
-const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
-/** "HH:MM" of a UTC time. */
-export const hhmm = (ms: number) => {
-  const d = new Date(ms);
-  return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
-};
 
 type Minute = MinuteCounts["minutes"][number];
 /** The last hour's minutes, and whether all of them are complete. */

@@ -5,6 +5,7 @@
  */
 import { Rendered, TtlCache } from "../../../api/cache.ts";
 import { type Coverage, flagOf, worstOf } from "../../../api/completeness.ts";
+import { hhmm } from "../../../domain/window.ts";
 import { PERCENTILES, percentile } from "../bands.ts";
 import type { FeeMinute } from "../read.ts";
 import { spec } from "../spec.ts";
@@ -13,8 +14,6 @@ import type { FeeMinutes } from "./model.ts";
 const MINUTE_MS = 60_000;
 export const MINUTES_SHOWN = 60;
 
-const pad = (n: number) => (n < 10 ? `0${n}` : String(n));
-const hhmm = (ms: number) => `${pad(new Date(ms).getUTCHours())}:${pad(new Date(ms).getUTCMinutes())}`;
 /** sat/kvB as sat/vB. */
 const perVbyte = (kvb: number | null) => (kvb === null ? null : kvb / 1000);
 
