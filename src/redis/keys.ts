@@ -74,6 +74,13 @@ export const positionKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE
 export const replayKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}replay`;
 /** ZSET transaction hash -> event time: the transactions the group applied (each counts once). */
 export const seenKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}seen`;
+/**
+ * STRING: the projection's version, Redis's time (unix µs) of the last call that wrote its figures
+ * or its progress (position, replay, coverage). Every such script sets it in the same atomic call
+ * (lua/includes/bumpVersion.lua), strictly increasing, so it also moves after the key is lost. The
+ * API re-reads an answer only when it moved (src/api/fresh.ts).
+ */
+export const versionKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}version`;
 /** The field of a partition in the position and replay hashes. */
 export const positionField = (topic: string, partition: number) => `${topic}:${partition}`;
 

@@ -5,6 +5,7 @@
  *
  *   groupProgress        a group's positions, replay and coverage 1 round trip per shard
  *   producerHeldSinceMs  since when a producer holds transactions 1 HGETALL
+ *   projectionVersion    a projection's version                  1 GET per shard
  *
  * Each projection reads its own figures in its folder (src/projections/<name>/read.ts).
  */
@@ -13,7 +14,7 @@ import type { Config } from "../domain/config.ts";
 import { HELD_REPORT_STALE_MS, type PartitionCoverage } from "../domain/coverage.ts";
 import { type ProjectionSpec, shardsOf } from "../domain/projection.ts";
 import type { Shard } from "../domain/shards.ts";
-import { positionKey, producerHeldKey, replayKey } from "./keys.ts";
+import { positionKey, producerHeldKey, replayKey, versionKey } from "./keys.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 /** A sharded projection's reads need to know the shards (ADDRESS_SHARDS; one when absent). */
@@ -166,4 +167,14 @@ export async function producerHeldSinceMs(redis: Redis, config: Prefixed, nowMs:
     since = since === null ? held : Math.min(since, held);
   }
   return since;
+}
+
+/**
+ * A projection's version (src/redis/keys.ts versionKey): its shards' versions, joined by ","; a
+ * shard whose key is missing reads "-". It changes whenever a script writes the figures or the
+ * progress of any shard, and after the key is lost.
+ */
+export async function projectionVersion(redis: Redis, config: Sharded, spec: Spec): Promise<string> {
+  const each = await Promise.all(shardsOf(spec, config).map((shard) => redis.get(versionKey(config, spec, shard))));
+  return each.map((v) => v ?? "-").join(",");
 }
