@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Kafka, logLevel } from "kafkajs";
+import { Kafka, type KafkaConfig, logLevel } from "kafkajs";
 import { type Child, cacheDir, diesWithParent, freePort, startChild, waitUntil, which } from "./process.ts";
 
 export const KAFKA_VERSION = "4.1.1";
@@ -103,6 +103,8 @@ export interface LocalKafka {
   /** Bootstrap string for KAFKA_BROKERS. */
   readonly brokers: string;
   readonly nodes: readonly (KafkaNode & { child: Child; dataDir: string; logFile: string })[];
+  /** Its TLS and SCRAM settings when it is a SASL_SSL broker. */
+  readonly security?: KafkaSecurity;
   stop(): Promise<void>;
   /** Stops one node (the others keep running); for fault tests. */
   stopNode(nodeId: number): Promise<void>;
@@ -132,19 +134,65 @@ function formattedClusterId(metaDirs: readonly string[]): string | undefined {
   return undefined;
 }
 
-function properties(node: KafkaNode, all: readonly KafkaNode[], dataDir: string, overrides: Readonly<Record<string, string | number>>): string {
+/** A SCRAM user: name and password. */
+export interface ScramUser {
+  readonly name: string;
+  readonly password: string;
+}
+
+/**
+ * A SASL_SSL broker (`bun run infra --secure`, the secure tests): its only listener for clients
+ * and for the other brokers is SASL_SSL with SCRAM-SHA-512, its certificate signed by `certs`'
+ * CA; a client certificate is checked when one is given (`ssl.client.auth=requested`), so mutual
+ * TLS can be tried on it. The KRaft controller listener stays plaintext, bound to localhost.
+ */
+export interface KafkaSecurity {
+  /** PEM files (tools/infra/secure.ts makes them): the CA, and the broker's key and certificate in one file. */
+  readonly certs: { readonly ca: string; readonly serverKeystore: string };
+  /** The brokers' own user, for the connections between brokers. */
+  readonly broker: ScramUser;
+  /** The clients' users. All SCRAM users are created when the storage is formatted (`--add-scram`). */
+  readonly users: readonly ScramUser[];
+}
+
+/** The SASL mechanism of a secure broker, the only one it enables. */
+export const SECURE_MECHANISM = "SCRAM-SHA-512";
+
+function securityLines(security: KafkaSecurity): string[] {
+  const { certs, broker } = security;
+  return [
+    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL",
+    "inter.broker.listener.name=SASL_SSL",
+    `sasl.enabled.mechanisms=${SECURE_MECHANISM}`,
+    `sasl.mechanism.inter.broker.protocol=${SECURE_MECHANISM}`,
+    `listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="${broker.name}" password="${broker.password}";`,
+    "ssl.keystore.type=PEM",
+    `ssl.keystore.location=${certs.serverKeystore}`,
+    "ssl.truststore.type=PEM",
+    `ssl.truststore.location=${certs.ca}`,
+    "ssl.client.auth=requested",
+  ];
+}
+
+function properties(
+  node: KafkaNode,
+  all: readonly KafkaNode[],
+  dataDir: string,
+  overrides: Readonly<Record<string, string | number>>,
+  security: KafkaSecurity | undefined,
+): string {
   const replication = Math.min(3, all.length);
+  const listener = security ? "SASL_SSL" : "PLAINTEXT";
   const lines = [
     "process.roles=broker,controller",
     `node.id=${node.nodeId}`,
     all.length === 1
       ? `controller.quorum.bootstrap.servers=localhost:${node.controllerPort}`
       : `controller.quorum.voters=${all.map((n) => `${n.nodeId}@localhost:${n.controllerPort}`).join(",")}`,
-    `listeners=PLAINTEXT://localhost:${node.port},CONTROLLER://localhost:${node.controllerPort}`,
-    `advertised.listeners=PLAINTEXT://localhost:${node.port},CONTROLLER://localhost:${node.controllerPort}`,
+    `listeners=${listener}://localhost:${node.port},CONTROLLER://localhost:${node.controllerPort}`,
+    `advertised.listeners=${listener}://localhost:${node.port},CONTROLLER://localhost:${node.controllerPort}`,
     "controller.listener.names=CONTROLLER",
-    "inter.broker.listener.name=PLAINTEXT",
-    "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+    ...(security ? securityLines(security) : ["inter.broker.listener.name=PLAINTEXT", "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"]),
     `log.dirs=${dataDir}`,
     `offsets.topic.replication.factor=${replication}`,
     "offsets.topic.num.partitions=1",
@@ -174,7 +222,15 @@ export interface StartKafkaOptions {
   jvmOptions?: string[];
   /** Broker properties that replace the defaults (or add to them), e.g. `{ "min.insync.replicas": 2 }`. */
   overrides?: Readonly<Record<string, string | number>>;
+  /** A SASL_SSL broker instead of a plaintext one. */
+  security?: KafkaSecurity;
 }
+
+/** What a kafkajs client needs to reach a broker started with `security` as `user` (tools and tests). */
+export const clientSecurity = (security: KafkaSecurity, user: ScramUser = security.users[0] ?? security.broker): Pick<KafkaConfig, "ssl" | "sasl"> => ({
+  ssl: { ca: [readFileSync(security.certs.ca, "utf8")] },
+  sasl: { mechanism: "scram-sha-512", username: user.name, password: user.password },
+});
 
 /** Starts a single node (one port) or a cluster (several ports) and waits until every node is up. */
 export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
@@ -204,7 +260,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
   await Promise.all(
     nodes.map(async (node) => {
       const metaDir = join(node.dataDir, "data");
-      writeFileSync(node.props, properties(node, specs, metaDir, opts.overrides ?? {}));
+      writeFileSync(node.props, properties(node, specs, metaDir, opts.overrides ?? {}, opts.security), { mode: 0o600 });
       if (existsSync(join(metaDir, "meta.properties"))) return;
       // A short-lived tool: the client compiler alone starts it sooner.
       const format = Bun.spawn(
@@ -219,6 +275,8 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
           "-c",
           node.props,
           ...(nodes.length === 1 ? ["--standalone"] : []),
+          // SCRAM users are records of the cluster's metadata: created here, before its first start.
+          ...(opts.security ? [opts.security.broker, ...opts.security.users].flatMap((u) => ["--add-scram", `${SECURE_MECHANISM}=[name=${u.name},password=${u.password}]`]) : []),
           "-g",
         ]),
         { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
@@ -262,6 +320,7 @@ export async function startKafka(opts: StartKafkaOptions): Promise<LocalKafka> {
   return {
     brokers: nodes.map((n) => `localhost:${n.port}`).join(","),
     nodes,
+    security: opts.security,
     async stop() {
       await Promise.all(nodes.map((n) => n.child.stop()));
     },
@@ -322,7 +381,7 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Pr
     removeTemporary();
   };
   try {
-    await waitForBrokers(kafka.brokers, ports.length, opts.readyTimeoutMs ?? 60_000);
+    await waitForBrokers(kafka.brokers, ports.length, opts.readyTimeoutMs ?? 60_000, opts.security && clientSecurity(opts.security));
   } catch (err) {
     await stop();
     throw err;
@@ -331,8 +390,8 @@ export async function startKafkaCluster(opts: StartKafkaClusterOptions = {}): Pr
 }
 
 /** Waits until the metadata at `brokers` lists `count` brokers. */
-export async function waitForBrokers(brokers: string, count: number, timeoutMs = 60_000): Promise<void> {
-  const admin = new Kafka({ clientId: "infra-ready", brokers: brokers.split(","), logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
+export async function waitForBrokers(brokers: string, count: number, timeoutMs = 60_000, security: Pick<KafkaConfig, "ssl" | "sasl"> = {}): Promise<void> {
+  const admin = new Kafka({ clientId: "infra-ready", brokers: brokers.split(","), logLevel: logLevel.NOTHING, retry: { retries: 0 }, ...security }).admin();
   let seen = 0;
   try {
     await waitUntil(
