@@ -456,7 +456,7 @@ describe("a record a script refuses", () => {
     const txs = syntheticTransactions(300, { seed: 51, addresses: 200, fromSec: start - 600, toSec: start - 60 });
     const bad = txs[100] as Transaction;
     // The schema and the scripts agree on what a valid transaction is, so a refusal is made here:
-    // the real applyCounts-4.lua refuses a negative value (-3), as it would a record a future
+    // the real applyCounts-5.lua refuses a negative value (-3), as it would a record a future
     // schema let through.
     const spec = projectionOf("counts") as Projection;
     const counts = processorOf(spec, env.config);

@@ -29,7 +29,7 @@ import { transactions } from "../src/projections/transactions/index.ts";
 import { txBodyKey, txByTimeKey, txStreamKey } from "../src/projections/transactions/keys.ts";
 import { lastTransactionSeq, latestTransactions, storedTransactionCount, transactionByHash, transactionsAfter } from "../src/projections/transactions/read.ts";
 import { trimTransactions } from "../src/projections/transactions/upkeep.ts";
-import { groupKeyPattern, groupPrefix, keyPrefix, metricsKey, positionField, positionKey, replayKey, seenKey } from "../src/redis/keys.ts";
+import { groupKeyPattern, groupPrefix, keyPrefix, metricsKey, positionField, positionKey, replayKey, seenKey, versionKey } from "../src/redis/keys.ts";
 import { type Applied, type ApplyResult, NO_POSITION, run, runAll, type ScriptCall, ScriptError, type ScriptName, type Stretch, startReplay } from "../src/redis/scripts.ts";
 import { fill, moveWindow } from "../tools/testkit/fill.ts";
 import { testEnv } from "./helpers/env.ts";
@@ -147,6 +147,14 @@ async function snapshot(pattern: string): Promise<Record<string, string[]>> {
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 const namespace = (c: Config) => snapshot(`${keyPrefix(c)}*`);
+/** Whether `key` is a projection's version (src/redis/keys.ts versionKey). */
+const isVersion = (key: string) => key.endsWith(":version");
+/**
+ * The namespace without the projections' versions: what a call wrote of the figures and the
+ * progress. Every applied call sets its projection's version, whatever it applied
+ * (test/versions.test.ts shows when it moves and when not).
+ */
+const figures = async (c: Config) => Object.fromEntries(Object.entries(await namespace(c)).filter(([key]) => !isVersion(key)));
 
 const scores = async (key: string) => {
   const flat = await redis.zrange(key, 0, -1, "WITHSCORES");
@@ -190,7 +198,7 @@ async function expectScriptError(work: Promise<unknown>, script: ScriptName, cod
 
 // ================================================================================================
 
-describe("applyCounts-4", () => {
+describe("applyCounts-5", () => {
   test("counts and sums each transaction once in its minute and hour, with TTLs from the bucket's own time", async () => {
     const c = fresh();
     const now = M0 + 600;
@@ -220,11 +228,11 @@ describe("applyCounts-4", () => {
     const now = M0 + 3 * 3600;
     const a = tx(M0 + 5, [["A", 100]]);
     await run(redis, countsCall(c, [a], now));
-    const before = await namespace(c);
+    const before = await figures(c);
     const later = restamped(a, M0 + 2 * 3600 + 125);
     expect(await run(redis, countsCall(c, [later], now))).toEqual({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
     expect(await redis.exists(countsMinuteKey(c, M0 + 2 * 3600 + 120), countsHourKey(c, hourOf(later.time)))).toBe(0);
-    expect(await namespace(c)).toEqual(before);
+    expect(await figures(c)).toEqual(before);
   });
 
   test("a transaction whose hour bucket has expired is stale; one whose minute bucket has expired counts in its hour only", async () => {
@@ -265,11 +273,12 @@ describe("applyCounts-4", () => {
     await expectScriptError(run(redis, withArg(call, call.args.length - 1, "yesterday")), "applyCounts", -3); // time
     // runAll rejects with the error too, once every reply is in.
     await expectScriptError(runAll(redis, [countsCall(c, [], M0), { ...call, args: call.args.slice(0, -1) }]), "applyCounts", -1);
-    expect(await namespace(c)).toEqual({});
+    // Only the version, set by the pipeline's first call (applied, with nothing in it).
+    expect(Object.keys(await namespace(c))).toEqual([versionKey(c, counts)]);
   });
 });
 
-describe("applyAddresses-8 / advanceAddressWindow-6", () => {
+describe("applyAddresses-9 / advanceAddressWindow-7", () => {
   test("adds received and sent per address and per minute, once; zero values, unknown values and null addresses count nothing", async () => {
     const c = fresh();
     const now = M0 + 120;
@@ -313,10 +322,10 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
     const a = tx(M0 + 5, [["A", 100]], [["S", 150]]);
     // Both calls at the same "now", so the window start stays put.
     await run(redis, addressesCall(c, [a], M0 + 130));
-    const before = await namespace(c);
+    const before = await figures(c);
     expect(await run(redis, addressesCall(c, [restamped(a, M0 + 125)], M0 + 130))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0 });
     expect(await redis.exists(addrMinuteKey(c, "received", M0 + 120), addrMinuteKey(c, "sent", M0 + 120))).toBe(0);
-    expect(await namespace(c)).toEqual(before);
+    expect(await figures(c)).toEqual(before);
   });
 
   test("duplicates inside one call count once: the hash seen before, and a hash twice in the call", async () => {
@@ -456,7 +465,7 @@ describe("applyAddresses-8 / advanceAddressWindow-6", () => {
   });
 });
 
-describe("applyTransactions-6 / trimTransactions-2", () => {
+describe("applyTransactions-7 / trimTransactions-3", () => {
   test("stores each transaction once, as its API view's JSON, readable by hash and newest first", async () => {
     const c = fresh();
     const now = M0 + 200;
@@ -513,9 +522,9 @@ describe("applyTransactions-6 / trimTransactions-2", () => {
     const c = fresh();
     const a = tx(M0 + 10, [["A", 1]]);
     await run(redis, transactionsCall(c, [a], M0 + 140));
-    const before = await namespace(c);
+    const before = await figures(c);
     expect(await run(redis, transactionsCall(c, [restamped(a, M0 + 130)], M0 + 140))).toMatchObject({ status: "applied", applied: 0, duplicates: 1, stale: 0, stored: 1 });
-    expect(await namespace(c)).toEqual(before);
+    expect(await figures(c)).toEqual(before);
     expect((await transactionByHash(redis, c, a.hash))?.time).toBe(M0 + 10);
   });
 
@@ -688,7 +697,7 @@ describe("the position check (lua/includes/checkPosition.lua)", () => {
   });
 });
 
-describe("startReplay-2", () => {
+describe("startReplay-3", () => {
   test("sets the position and the replay only when the partition has no position; another process's stands", async () => {
     const c = fresh();
     const f0 = positionField("topic", 0);
@@ -717,8 +726,8 @@ describe("startReplay-2", () => {
   });
 });
 
-describe("dropping a projection (dropCounts-5, dropAddresses-9, dropTransactions-5)", () => {
-  test("deletes every key of the group, its position and replay included, and nothing of the other groups", async () => {
+describe("dropping a projection (dropCounts-6, dropAddresses-10, dropTransactions-6)", () => {
+  test("deletes every key of the group, its position and replay included, and nothing of the other groups; sets its version again", async () => {
     const c = fresh();
     // On Redis's clock: dropCounts finds the buckets that can still exist from it.
     const now = Math.floor((await redisMs()) / 1000);
@@ -739,35 +748,40 @@ describe("dropping a projection (dropCounts-5, dropAddresses-9, dropTransactions
     // What each projection holds, key by key.
     const distinct = (xs: number[]) => new Set(xs).size;
     const inWindow = txs.filter((t) => minuteOf(t.time) >= windowStart(now));
-    // The minute buckets not yet expired (the one 20 h back is not), every hour bucket, seen, position, replay.
-    expect(await held(counts)).toBe(distinct(txs.map((t) => minuteOf(t.time)).filter((m) => m + MINUTE_BUCKET_KEEP_SECONDS > now)) + distinct(txs.map((t) => hourOf(t.time))) + 3);
-    // Both totals, the minutes index, the window, a received set per minute in the window, the 2 sent sets, seen, position, replay.
-    expect(await held(addresses)).toBe(4 + distinct(inWindow.map((t) => minuteOf(t.time))) + 2 + 3);
-    // The index, the 4 bodies in the window (the 2 older ones are stale), the stream, seen, position, replay.
-    expect(await held(transactions)).toBe(1 + 4 + 1 + 3);
+    // The minute buckets not yet expired (the one 20 h back is not), every hour bucket, seen, position, replay, version.
+    expect(await held(counts)).toBe(distinct(txs.map((t) => minuteOf(t.time)).filter((m) => m + MINUTE_BUCKET_KEEP_SECONDS > now)) + distinct(txs.map((t) => hourOf(t.time))) + 4);
+    // Both totals, the minutes index, the window, a received set per minute in the window, the 2 sent sets, seen, position, replay, version.
+    expect(await held(addresses)).toBe(4 + distinct(inWindow.map((t) => minuteOf(t.time))) + 2 + 4);
+    // The index, the 4 bodies in the window (the 2 older ones are stale), the stream, seen, position, replay, version.
+    expect(await held(transactions)).toBe(1 + 4 + 1 + 4);
 
     for (const p of PROJECTIONS) {
-      // Every projection applied, found stale or refused each transaction, and holds its seen set, position and replay besides what it applied.
+      // Every projection applied, found stale or refused each transaction, and holds its seen set, position, replay and version besides what it applied.
       const refused = txs.filter((t) => (p.apply.refuse?.(t) ?? null) !== null).length;
       expect({ role: p.role, taken: (filled[p.role]?.applied ?? 0) + (filled[p.role]?.stale ?? 0) + refused }).toEqual({ role: p.role, taken: txs.length });
       expect(filled[p.role]?.applied).toBeGreaterThan(0);
-      expect(await redis.exists(seenKey(c, p), positionKey(c, p), replayKey(c, p))).toBe(3);
+      expect(await redis.exists(seenKey(c, p), positionKey(c, p), replayKey(c, p), versionKey(c, p))).toBe(4);
       const keys = await held(p);
-      expect(keys).toBeGreaterThan(3);
+      expect(keys).toBeGreaterThan(4);
+      const version = Number(await redis.get(versionKey(c, p)));
       const others = async () => {
         const all = await namespace(c);
         return Object.fromEntries(Object.entries(all).filter(([key]) => !key.startsWith(groupPrefix(c, p))));
       };
       const before = await others();
-      // Its drop deletes every key it held, and says so; but the transactions' stream, a feed trimmed by itself.
-      const left = p === transactions ? [txStreamKey(c)] : [];
+      // Its drop deletes every key it held, and says so; but its version, set again (a greater one), and the
+      // transactions' stream, a feed trimmed by itself.
+      const left = [versionKey(c, p), ...(p === transactions ? [txStreamKey(c)] : [])].sort();
       expect(await p.drop(redis, c, WHOLE)).toBe(keys - left.length);
-      expect((await keysOf(groupKeyPattern(c, p))).map(String)).toEqual(left);
+      expect((await keysOf(groupKeyPattern(c, p))).map(String).sort()).toEqual(left);
       expect(await others()).toEqual(before);
-      // Dropping an empty projection deletes nothing.
+      const dropped = Number(await redis.get(versionKey(c, p)));
+      expect(dropped).toBeGreaterThan(version);
+      // Dropping an empty projection deletes nothing, and leaves the version alone.
       expect(await p.drop(redis, c, WHOLE)).toBe(0);
+      expect(Number(await redis.get(versionKey(c, p)))).toBe(dropped);
     }
-    expect(Object.keys(await namespace(c)).sort()).toEqual([metricsKey(c), txStreamKey(c)].sort());
+    expect(Object.keys(await namespace(c)).sort()).toEqual([metricsKey(c), txStreamKey(c), ...PROJECTIONS.map((p) => versionKey(c, p))].sort());
   });
 
   test("a malformed setting of dropCounts is a coded error, and nothing is deleted", async () => {
@@ -837,6 +851,9 @@ describe("every key and value is text", () => {
 const MAX = MAX_SATOSHI;
 /** The keys of `c`'s namespace and their contents, named without the namespace's prefix (to compare namespaces). */
 const relative = async (c: Config) => Object.fromEntries(Object.entries(await namespace(c)).map(([key, v]) => [key.slice(keyPrefix(c).length), v]));
+/** `state` with each version's value (Redis's time of the write) as "<version>": two runs of the same calls compare equal. */
+const versionless = (state: Record<string, string[]>) =>
+  Object.fromEntries(Object.entries(state).map(([key, v]) => [key, isVersion(key) && v[0] === "string" ? ["string", "<version>"] : v]));
 
 describe("all or nothing: bounds (OUT_OF_RANGE)", () => {
   test("the consumer's schema refuses a value, or outputs or inputs adding up to, more than 21 million BTC", () => {
@@ -1072,7 +1089,7 @@ describe("all or nothing: a key of the wrong type at each key a call writes", ()
           if (existed) await redis.del(aside);
           answers[name] = "applied";
         }
-        expect(await relative(c)).toEqual(reference);
+        expect(versionless(await relative(c))).toEqual(versionless(reference));
       }
       // Every key refused with wrong_type, but those the projection replaces whole.
       expect(answers).toEqual(Object.fromEntries(written.map((name) => [name, replaces(name) ? "applied" : "wrong_type"])));

@@ -195,7 +195,7 @@ describe("rebuild", () => {
     try {
       // Every group of the registry, in its order, current.
       expect((await health.check()).projections.map((p) => [p.role, p.state])).toEqual(ROLES.map((role) => [role, "current"]));
-      // A replay half done, as the consumers record it (lua/startReplay-2.lua): partition 0 is 750 records short.
+      // A replay half done, as the consumers record it (lua/startReplay-3.lua): partition 0 is 750 records short.
       const field = `${env.config.TOPIC}:0`;
       const position = Number(await redis.hget(positionKey(env.config, counts), field));
       await redis.hset(replayKey(env.config, counts), `${field}:until`, position + 750);

@@ -1,12 +1,12 @@
 /**
- * The typed call of lua/advanceCoverage-2.lua: what a projection holds of one partition
+ * The typed call of lua/advanceCoverage-3.lua: what a projection holds of one partition
  * (src/domain/coverage.ts), written by the partition's consumer while its position is the one
  * the consumer expects. Read back by src/redis/read.ts `groupProgress`.
  */
 import type { Config } from "../domain/config.ts";
 import type { ProjectionSpec } from "../domain/projection.ts";
 import type { Shard } from "../domain/shards.ts";
-import { positionKey, replayKey } from "./keys.ts";
+import { positionKey, replayKey, versionKey } from "./keys.ts";
 import type { ScriptCall } from "./scripts.ts";
 
 /** The last record a consumer applied: on resume, the record at its offset must still be this one (same log). */
@@ -46,7 +46,7 @@ export interface CoverageUpdate {
 
 const opt = (v: number | string | undefined) => (v === undefined ? "" : v);
 
-/** lua/advanceCoverage-2.lua; true when written (Redis still held the expected position). */
+/** lua/advanceCoverage-3.lua; true when written (Redis still held the expected position). */
 export function advanceCoverage(
   config: Pick<Config, "REDIS_PREFIX">,
   spec: Pick<ProjectionSpec, "namespace">,
@@ -56,7 +56,7 @@ export function advanceCoverage(
 ): ScriptCall<boolean> {
   return {
     name: "advanceCoverage",
-    keys: [positionKey(config, spec, shard), replayKey(config, spec, shard)],
+    keys: [positionKey(config, spec, shard), replayKey(config, spec, shard), versionKey(config, spec, shard)],
     args: [
       field,
       u.expected,

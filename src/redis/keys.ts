@@ -70,7 +70,7 @@ export const groupPrefix = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE
 
 /** HASH "<topic>:<partition>" -> next offset: how far in the log the projection is, written with the effects. */
 export const positionKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}position`;
-/** HASH "<topic>:<partition>:until" and ":covers_from_ms": the replay that started the projection (lua/startReplay-2.lua). */
+/** HASH "<topic>:<partition>:until" and ":covers_from_ms": the replay that started the projection (lua/startReplay-3.lua). */
 export const replayKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}replay`;
 /** ZSET transaction hash -> event time: the transactions the group applied (each counts once). */
 export const seenKey = (config: Prefixed, spec: Spaced, shard: Shard = WHOLE) => `${groupPrefix(config, spec, shard)}seen`;

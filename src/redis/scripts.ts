@@ -15,7 +15,7 @@ import type { Config } from "../domain/config.ts";
 import type { ProjectionSpec } from "../domain/projection.ts";
 import { type Shard, WHOLE } from "../domain/shards.ts";
 import type { Transaction } from "../domain/transaction.ts";
-import { positionKey, replayKey } from "./keys.ts";
+import { positionKey, replayKey, versionKey } from "./keys.ts";
 import { defineScripts } from "./loader.ts";
 
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
@@ -140,7 +140,7 @@ export const stretchArgs = (s: Stretch): Arg[] => [s.field, s.from, s.to];
 /** The figures every apply script returns first: applied, duplicates, stale. */
 export const applyFigures = ([applied = 0, duplicates = 0, stale = 0]: number[]): ApplyResult => ({ applied, duplicates, stale });
 
-/** lua/startReplay-2.lua: the position a partition without one starts from; another process's stands. `coversFromMs` "" = not known yet. */
+/** lua/startReplay-3.lua: the position a partition without one starts from; another process's stands. `coversFromMs` "" = not known yet. */
 export function startReplay(
   config: Prefixed,
   spec: Pick<ProjectionSpec, "namespace">,
@@ -152,7 +152,7 @@ export function startReplay(
 ): ScriptCall<string> {
   return {
     name: "startReplay",
-    keys: [positionKey(config, spec, shard), replayKey(config, spec, shard)],
+    keys: [positionKey(config, spec, shard), replayKey(config, spec, shard), versionKey(config, spec, shard)],
     args: [field, from, until, coversFromMs],
     parse: (reply) => String((reply as string[])[1]),
   };

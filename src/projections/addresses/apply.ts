@@ -1,6 +1,6 @@
 /**
  * Each transaction adds its outputs to the value received by their addresses and its inputs to
- * the value sent, per minute and over the 3-hour window (lua/addresses/applyAddresses-8.lua), once
+ * the value sent, per minute and over the 3-hour window (lua/addresses/applyAddresses-9.lua), once
  * by hash. A shard takes only its own addresses, and records every transaction's hash.
  */
 import type { Config } from "../../domain/config.ts";
@@ -8,7 +8,7 @@ import { seenKeepSeconds } from "../../domain/projection.ts";
 import { type Shard, shardOf, WHOLE } from "../../domain/shards.ts";
 import type { Transaction } from "../../domain/transaction.ts";
 import { WINDOW_BUDGET, WINDOW_MINUTES } from "../../domain/window.ts";
-import { positionKey, seenKey } from "../../redis/keys.ts";
+import { positionKey, seenKey, versionKey } from "../../redis/keys.ts";
 import { type Applied, type ApplyMapping, type ApplyResult, type Arg, applied, clockArg, type ScriptCall, type Stretch, stretchArgs } from "../../redis/scripts.ts";
 import { windowKeys } from "./keys.ts";
 import { spec } from "./spec.ts";
@@ -52,7 +52,7 @@ export const addressRecord = shardRecord(WHOLE);
 /** Arguments one transaction takes in applyAddresses. */
 export const addressRecordArgs = (r: AddressRecord) => 4 + 2 * (r.received.size + r.sent.size);
 
-/** lua/addresses/applyAddresses-8.lua, into the projection or one of its shards (its records hold only the shard's addresses). */
+/** lua/addresses/applyAddresses-9.lua, into the projection or one of its shards (its records hold only the shard's addresses). */
 export function applyAddresses(
   config: Pick<Config, "REDIS_PREFIX">,
   stretch: Stretch,
@@ -68,7 +68,7 @@ export function applyAddresses(
   }
   return {
     name: "applyAddresses",
-    keys: [...windowKeys(config, shard), seenKey(config, spec, shard), positionKey(config, spec, shard)],
+    keys: [...windowKeys(config, shard), seenKey(config, spec, shard), positionKey(config, spec, shard), versionKey(config, spec, shard)],
     args,
     parse: (reply) => applied(reply, ([applied = 0, duplicates = 0, stale = 0, windowStart = 0]) => ({ applied, duplicates, stale, windowStart })),
   };

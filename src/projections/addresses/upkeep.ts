@@ -1,13 +1,15 @@
 /**
- * The address window moved on while the feed is idle (lua/addresses/advanceAddressWindow-6.lua),
+ * The address window moved on while the feed is idle (lua/addresses/advanceAddressWindow-7.lua),
  * every few seconds, by each shard's consumers.
  */
 import type Redis from "ioredis";
 import type { Config } from "../../domain/config.ts";
 import { type Shard, WHOLE } from "../../domain/shards.ts";
 import { WINDOW_BUDGET, WINDOW_MINUTES } from "../../domain/window.ts";
+import { versionKey } from "../../redis/keys.ts";
 import { clockArg, numbers, run, type ScriptCall, type Upkeep } from "../../redis/scripts.ts";
 import { windowKeys } from "./keys.ts";
+import { spec } from "./spec.ts";
 
 export interface AdvanceResult {
   /** The window start (unix s). */
@@ -18,11 +20,11 @@ export interface AdvanceResult {
   waiting: boolean;
 }
 
-/** lua/addresses/advanceAddressWindow-6.lua */
+/** lua/addresses/advanceAddressWindow-7.lua */
 export function advanceAddressWindow(config: Pick<Config, "REDIS_PREFIX">, at?: number, budget = WINDOW_BUDGET, shard: Shard = WHOLE): ScriptCall<AdvanceResult> {
   return {
     name: "advanceAddressWindow",
-    keys: windowKeys(config, shard),
+    keys: [...windowKeys(config, shard), versionKey(config, spec, shard)],
     args: [clockArg(at), WINDOW_MINUTES, budget],
     parse: (reply) => {
       const [windowStart = 0, subtracted = 0, waiting = 0] = numbers(reply);

@@ -1,12 +1,12 @@
 /**
  * Each transaction stored once by hash, as the JSON the API serves, for the 3-hour window and
- * within TX_CAP, and appended to the stream /stream reads (lua/transactions/applyTransactions-6.lua).
+ * within TX_CAP, and appended to the stream /stream reads (lua/transactions/applyTransactions-7.lua).
  */
 import type { Config } from "../../domain/config.ts";
 import { seenKeepSeconds } from "../../domain/projection.ts";
 import { type TransactionView, viewJson } from "../../domain/transaction.ts";
 import { SEEN_MARGIN_SECONDS, WINDOW_BUDGET, WINDOW_MINUTES } from "../../domain/window.ts";
-import { positionKey, replayKey, seenKey } from "../../redis/keys.ts";
+import { positionKey, replayKey, seenKey, versionKey } from "../../redis/keys.ts";
 import { type Applied, type ApplyMapping, type ApplyResult, type Arg, applied, clockArg, type ScriptCall, type Stretch, stretchArgs } from "../../redis/scripts.ts";
 import { txBodyPrefix, txByTimeKey, txStreamKey } from "./keys.ts";
 import { spec } from "./spec.ts";
@@ -22,7 +22,7 @@ export const STREAM_MAX = 10_000;
 
 export type TransactionsApplyResult = ApplyResult & TrimResult;
 
-/** lua/transactions/applyTransactions-6.lua: each transaction stored as its API view's JSON. */
+/** lua/transactions/applyTransactions-7.lua: each transaction stored as its API view's JSON. */
 export function applyTransactions(
   config: Pick<Config, "REDIS_PREFIX" | "TX_CAP">,
   stretch: Stretch,
@@ -33,7 +33,7 @@ export function applyTransactions(
   for (const r of records) args.push(r.hash, r.time, viewJson(r));
   return {
     name: "applyTransactions",
-    keys: [txByTimeKey(config), txBodyPrefix(config), txStreamKey(config), replayKey(config, spec), seenKey(config, spec), positionKey(config, spec)],
+    keys: [txByTimeKey(config), txBodyPrefix(config), txStreamKey(config), replayKey(config, spec), seenKey(config, spec), positionKey(config, spec), versionKey(config, spec)],
     args,
     parse: (reply) =>
       applied(reply, ([applied = 0, duplicates = 0, stale = 0, removedByWindow = 0, removedByCap = 0, stored = 0]) => ({

@@ -1,14 +1,14 @@
 /**
  * Dropping the transactions projection without blocking Redis: one short atomic call
- * (lua/transactions/dropTransactions-5.lua) drops it, its position included, and only sets the
+ * (lua/transactions/dropTransactions-6.lua) drops it, its position included, and only sets the
  * stored bodies aside; they are then deleted DROP_BUDGET a call
- * (lua/transactions/deleteDroppedTransactions-3.lua). Redis answers the API's reads between the
+ * (lua/transactions/deleteDroppedTransactions-4.lua). Redis answers the API's reads between the
  * calls. A drop stopped after its first call leaves bodies that the next drop, or the group's
  * upkeep, deletes (`finishDrops`).
  */
 import type Redis from "ioredis";
 import type { Config } from "../../domain/config.ts";
-import { positionKey, replayKey, seenKey } from "../../redis/keys.ts";
+import { positionKey, replayKey, seenKey, versionKey } from "../../redis/keys.ts";
 import { type DropProjection, numbers, run, type ScriptCall } from "../../redis/scripts.ts";
 import { txBodyPrefix, txByTimeKey, txDroppedKey } from "./keys.ts";
 import { spec } from "./spec.ts";
@@ -24,11 +24,11 @@ export interface Dropped {
   left: number;
 }
 
-/** lua/transactions/dropTransactions-5.lua */
+/** lua/transactions/dropTransactions-6.lua */
 export function dropTransactions(config: Prefixed): ScriptCall<Dropped> {
   return {
     name: "dropTransactions",
-    keys: [txByTimeKey(config), txDroppedKey(config), seenKey(config, spec), positionKey(config, spec), replayKey(config, spec)],
+    keys: [txByTimeKey(config), txDroppedKey(config), seenKey(config, spec), positionKey(config, spec), replayKey(config, spec), versionKey(config, spec)],
     args: [],
     parse: (reply) => {
       const [status, a = 0, b = 0] = reply as [string, number, number];
@@ -45,11 +45,11 @@ export function dropTransactions(config: Prefixed): ScriptCall<Dropped> {
  */
 export const DROP_BUDGET = 1_000;
 
-/** lua/transactions/deleteDroppedTransactions-3.lua: deletes up to `budget` bodies of a dropped projection. */
+/** lua/transactions/deleteDroppedTransactions-4.lua: deletes up to `budget` bodies of a dropped projection. */
 export function deleteDroppedTransactions(config: Prefixed, budget = DROP_BUDGET): ScriptCall<{ deleted: number; left: number }> {
   return {
     name: "deleteDroppedTransactions",
-    keys: [txDroppedKey(config), txByTimeKey(config), txBodyPrefix(config)],
+    keys: [txDroppedKey(config), txByTimeKey(config), txBodyPrefix(config), versionKey(config, spec)],
     args: [budget],
     parse: (reply) => {
       const [deleted = 0, left = 0] = numbers(reply);

@@ -7,7 +7,7 @@ type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
 /** ZSET transaction hash -> event time (unix s): every stored transaction. */
 export const txByTimeKey = (config: Prefixed) => `${groupPrefix(config, spec)}by-time`;
-/** ZSET hash -> time: the transactions of a dropped projection whose bodies are still to delete (lua/transactions/dropTransactions-5.lua). */
+/** ZSET hash -> time: the transactions of a dropped projection whose bodies are still to delete (lua/transactions/dropTransactions-6.lua). */
 export const txDroppedKey = (config: Prefixed) => `${txByTimeKey(config)}:dropped`;
 /** `<prefix><hash>` is a STRING: the transaction's JSON, as the API serves it. */
 export const txBodyPrefix = (config: Prefixed) => groupPrefix(config, spec);

@@ -19,12 +19,14 @@
   names are the prefix plus the suffix shown (the projection's keys.ts, src/projections/<name>/), with the same {hash tag}.
     KEYS[1] minute prefix  .. minute start (unix s)   HASH {count, value}, expires
     KEYS[2] hour prefix    .. hour start (unix s)     HASH {count, value}, expires
-    KEYS[3] seen, KEYS[4] position, ARGV[1..4] now, position field, from, to: as in every
-    apply script (includes/applyArgs.lua)
+    KEYS[3] seen, KEYS[4] position, KEYS[5] version, ARGV[1..4] now, position field, from, to:
+    as in every apply script (includes/applyArgs.lua)
     ARGV[5] seconds a minute bucket lives after its minute starts
     ARGV[6] seconds an hour bucket lives after its hour starts
     ARGV[7] seconds a hash is remembered after its first copy arrived
     ARGV[8..] 3 fields per transaction: hash, time (unix s), value (satoshi)
+
+  An applied call sets the version (includes/bumpVersion.lua); a refused one writes nothing.
 
   Returns {"applied", applied, duplicates, stale}, {"moved", position} or {"unset"}
   (includes/checkPosition.lua), {"wrong_type", key}, or an error code (includes/scriptError.lua):
@@ -43,10 +45,11 @@
 --- @include "dedupeRecords"
 --- @include "rememberSeen"
 --- @include "extendExpiries"
+--- @include "bumpVersion"
 
 local minutePrefix = KEYS[1]
 local hourPrefix = KEYS[2]
-local now, field, from, to, seenKey, positionKey = applyArgs()
+local now, field, from, to, seenKey, positionKey, versionKey = applyArgs()
 local minuteKeep = tonumber(ARGV[5])
 local hourKeep = tonumber(ARGV[6])
 local seenKeep = tonumber(ARGV[7])
@@ -62,7 +65,7 @@ end
 for _, s in ipairs(starts) do
   if tonumber(ARGV[s + 2]) > B.MAX_SATOSHI then return scriptError("OUT_OF_RANGE") end
 end
-local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" } })
+local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { versionKey, "string" } })
 if wrong then return { "wrong_type", wrong } end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
@@ -117,4 +120,5 @@ for _, key in ipairs(order) do
 end
 extendExpiries(ttls)
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
+bumpVersion(versionKey)
 return { "applied", #fresh, duplicates, stale }

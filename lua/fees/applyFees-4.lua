@@ -20,12 +20,14 @@
   KEYS[1] is a prefix (a call touches minutes not known in advance): KEYS[1] .. minute start (unix s)
   is the minute's HASH, with a TTL.
     KEYS[1] minute prefix
-    KEYS[2] seen, KEYS[3] position, ARGV[1..4] now, position field, from, to: as in every apply
-    script (includes/applyArgs.lua)
+    KEYS[2] seen, KEYS[3] position, KEYS[4] version, ARGV[1..4] now, position field, from, to: as
+    in every apply script (includes/applyArgs.lua)
     ARGV[5] seconds a minute lives after it starts
     ARGV[6] seconds a hash is remembered after its first copy arrived
     ARGV[7..] 6 fields per transaction: hash, time (unix s), fee (satoshi), vsize (vbytes),
     rate (sat/kvB), band (its lower bound, sat/vB); fee, rate and band "" when the fee is unknown
+
+  An applied call sets the version (includes/bumpVersion.lua); a refused one writes nothing.
 
   Returns {"applied", applied, duplicates, stale}, {"moved", position} or {"unset"}
   (includes/checkPosition.lua), {"wrong_type", key}, or an error code (includes/scriptError.lua):
@@ -44,9 +46,10 @@
 --- @include "dedupeRecords"
 --- @include "rememberSeen"
 --- @include "extendExpiries"
+--- @include "bumpVersion"
 
 local minutePrefix = KEYS[1]
-local now, field, from, to, seenKey, positionKey = applyArgs()
+local now, field, from, to, seenKey, positionKey, versionKey = applyArgs()
 local keep = tonumber(ARGV[5])
 local seenKeep = tonumber(ARGV[6])
 local FIRST, FIELDS = 7, 6
@@ -65,7 +68,7 @@ end
 for _, s in ipairs(starts) do
   if known(s) and tonumber(ARGV[s + 2]) > B.MAX_SATOSHI then return scriptError("OUT_OF_RANGE") end
 end
-local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" } })
+local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { versionKey, "string" } })
 if wrong then return { "wrong_type", wrong } end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
@@ -133,4 +136,5 @@ for _, key in ipairs(order) do
 end
 extendExpiries(ttls)
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
+bumpVersion(versionKey)
 return { "applied", #fresh, duplicates, stale }

@@ -15,9 +15,10 @@
   total, refuses the whole call with OUT_OF_RANGE: the consumer then applies its records one by
   one and dead-letters the one that does not fit (src/consumers/refusals.ts). A key of another
   type than its own refuses the call with {"wrong_type", key}. The first write is the window's
-  move, upkeep any process may do at any time (advanceAddressWindow-6.lua): it stops before an
+  move, upkeep any process may do at any time (advanceAddressWindow-7.lua): it stops before an
   expired minute set of the wrong type, and the call then answers {"wrong_type", key} with none
-  of its records written.
+  of its records written (the version set if the move wrote).
+  An applied call sets the version (includes/bumpVersion.lua); a refused one writes nothing.
 
   KEYS[5..6] are prefixes: a call touches minutes not known in advance. The full names are the
   prefix plus the minute (the projection's keys.ts, src/projections/<name>/), with the same {hash tag}.
@@ -27,8 +28,8 @@
     KEYS[4] window                       STRING first minute of the window (unix s)
     KEYS[5] received prefix .. minute    ZSET address -> satoshi received in that minute
     KEYS[6] sent prefix     .. minute    ZSET address -> satoshi sent in that minute
-    KEYS[7] seen, KEYS[8] position, ARGV[1..4] now, position field, from, to: as in every
-    apply script (includes/applyArgs.lua)
+    KEYS[7] seen, KEYS[8] position, KEYS[9] version, ARGV[1..4] now, position field, from, to:
+    as in every apply script (includes/applyArgs.lua)
     ARGV[5] window length, minutes
     ARGV[6] seconds a hash is remembered after its first copy arrived
     ARGV[7] most minute-set entries subtracted in this call
@@ -53,12 +54,13 @@
 --- @include "rememberSeen"
 --- @include "addressWindowStart"
 --- @include "moveAddressWindow"
+--- @include "bumpVersion"
 
 local totals = { KEYS[1], KEYS[2] }
 local indexKey = KEYS[3]
 local windowKey = KEYS[4]
 local minutePrefixes = { KEYS[5], KEYS[6] }
-local now, field, from, to, seenKey, positionKey = applyArgs()
+local now, field, from, to, seenKey, positionKey, versionKey = applyArgs()
 local windowMinutes = tonumber(ARGV[5])
 local seenKeep = tonumber(ARGV[6])
 local budget = tonumber(ARGV[7])
@@ -92,7 +94,7 @@ for _, s in ipairs(starts) do
     if sum > B.MAX_SATOSHI then return scriptError("OUT_OF_RANGE") end
   end
 end
-local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { totals[1], "zset" }, { totals[2], "zset" }, { indexKey, "zset" }, { windowKey, "string" } })
+local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { totals[1], "zset" }, { totals[2], "zset" }, { indexKey, "zset" }, { windowKey, "string" }, { versionKey, "string" } })
 if wrong then return { "wrong_type", wrong } end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
@@ -160,8 +162,11 @@ for side = 1, 2 do
 end
 
 -- Every check passed: the writes, the window's move first.
-local _, _, _, wrongMinute = moveAddressWindow(totals, minutePrefixes, indexKey, windowKey, now, windowMinutes, budget)
-if wrongMinute then return { "wrong_type", wrongMinute } end
+local _, _, _, wrongMinute, moved = moveAddressWindow(totals, minutePrefixes, indexKey, windowKey, now, windowMinutes, budget)
+if wrongMinute then
+  if moved then bumpVersion(versionKey) end
+  return { "wrong_type", wrongMinute }
+end
 rememberSeen(seenKey, newHashes, now, now - seenKeep)
 for side = 1, 2 do
   for minute, sums in pairs(byMinute[side]) do
@@ -177,4 +182,5 @@ for side = 1, 2 do
   end
 end
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
+bumpVersion(versionKey)
 return { "applied", #fresh, duplicates, stale, start }

@@ -24,9 +24,9 @@
     KEYS[1] by time                  ZSET transaction hash -> event time (unix s)
     KEYS[2] body prefix .. hash      STRING the transaction's JSON, expires
     KEYS[3] stream                   STREAM id "<n>-0" -> tx = the transaction's JSON
-    KEYS[4] replay                   HASH, read only: "<topic>:<partition>:until" (lua/startReplay-2.lua)
-    KEYS[5] seen, KEYS[6] position, ARGV[1..4] now, position field, from, to: as in every
-    apply script (includes/applyArgs.lua)
+    KEYS[4] replay                   HASH, read only: "<topic>:<partition>:until" (lua/startReplay-3.lua)
+    KEYS[5] seen, KEYS[6] position, KEYS[7] version, ARGV[1..4] now, position field, from, to:
+    as in every apply script (includes/applyArgs.lua)
     ARGV[5] window length, minutes
     ARGV[6] cap: most transactions stored
     ARGV[7] seconds bodies live past the window start
@@ -34,6 +34,8 @@
     ARGV[9] seconds a hash is remembered after its first copy arrived
     ARGV[10] most entries the stream keeps (MAXLEN ~)
     ARGV[11..] 3 fields per transaction: hash, time (unix s), JSON body
+
+  An applied call sets the version (includes/bumpVersion.lua); a refused one writes nothing.
 
   Returns {"applied", applied, duplicates, stale, removed by the window, removed by the cap,
   stored}, {"moved", position}, {"unset"} or {"wrong_type", key}, or an error code
@@ -52,12 +54,13 @@
 --- @include "rememberSeen"
 --- @include "windowStart"
 --- @include "trimStored"
+--- @include "bumpVersion"
 
 local byTimeKey = KEYS[1]
 local bodyPrefix = KEYS[2]
 local streamKey = KEYS[3]
 local replayKey = KEYS[4]
-local now, field, from, to, seenKey, positionKey = applyArgs()
+local now, field, from, to, seenKey, positionKey, versionKey = applyArgs()
 local windowMinutes = tonumber(ARGV[5])
 local cap = tonumber(ARGV[6])
 local margin = tonumber(ARGV[7])
@@ -72,7 +75,7 @@ if not starts then return scriptError("BAD_RECORDS") end
 for _, s in ipairs(starts) do
   if not isCount(ARGV[s + 1]) then return scriptError("NOT_A_COUNT") end
 end
-local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { byTimeKey, "zset" }, { streamKey, "stream" }, { replayKey, "hash" } })
+local wrong = wrongType({ { positionKey, "hash" }, { seenKey, "zset" }, { byTimeKey, "zset" }, { streamKey, "stream" }, { replayKey, "hash" }, { versionKey, "string" } })
 if wrong then return { "wrong_type", wrong } end
 local refused = checkPosition(positionKey, field, from)
 if refused then return refused end
@@ -116,4 +119,5 @@ end
 
 local byWindow, byCap, stored = trimStored(byTimeKey, bodyPrefix, start, cap, budget)
 if field ~= "" then redis.call("HSET", positionKey, field, to) end
+bumpVersion(versionKey)
 return { "applied", #fresh, duplicates, stale, byWindow, byCap, stored }
