@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECTIONS } from "../src/projections/registry.ts";
-import { groupPrefix, keyPrefix, positionKey, replayKey, seenKey } from "../src/redis/keys.ts";
+import { groupPrefix, keyPrefix, positionKey, replayKey, seenKey, versionKey } from "../src/redis/keys.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -72,12 +72,17 @@ describe("docs/redis-keys.md in redis-cli", () => {
     .map((l) => words(l.slice("$ redis-cli ".length)));
 
   test("the doc shows a session for every key family", async () => {
-    // The families of key this run holds: the shared ones of each group (its position, replay and
-    // seen set), and each projection's own, named without their minute, hour or hash.
+    // The families of key this run holds: the shared ones of each group (its position, replay,
+    // seen set and version), and each projection's own, named without their minute, hour or hash.
     const prefix = keyPrefix(env.config);
     const sharedOf = new Map<string, string>();
     for (const projection of PROJECTIONS) {
-      const keys = { position: positionKey(env.config, projection), replay: replayKey(env.config, projection), seen: seenKey(env.config, projection) };
+      const keys = {
+        position: positionKey(env.config, projection),
+        replay: replayKey(env.config, projection),
+        seen: seenKey(env.config, projection),
+        version: versionKey(env.config, projection),
+      };
       for (const [family, key] of Object.entries(keys)) sharedOf.set(key, family);
     }
     const familyOf = (key: string) => sharedOf.get(key) ?? key.slice(prefix.length).replace(/:(\d{10}|[0-9a-f]{64})$/, "");
@@ -89,7 +94,7 @@ describe("docs/redis-keys.md in redis-cli", () => {
       cursor = next;
     } while (cursor !== "0");
     // The run holds the shared families and the metrics, and keys of every projection of the registry besides those.
-    const shared = ["position", "replay", "seen", "metrics"];
+    const shared = ["position", "replay", "seen", "version", "metrics"];
     for (const f of shared) expect(held).toContain(f);
     const owns = PROJECTIONS.map(({ role, ...spec }) => ({ role, own: groupPrefix(env.config, spec).slice(prefix.length) }));
     for (const { role, own } of owns) expect({ role, holds: [...held].some((f) => f.startsWith(own)) }).toEqual({ role, holds: true });
