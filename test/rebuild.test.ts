@@ -25,7 +25,7 @@ import { DROP_BUDGET, deleteDroppedTransactions, dropTransactions } from "../src
 import { txBodyPrefix, txDroppedKey } from "../src/projections/transactions/keys.ts";
 import { latestTransactions, storedTransactionCount, transactionByHash } from "../src/projections/transactions/read.ts";
 import { type RebuildProgress, rebuild } from "../src/rebuild/rebuild.ts";
-import { keyPrefix, positionKey, replayKey } from "../src/redis/keys.ts";
+import { keyPrefix, positionKey, replayKey, versionKey } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
 import { groupProgress } from "../src/redis/read.ts";
 import { run } from "../src/redis/scripts.ts";
@@ -211,7 +211,7 @@ describe("rebuild", () => {
 });
 
 describe("a drop in short calls", () => {
-  test("reads answer between the calls of a drop of a large store; the projection is empty from the first call, and nothing of it is left", async () => {
+  test("reads answer between the calls of a drop of a large store; the projection is empty from the first call, and nothing of it is left but its version", async () => {
     // Its own namespace, no consumers: only the drop runs on it.
     const config = { ...env.config, REDIS_PREFIX: `${env.config.REDIS_PREFIX}-large` };
     const n = 8 * DROP_BUDGET;
@@ -236,8 +236,9 @@ describe("a drop in short calls", () => {
     expect(latest).toEqual(Array.from({ length: n / DROP_BUDGET }, () => 0));
     expect(answered).toBe(n / DROP_BUDGET);
     expect(await bodyCount(config)).toBe(0);
+    // Nothing of it is left but its version, which the drop's calls set again (so the API sees the change).
     const [, left] = await redis.scan("0", "MATCH", `${keyPrefix(config)}*`, "COUNT", 10_000);
-    expect(left).toEqual([]);
+    expect(left).toEqual([versionKey(config, transactions)]);
   }, 120_000);
 });
 
