@@ -1,6 +1,6 @@
 // The live dashboard: JSON endpoints for the state, /stream (server-sent events) for what
 // changes. Transaction events carry their number as id; on a `missed` or `reset` event, a jump in
-// those ids, or a reconnect, everything is refetched.
+// those ids, or a reconnect, everything is refetched. Each panel says how old its figures are.
 (() => {
   const MINUTE = 60_000;
   const TX_ROWS = 25;
@@ -55,11 +55,81 @@
     });
     return b;
   }
+  /** An answer's JSON; a failed request throws with a short reason ("503 unavailable", "API unreachable"). /health's 503 is an answer. */
   async function getJson(path) {
-    const res = await fetch(path, { headers: { accept: "application/json" } });
-    if (!res.ok && res.status !== 503) throw new Error(`${path}: ${res.status}`);
-    return res.json();
+    let res;
+    try {
+      res = await fetch(path, { headers: { accept: "application/json" } });
+    } catch {
+      throw new Error("API unreachable");
+    }
+    if (res.ok || (res.status === 503 && path === "/health")) return res.json();
+    const body = await res.json().catch(() => ({}));
+    throw new Error(`${res.status}${body.error ? ` ${body.error}` : ""}`);
   }
+
+  // ---- age of each panel ------------------------------------------------------------------
+  // Each panel shows how long ago what it displays was received (an answer, or a stream event
+  // that changed it), ticking every second. Every panel is read again every 10 s (REFRESH_MS);
+  // one older than three of those, or fed by the stream while the stream is down, is marked
+  // stale, with why when known: its last read failed, or the stream is reconnecting.
+  const REFRESH_MS = 10_000;
+  const STALE_MS = 3 * REFRESH_MS;
+  /** panel → its age element, its card, and whether the stream feeds it between reads. */
+  const PANELS = {
+    counts: { age: "counts-age", card: "chart-card", live: true },
+    fees: { age: "fees-age", card: "fee-card", live: false },
+    addresses: { age: "addresses-age", card: "addresses-card", live: false },
+    health: { age: "health-age", card: "health-card", live: false },
+    transactions: { age: "tx-age", card: "tx-card", live: true },
+  };
+  /** panel → { at: ms received (null before the first), error: why its last read failed } */
+  const received = {};
+  for (const name of Object.keys(PANELS)) received[name] = { at: null, error: null };
+  /** The stream: "connecting", "open", "reconnecting" or "closed" (refused, no retry). */
+  let stream = "connecting";
+  const STREAM_WHY = { reconnecting: "stream reconnecting", closed: "live updates off (stream refused), reload the page" };
+  function ago(ms) {
+    const s = Math.floor(Math.max(0, ms) / 1000);
+    if (s < 1) return "just now";
+    if (s < 90) return `${s} s ago`;
+    if (s < 5400) return `${Math.round(s / 60)} min ago`;
+    return `${(s / 3600).toFixed(1)} h ago`;
+  }
+  function arrived(name) {
+    received[name] = { at: Date.now(), error: null };
+    showAge(name);
+  }
+  function failed(name, err) {
+    received[name].error = err?.message || String(err);
+    showAge(name);
+  }
+  /** `load()` for panel `name`: a failure is shown on the panel, then thrown on. */
+  function tracked(name, load) {
+    return load().catch((err) => {
+      failed(name, err);
+      throw err;
+    });
+  }
+  function showAge(name) {
+    const p = PANELS[name];
+    const { at, error } = received[name];
+    const streamWhy = p.live ? STREAM_WHY[stream] : undefined;
+    const why = [error && `fetch failed: ${error}`, streamWhy].filter(Boolean).join(" · ");
+    const age = at === null ? null : Date.now() - at;
+    const stale = at === null ? Boolean(why) : age > STALE_MS || Boolean(streamWhy);
+    const text = `${stale ? "stale: " : ""}${at === null ? (why ? "not loaded" : "loading…") : `updated ${ago(age)}`}${why ? ` · ${why}` : ""}`;
+    const e = $(p.age);
+    if (e.textContent !== text) e.textContent = text;
+    e.title = at === null ? "" : `received ${new Date(at).toISOString().slice(11, 19)} UTC; read again every ${REFRESH_MS / 1000} s${p.live ? ", and live from the stream" : ""}`;
+    e.dataset.at = at === null ? "" : String(at);
+    e.classList.toggle("stale", stale);
+    e.classList.toggle("failing", Boolean(why));
+    $(p.card).classList.toggle("stale", stale);
+  }
+  const showAges = () => {
+    for (const name of Object.keys(PANELS)) showAge(name);
+  };
 
   // ---- completeness -----------------------------------------------------------------------
   // Every data answer says whether its figures are final (complete, incomplete_reason); a figure
@@ -157,9 +227,11 @@
     const mine = ++feeSeq;
     const body = await getJson("/fee_rates_per_minute");
     if (mine !== feeSeq) return; // a newer request answers instead
-    if (!Array.isArray(body.minutes)) throw new Error(`/fee_rates_per_minute: ${body.message || body.error || "no minutes"}`);
+    if (!Array.isArray(body.minutes)) throw new Error(body.message || body.error || "no minutes");
     showFees(body);
+    arrived("fees");
   }
+  const reloadFees = () => tracked("fees", loadFees);
   function showFees(body) {
     const ms = body.minutes;
     const xs = [],
@@ -253,7 +325,7 @@
   function feesEveryMinute() {
     setTimeout(
       () => {
-        loadFees().catch(() => {});
+        reloadFees().catch(() => {});
         feesEveryMinute();
       },
       MINUTE - (Date.now() % MINUTE) + 2_000,
@@ -275,13 +347,14 @@
   function showTransactions(list) {
     $("transactions").tBodies[0].replaceChildren(...list.slice(0, TX_ROWS).map((tx) => txRow(tx, false)));
   }
-  function addTransaction(tx) {
+  /** A transaction from the stream (flashed), or one of an answer merged into the rows (`flash` false). */
+  function addTransaction(tx, flash = true) {
     const body = $("transactions").tBodies[0];
     if (body.querySelector(`tr[data-hash="${tx.hash}"]`)) return;
     // Newest first by time: place it among the rows (a straggler can be older than the top).
     const rows = [...body.rows];
     const before = rows.find((r) => Number(r.dataset.time) < tx.time || (Number(r.dataset.time) === tx.time && r.dataset.hash > tx.hash));
-    const tr = txRow(tx, true);
+    const tr = txRow(tx, flash);
     if (before) body.insertBefore(tr, before);
     else if (rows.length < TX_ROWS) body.append(tr);
     else return;
@@ -307,18 +380,20 @@
       ),
     );
     $("addresses").dataset.side = side;
+    arrived("addresses");
   }
+  const reloadAddresses = () => tracked("addresses", loadAddresses);
   for (const b of document.querySelectorAll(".switch button")) {
     b.addEventListener("click", () => {
       side = b.dataset.side;
       for (const o of document.querySelectorAll(".switch button")) o.classList.toggle("on", o === b);
-      loadAddresses().catch(() => {});
+      reloadAddresses().catch(() => {});
     });
   }
   let addrTimer;
   const addressesSoon = () => {
     clearTimeout(addrTimer);
-    addrTimer = setTimeout(() => loadAddresses().catch(() => {}), 1500);
+    addrTimer = setTimeout(() => reloadAddresses().catch(() => {}), 1500);
   };
 
   // ---- health -----------------------------------------------------------------------------
@@ -380,30 +455,41 @@
       $("h-restarts").className = `num${sup.restarts_total > 0 ? " warn" : ""}`;
     }
     showGauges();
+    arrived("health");
   }
+  const reloadHealth = () => tracked("health", loadHealth);
 
   // ---- state: load and live updates --------------------------------------------------------
+  /** Every panel, each on its own: one that fails is marked, the others show. Throws the first failure. */
   async function loadAll() {
-    const [perMinute, latest] = await Promise.all([getJson("/transactions_count_per_minute/0"), getJson(`/show_transactions/?limit=${TX_ROWS}`)]);
-    showMinutes(perMinute);
-    drawChart();
-    showTransactions(latest.transactions);
-    flag("tx-flag", latest, "the list may miss transactions");
-    await Promise.all([loadAddresses(), loadHealth(), loadFees()]);
+    await settle([reloadCounts(), reloadTransactions(true), reloadAddresses(), reloadHealth(), reloadFees()]);
   }
-  function showMinutes(perMinute) {
-    for (const m of perMinute.minutes) minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
-    const open = perMinute.minutes.filter((m) => m.complete === false).length;
-    flag("counts-flag", perMinute, `${open} of ${perMinute.minutes.length} minutes may miss transactions`);
+  async function settle(loads) {
+    const failures = (await Promise.allSettled(loads)).filter((r) => r.status === "rejected");
+    if (failures.length) throw failures[0].reason;
   }
-  /** The flags again (the live events carry figures, not their completeness). */
-  async function loadFlags() {
-    const [perMinute, latest] = await Promise.all([getJson("/transactions_count_per_minute/0"), getJson(`/show_transactions/?limit=${TX_ROWS}`)]);
-    showMinutes(perMinute);
-    if (chart) chart.setData(chartData());
-    flag("tx-flag", latest, "the list may miss transactions");
-    await Promise.all([loadAddresses(), loadFees()]);
-  }
+  const reloadCounts = () =>
+    tracked("counts", async () => {
+      const perMinute = await getJson("/transactions_count_per_minute/0");
+      if (!Array.isArray(perMinute.minutes)) throw new Error(perMinute.message || perMinute.error || "no minutes");
+      for (const m of perMinute.minutes) minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
+      const open = perMinute.minutes.filter((m) => m.complete === false).length;
+      flag("counts-flag", perMinute, `${open} of ${perMinute.minutes.length} minutes may miss transactions`);
+      drawChart();
+      arrived("counts");
+    });
+  /** The latest transactions: in place of the rows (`replace`), or merged into them (the stream keeps them live between reads). */
+  const reloadTransactions = (replace) =>
+    tracked("transactions", async () => {
+      const latest = await getJson(`/show_transactions/?limit=${TX_ROWS}`);
+      if (!Array.isArray(latest.transactions)) throw new Error(latest.message || latest.error || "no transactions");
+      if (replace) showTransactions(latest.transactions);
+      else for (const tx of latest.transactions) addTransaction(tx, false);
+      flag("tx-flag", latest, "the list may miss transactions");
+      arrived("transactions");
+    });
+  /** Every 10 s: the figures and their flags again (the live events carry figures, not their completeness). */
+  const loadFlags = () => settle([reloadCounts(), reloadTransactions(false), reloadAddresses(), reloadFees()]);
 
   let lastSeq = null;
   let hellos = 0;
@@ -447,12 +533,15 @@
         showGauges();
       }
       live(true, "live");
+      stream = "open";
+      showAges();
       // A reconnect resumes the transactions (EventSource sends Last-Event-ID), not the minutes and gauges.
       if (hellos++ > 0) refetch("refetched after a reconnect").catch(() => {});
     });
     es.addEventListener("tx", (e) => {
       if (!sequenced(e)) return;
       addTransaction(JSON.parse(e.data));
+      arrived("transactions");
       addressesSoon();
     });
     // Transactions the server no longer holds for this page (it fell behind), or a numbering
@@ -470,29 +559,42 @@
       const m = JSON.parse(e.data);
       minutes.set(Date.parse(m.start), { count: m.count, value: m.value });
       if (chart) chart.setData(chartData());
+      arrived("counts");
     });
     es.addEventListener("health", (e) => {
       gauges = JSON.parse(e.data).metrics;
       showGauges();
     });
-    es.onerror = () => live(false, "reconnecting…");
+    // Reconnecting (EventSource retries by itself), or closed: a refused stream (429, 503) is not retried.
+    es.onerror = () => {
+      stream = es.readyState === EventSource.CLOSED ? "closed" : "reconnecting";
+      live(false, stream === "closed" ? "live updates off" : "reconnecting…");
+      showAges();
+    };
   }
 
+  // A panel that could not load says so itself (its age line), and is read again every 10 s.
   loadAll()
-    .catch((err) => {
-      $("tx-note").textContent = `could not load: ${err.message}`;
-    })
+    .catch(() => {})
     .finally(() => {
       document.body.dataset.ready = "1";
       connect();
     });
   feesEveryMinute();
-  setInterval(() => {
-    loadHealth().catch(() => {});
+  const refresh = () => {
+    reloadHealth().catch(() => {});
     loadFlags().catch(() => {});
-  }, 10_000);
+  };
+  setInterval(refresh, REFRESH_MS);
   setInterval(() => {
     if (chart) chart.setData(chartData());
     showGauges();
   }, 15_000);
+  setInterval(showAges, 1000);
+  // A tab that slept (timers held back while hidden): its stale panels at once, not on the next turn.
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState !== "visible") return;
+    showAges();
+    if (Object.values(received).some((r) => r.at === null || Date.now() - r.at > REFRESH_MS)) refresh();
+  });
 })();
