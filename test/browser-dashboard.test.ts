@@ -10,6 +10,9 @@
  * GET /fee_rates_per_minute, its median and p10/p90 of the last complete minute and the hour's
  * average as an independent computation from the seeded transactions gives them (mempool.space's
  * bands and the percentile rule, written here), and its flag once the fee projection replays.
+ * The age of each panel's figures, on a page whose clock the test drives (Playwright's clock):
+ * the panels the stream keeps live marked stale while it is down, the age moving on with the
+ * clock without a read, and a panel whose reads fail marked stale with why, then fresh again.
  * Screenshots (wide and 390 px) go to test/artifacts/ (gitignored).
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
@@ -41,6 +44,8 @@ const fees = projectionOf("fees") as Projection;
 const port = freePort();
 const base = `http://127.0.0.1:${port}`;
 let browser: Browser | undefined;
+/** The last test's, whose page runs on a clock the test drives. */
+let clockedBrowser: Browser | undefined;
 
 const ADDRESSES = [
   "bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq",
@@ -124,6 +129,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  await clockedBrowser?.close();
   await app.stop(true);
   await probe.close();
   redis.disconnect();
@@ -310,4 +316,113 @@ test("dashboard: the fee chart marked incomplete once the fee projection replays
   await page.screenshot({ path: join(ARTIFACTS, "dashboard-fees-incomplete.png"), fullPage: true });
   expect(pageErrors).toEqual([]);
   expect(outside).toEqual([]);
+}, 60_000);
+
+// ---- how old each panel's figures are ------------------------------------------------------------
+/** Each panel's age line and its card. */
+const AGES: [string, string][] = [
+  ["counts-age", "chart-card"],
+  ["fees-age", "fee-card"],
+  ["addresses-age", "addresses-card"],
+  ["health-age", "health-card"],
+  ["tx-age", "tx-card"],
+];
+interface Age {
+  id: string;
+  text: string;
+  /** When the panel received what it shows (ms on the page's clock). */
+  at: string;
+  stale: boolean;
+}
+const agesOf = (p: Page): Promise<Age[]> =>
+  p.evaluate(
+    (ids) =>
+      ids.map(([id, card]) => {
+        const e = document.getElementById(id) as HTMLElement;
+        return {
+          id,
+          text: e.textContent ?? "",
+          at: e.dataset.at ?? "",
+          stale: e.classList.contains("stale") && document.getElementById(card)?.classList.contains("stale") === true,
+        };
+      }),
+    AGES,
+  );
+/** The seconds an age line says: "updated just now" 0, "updated 12 s ago" 12; null for any other text. */
+function secondsOf(text: string): number | null {
+  const m = /^(?:stale: )?updated (?:just now|(\d+) s ago)/.exec(text);
+  return m ? Number(m[1] ?? 0) : null;
+}
+
+test("dashboard: each panel says how old its figures are, ticking on its own; stale with why while its stream is down or its reads fail", async () => {
+  const clocked = await launchOffline({ width: 1280, height: 1100 });
+  clockedBrowser = clocked.browser;
+  const p = await clocked.context.newPage();
+  const errors: string[] = [];
+  p.on("pageerror", (err) => errors.push(err.message));
+  // The page's Date and timers on Playwright's clock: it runs on its own until paused.
+  await p.clock.install();
+  // First without its stream (each attempt fails, as when the API is away): the panels the stream
+  // keeps live are stale at once, saying so; the others are read and fresh. Once the stream
+  // answers (EventSource tries again by itself), they are fresh too.
+  await p.route("**/stream", (route) => route.abort("connectionreset"));
+  await p.goto(`${base}/`, { waitUntil: "load" });
+  await p.locator("body[data-ready]").waitFor({ timeout: 20_000 });
+  await p.locator("#live-dot.down").waitFor({ timeout: 20_000 });
+  const down = await waitFor("the panels to have their figures, the stream down", async () => {
+    const ages = await agesOf(p);
+    return ages.every((a) => a.at !== "") && ages;
+  });
+  for (const a of down) {
+    const live = a.id === "counts-age" || a.id === "tx-age";
+    expect([a.id, a.stale]).toEqual([a.id, live]);
+    expect(a.text).toMatch(live ? /^stale: updated (just now|\d+ s ago) · stream reconnecting$/ : /^updated (just now|\d+ s ago)$/);
+  }
+  await p.unroute("**/stream");
+  await p.locator("#live-dot.live").waitFor({ timeout: 20_000 });
+  await waitFor("every panel to say how old its figures are", async () => (await agesOf(p)).every((a) => secondsOf(a.text) !== null && !a.stale && a.at !== ""));
+
+  // Paused: time moves only as the test drives it. Two seconds on, each line says a later age
+  // than before, with nothing read meanwhile (the same `at`). A read that answered in between
+  // (every 10 s on the page's clock) restarts its age: then look again.
+  await p.clock.pauseAt(Date.now() + 1_000);
+  await waitFor("each age to move on with the clock, nothing read meanwhile", async () => {
+    const before = await agesOf(p);
+    await p.clock.runFor(2_000);
+    const after = await agesOf(p);
+    return after.every((a, i) => {
+      const b = before[i] as Age;
+      return a.at === b.at && (secondsOf(a.text) as number) > (secondsOf(b.text) as number) && !a.stale;
+    });
+  });
+
+  // The fee endpoint fails (as when Redis does not answer): past three of its 10 s reads, the fee
+  // card is marked stale, saying why; the others, read meanwhile, are fresh.
+  await p.route("**/fee_rates_per_minute", (route) =>
+    route.fulfill({ status: 503, contentType: "application/json", body: JSON.stringify({ error: "unavailable", message: "Redis did not answer within 1 s" }) }),
+  );
+  await p.clock.runFor(41_000);
+  const failing = await waitFor("the fee card to be stale, with why", async () => {
+    const fees = (await agesOf(p))[1] as Age;
+    return fees.stale && fees.text.includes("fetch failed") && fees;
+  });
+  expect(failing.text).toMatch(/^stale: updated \d+ s ago · fetch failed: 503 unavailable$/);
+  expect(secondsOf(failing.text)).toBeGreaterThan(30);
+  expect(await p.locator("#fee-card").getAttribute("class")).toContain("stale");
+  await waitFor("the other panels, read meanwhile, to be fresh", async () =>
+    (await agesOf(p)).filter((a) => a.id !== "fees-age").every((a) => !a.stale && (secondsOf(a.text) as number) < 30),
+  );
+  await p.screenshot({ path: join(ARTIFACTS, "dashboard-stale.png"), fullPage: true });
+
+  // It answers again: on the next read, fresh.
+  await p.unroute("**/fee_rates_per_minute");
+  await p.clock.runFor(10_000);
+  await waitFor("the fee card to be fresh again", async () => {
+    const fees = (await agesOf(p))[1] as Age;
+    return !fees.stale && secondsOf(fees.text) !== null && !fees.text.includes("failed");
+  });
+  expect(await p.locator("#fee-card").getAttribute("class")).not.toContain("stale");
+
+  expect(errors).toEqual([]);
+  expect(clocked.outside).toEqual([]);
 }, 60_000);
