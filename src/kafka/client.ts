@@ -1,12 +1,14 @@
 /**
  * Kafka names and clients, one place: the topic, its dead-letter topic, the consumer group ids,
- * and a kafkajs client whose log goes through our logger.
+ * and a kafkajs client whose log goes through our logger, over TLS and SASL when the
+ * configuration asks for them (./security.ts). Every role and tool makes its clients here.
  */
-import { Kafka, logLevel as KafkaLevel, type LogEntry } from "kafkajs";
+import { type Admin, type AdminConfig, type Consumer, type ConsumerConfig, Kafka, logLevel as KafkaLevel, type LogEntry, type Producer, type ProducerConfig } from "kafkajs";
 import { brokerList, type Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { type GroupRole, type ProjectionSpec, shardsOf } from "../domain/projection.ts";
 import { type Shard, WHOLE } from "../domain/shards.ts";
+import { describeRefusal, type KafkaSecuritySettings, kafkaSecurity } from "./security.ts";
 
 /**
  * A group's Kafka id: GROUP_PREFIX and its spec's id (src/domain/projection.ts); a shard of a
@@ -32,23 +34,82 @@ const LEVEL: Record<Config["LOG_LEVEL"], KafkaLevel> = {
   error: KafkaLevel.ERROR,
 };
 
-export function createKafka(config: Pick<Config, "KAFKA_BROKERS" | "LOG_LEVEL">, clientId: string, log: Logger): Kafka {
-  return new Kafka({
-    clientId,
-    brokers: brokerList(config),
-    logLevel: LEVEL[config.LOG_LEVEL],
-    logCreator:
-      () =>
-      ({ level, log: entry }: LogEntry) => {
-        const { message, ...fields } = entry;
-        const text = `kafkajs: ${message}`;
-        // "Response X" lines are a broker's error answer to one request ("coordinator is loading",
-        // "topic already exists" at start-up); kafkajs retries them or throws to the caller, who
-        // reports what matters. Logged at error they would alarm for nothing.
-        if (message.startsWith("Response ")) log.debug(text, fields);
-        else if (level <= KafkaLevel.ERROR) log.limited(`kafkajs:${message}`, "error", text, fields);
-        else if (level === KafkaLevel.WARN) log.limited(`kafkajs:${message}`, "warn", text, fields);
-        else log.debug(text, fields);
-      },
-  });
+/** What to do with the one line of a refused setting: by default, print it and exit with status 2, as a bad variable does. */
+export type OnRefusedSettings = (line: string) => void;
+
+const exitWithLine: OnRefusedSettings = (line) => {
+  console.error(line);
+  process.exit(2);
+};
+
+/**
+ * A kafkajs client whose producers, consumers and admins, when their connect fails because the
+ * broker refused a setting (./security.ts `describeRefusal`), hand the one line naming it to
+ * `onRefused` rather than leave the caller to retry for ever.
+ */
+class CheckedKafka extends Kafka {
+  constructor(
+    config: ConstructorParameters<typeof Kafka>[0],
+    private readonly settings: Parameters<typeof describeRefusal>[1],
+    private readonly onRefused: OnRefusedSettings,
+  ) {
+    super(config);
+  }
+
+  private guard<T extends { connect(): Promise<void> }>(client: T): T {
+    const connect = client.connect.bind(client);
+    client.connect = async () => {
+      try {
+        await connect();
+      } catch (err) {
+        const line = await describeRefusal(err, this.settings).catch(() => undefined);
+        if (line) this.onRefused(line);
+        throw err;
+      }
+    };
+    return client;
+  }
+
+  override producer(config?: ProducerConfig): Producer {
+    return this.guard(super.producer(config));
+  }
+
+  override consumer(config: ConsumerConfig): Consumer {
+    return this.guard(super.consumer(config));
+  }
+
+  override admin(config?: AdminConfig): Admin {
+    return this.guard(super.admin(config));
+  }
+}
+
+export function createKafka(
+  config: Pick<Config, "KAFKA_BROKERS" | "LOG_LEVEL"> & Partial<KafkaSecuritySettings>,
+  clientId: string,
+  log: Logger,
+  onRefused: OnRefusedSettings = exitWithLine,
+): Kafka {
+  return new CheckedKafka(
+    {
+      clientId,
+      brokers: brokerList(config),
+      ...kafkaSecurity(config),
+      logLevel: LEVEL[config.LOG_LEVEL],
+      logCreator:
+        () =>
+        ({ level, log: entry }: LogEntry) => {
+          const { message, ...fields } = entry;
+          const text = `kafkajs: ${message}`;
+          // "Response X" lines are a broker's error answer to one request ("coordinator is loading",
+          // "topic already exists" at start-up); kafkajs retries them or throws to the caller, who
+          // reports what matters. Logged at error they would alarm for nothing.
+          if (message.startsWith("Response ")) log.debug(text, fields);
+          else if (level <= KafkaLevel.ERROR) log.limited(`kafkajs:${message}`, "error", text, fields);
+          else if (level === KafkaLevel.WARN) log.limited(`kafkajs:${message}`, "warn", text, fields);
+          else log.debug(text, fields);
+        },
+    },
+    config,
+    onRefused,
+  );
 }

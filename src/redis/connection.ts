@@ -10,8 +10,17 @@
  * (`redis://10.0.0.1:6379,redis://10.0.0.2:6379`) is a cluster, reached through ioredis'
  * `Cluster` client, which follows MOVED/ASK redirections and fail-overs by itself. Every key of a
  * script call shares one hash tag (src/redis/keys.ts), so each call stays within one slot.
+ *
+ * TLS and users: a `rediss://` URL connects over TLS, checking the server's certificate against
+ * REDIS_CA_FILE when it is set (the system's authorities otherwise), with REDIS_CERT_FILE and
+ * REDIS_KEY_FILE as the client's certificate when the server asks for one. REDIS_USERNAME and
+ * REDIS_PASSWORD (or REDIS_PASSWORD_FILE) log in as that ACL user instead of the URL's, so each
+ * role's process can run as its own user (tools/infra/acl.ts). Unless the caller passes them,
+ * they are this process's configuration, the one its entry point checked at start.
  */
+import { readFileSync } from "node:fs";
 import Redis, { Cluster, type ClusterNode, type RedisOptions } from "ioredis";
+import { type Config, loadConfig } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { WATCHDOG_TIMEOUT_MS, watchConnection } from "./watchdog.ts";
 
@@ -35,10 +44,44 @@ export const redisSeeds = (url: string): string[] =>
     .map((u) => u.trim())
     .filter(Boolean);
 
-/** Connects to `url`; connection errors go to `log` (at most one line per interval), or nowhere. */
-export function connectRedis(url: string, log?: Logger): Redis {
-  const seeds = redisSeeds(url);
-  const redis = seeds.length > 1 ? connectCluster(seeds) : new Redis(url, POLICY);
+/** The variables of Redis's TLS and user. */
+export type RedisSecuritySettings = Pick<Config, "REDIS_CA_FILE" | "REDIS_CERT_FILE" | "REDIS_KEY_FILE" | "REDIS_USERNAME" | "REDIS_PASSWORD">;
+
+/** This process's Redis TLS and user settings (its environment, through the configuration's one reading). */
+export const redisSecurityFromEnv = (): RedisSecuritySettings => loadConfig(process.env);
+
+/** The TLS options of a `rediss://` seed: the CA and client certificate files, read now. */
+function tlsOptions(settings: Partial<RedisSecuritySettings>): RedisOptions["tls"] {
+  const read = (path: string | undefined) => (path ? readFileSync(path, "utf8") : undefined);
+  const [ca, cert, key] = [read(settings.REDIS_CA_FILE), read(settings.REDIS_CERT_FILE), read(settings.REDIS_KEY_FILE)];
+  return { ...(ca ? { ca: [ca] } : {}), ...(cert ? { cert, key } : {}) };
+}
+
+/** A seed URL without its user and password when the settings name their own (ioredis prefers the URL's). */
+function seedFor(seed: string, settings: Partial<RedisSecuritySettings>): string {
+  if (!settings.REDIS_USERNAME && !settings.REDIS_PASSWORD) return seed;
+  const u = new URL(seed);
+  u.username = "";
+  u.password = "";
+  return u.toString();
+}
+
+/** ioredis options for `settings`: TLS for a rediss:// URL, the user and password when set. */
+export function redisSecurityOptions(url: string, settings: Partial<RedisSecuritySettings>): RedisOptions {
+  return {
+    ...(url.trim().startsWith("rediss://") ? { tls: tlsOptions(settings) } : {}),
+    ...(settings.REDIS_USERNAME ? { username: settings.REDIS_USERNAME } : {}),
+    ...(settings.REDIS_PASSWORD ? { password: settings.REDIS_PASSWORD } : {}),
+  };
+}
+
+/**
+ * Connects to `url`; connection errors go to `log` (at most one line per interval), or nowhere.
+ * `settings` are the TLS files and the user (default: this process's configuration).
+ */
+export function connectRedis(url: string, log?: Logger, settings: Partial<RedisSecuritySettings> = redisSecurityFromEnv()): Redis {
+  const seeds = redisSeeds(url).map((seed) => seedFor(seed, settings));
+  const redis = seeds.length > 1 ? connectCluster(seeds, settings) : new Redis(seeds[0] as string, { ...POLICY, ...redisSecurityOptions(url, settings) });
   redis.on("error", (err: Error) => log?.limited("redis:error", "warn", `redis: ${err.message}`));
   // ioredis' Cluster keeps one connection per node and replaces them on its own; the watchdog
   // watches the one connection of a single server.
@@ -51,7 +94,7 @@ export function connectRedis(url: string, log?: Logger): Redis {
  * `Redis`: it answers the same commands, and every command the service sends names keys of one
  * slot. Only cluster-wide commands differ (a SCAN reaches one node), and the service sends none.
  */
-function connectCluster(seeds: string[]): Redis {
+function connectCluster(seeds: string[], settings: Partial<RedisSecuritySettings>): Redis {
   const nodes: ClusterNode[] = seeds.map((seed) => {
     const u = new URL(seed);
     return { host: u.hostname, port: Number(u.port || 6379) };
@@ -68,6 +111,7 @@ function connectCluster(seeds: string[]): Redis {
       username: decodeURIComponent(first.username) || undefined,
       password: decodeURIComponent(first.password) || undefined,
       tls: first.protocol === "rediss:" ? {} : undefined,
+      ...redisSecurityOptions(seeds[0] as string, settings),
     },
   });
   return cluster as unknown as Redis;

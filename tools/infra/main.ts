@@ -2,19 +2,23 @@
  * `bun run infra`: the local Kafka and Redis, until Ctrl-C / SIGTERM.
  * `bun run infra --cluster [--fresh]`: three Kafka brokers and a Redis Cluster (tools/infra/cluster.ts)
  * instead; `--fresh` drops the cluster's data of earlier runs first.
+ * `bun run infra --secure`: a SASL_SSL Kafka and a TLS Redis with one ACL user per role
+ * (tools/infra/secure-stack.ts); prints the variables every role takes, then each role's own.
  */
 import { parseArgs } from "node:util";
 import { configOrExit } from "../../src/domain/config.ts";
 import { startLocalCluster } from "./cluster.ts";
 import { MissingToolError } from "./kafka.ts";
+import { startSecureStack } from "./secure-stack.ts";
 import { ensureStack } from "./stack.ts";
 
-let args: { cluster?: boolean; fresh?: boolean };
+let args: { cluster?: boolean; fresh?: boolean; secure?: boolean };
 try {
-  args = parseArgs({ options: { cluster: { type: "boolean" }, fresh: { type: "boolean" } } }).values;
+  args = parseArgs({ options: { cluster: { type: "boolean" }, fresh: { type: "boolean" }, secure: { type: "boolean" } } }).values;
   if (args.fresh && !args.cluster) throw new Error("--fresh goes with --cluster");
+  if (args.secure && args.cluster) throw new Error("--secure and --cluster do not go together");
 } catch (err) {
-  console.error(`infra: ${err instanceof Error ? err.message : err}; usage: bun run infra [--cluster [--fresh]]`);
+  console.error(`infra: ${err instanceof Error ? err.message : err}; usage: bun run infra [--cluster [--fresh] | --secure]`);
   process.exit(2);
 }
 
@@ -24,6 +28,15 @@ try {
     const cluster = await startLocalCluster({ fresh: args.fresh });
     for (const [name, value] of Object.entries(cluster.env)) console.log(`${name}=${value}`);
     stop = cluster.stop;
+  } else if (args.secure) {
+    const secure = await startSecureStack({ prefix: configOrExit().REDIS_PREFIX });
+    for (const [name, value] of Object.entries(secure.env)) console.log(`${name}=${value}`);
+    console.log("# and each role its own Redis user, beside the variables above:");
+    for (const user of secure.users) {
+      const own = secure.roleEnv(user.role);
+      console.log(`#   ${user.role}: REDIS_USERNAME=${own.REDIS_USERNAME} REDIS_PASSWORD_FILE=${own.REDIS_PASSWORD_FILE}`);
+    }
+    stop = secure.stop;
   } else {
     const config = configOrExit();
     const stack = await ensureStack(config);

@@ -2,8 +2,10 @@
  * A local redis-server, started when REDIS_URL names a localhost port where nothing answers.
  */
 
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
+import { connect as connectTcp } from "node:net";
 import { join } from "node:path";
+import { connect as connectTls } from "node:tls";
 import Redis from "ioredis";
 import { MissingToolError } from "./kafka.ts";
 import { type Child, cacheDir, startChild, waitUntil, which } from "./process.ts";
@@ -25,6 +27,31 @@ export interface StartRedisOptions {
   dataDir?: string;
   /** Append-only file on (fault tests that restart Redis need it); off by default. */
   persist?: boolean;
+  /**
+   * TLS only (`--tls-port`, `--port 0`): the server's certificate and key, and the CA that client
+   * certificates are checked against when a client gives one (`--tls-auth-clients optional`).
+   */
+  tls?: { cert: string; key: string; ca: string };
+  /** An ACL file (`--aclfile`, tools/infra/acl.ts); its users are then the only way in. */
+  aclFile?: string;
+}
+
+/**
+ * Whether a Redis server answers a PING on 127.0.0.1:`port` (over TLS when `ca` is given): any
+ * reply counts, `-NOAUTH` too, so a server whose default user is off is seen as up.
+ */
+export function redisAnswers(port: number, ca?: string, timeoutMs = 1_000): Promise<boolean> {
+  return new Promise((done) => {
+    const socket = ca ? connectTls({ host: "127.0.0.1", port, ca: [readFileSync(ca, "utf8")] }) : connectTcp({ host: "127.0.0.1", port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      done(ok);
+    };
+    socket.setTimeout(timeoutMs, () => finish(false));
+    socket.once(ca ? "secureConnect" : "connect", () => socket.write("PING\r\n"));
+    socket.once("data", (chunk: Buffer) => finish(chunk[0] === 0x2b || chunk[0] === 0x2d));
+    socket.once("error", () => finish(false));
+  });
 }
 
 export async function pingRedis(url: string): Promise<boolean> {
@@ -45,12 +72,28 @@ export async function startRedis(opts: StartRedisOptions): Promise<LocalRedis> {
   if (!server) throw new MissingToolError("redis-server not found: install it (Debian: apt-get install redis-server), or point REDIS_URL at a running Redis.");
   const dataDir = opts.dataDir ?? cacheDir("redis-data", String(opts.port));
   mkdirSync(dataDir, { recursive: true });
-  const url = `redis://127.0.0.1:${opts.port}`;
+  const url = `${opts.tls ? "rediss" : "redis"}://127.0.0.1:${opts.port}`;
   const logFile = join(dataDir, "redis.log");
+  const listen = opts.tls
+    ? [
+        "--port",
+        "0",
+        "--tls-port",
+        String(opts.port),
+        "--tls-cert-file",
+        opts.tls.cert,
+        "--tls-key-file",
+        opts.tls.key,
+        "--tls-ca-cert-file",
+        opts.tls.ca,
+        "--tls-auth-clients",
+        "optional",
+      ]
+    : ["--port", String(opts.port)];
   const args = [
     server,
-    "--port",
-    String(opts.port),
+    ...listen,
+    ...(opts.aclFile ? ["--aclfile", opts.aclFile] : []),
     "--bind",
     "127.0.0.1",
     "--dir",
@@ -67,7 +110,8 @@ export async function startRedis(opts: StartRedisOptions): Promise<LocalRedis> {
   let child: Child;
   const launch = async () => {
     child = startChild(`redis-${opts.port}`, args, { logFile });
-    await waitUntil(`redis-server on port ${opts.port}`, () => pingRedis(url), 15_000, child, logFile);
+    const ready = opts.tls || opts.aclFile ? () => redisAnswers(opts.port, opts.tls?.ca) : () => pingRedis(url);
+    await waitUntil(`redis-server on port ${opts.port}`, ready, 15_000, child, logFile);
   };
   await launch();
   return {
