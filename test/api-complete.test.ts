@@ -8,8 +8,7 @@
  */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { createApp } from "../src/api/app.ts";
-import { Coverage } from "../src/api/completeness.ts";
+import { apiContext, createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import type { ApiProjection } from "../src/api/projection.ts";
 import { redisStore } from "../src/api/store-redis.ts";
@@ -39,25 +38,14 @@ const FIRST_MINUTE = minuteOf(NOW_SEC) * 1000 - 60 * MIN;
 const apiRedis = connectRedis(config.REDIS_URL);
 // A probe that has never run: the partitions are TOPIC_PARTITIONS (3) and whatever Redis names.
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
-const app = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => NOW, cacheMs: 0 });
+const app = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => NOW, fresh: { shared: false } });
 const get = (path: string, on = app) => on.handle(new Request(`http://localhost${path}`));
 
 const UNKNOWN = "ab".repeat(32);
 /** The GET routes a projection's API part mounts (Elysia's `/x/:param` form), on a context like the app's. */
 const mounted = (p: ApiProjection): string[] =>
   p.api
-    .routes({
-      config,
-      redis: apiRedis,
-      now: () => NOW,
-      cacheMs: 0,
-      coverage: new Coverage(
-        redisStore(apiRedis, config, PROJECTIONS),
-        () => NOW,
-        config.TOPIC,
-        () => 3,
-      ),
-    })
+    .routes(apiContext({ config, redis: apiRedis, now: () => NOW, fresh: { shared: false } }, redisStore(apiRedis, config, PROJECTIONS), () => 3))
     .routes.filter((r) => r.method === "GET")
     .map((r) => r.path);
 /** A mounted path as the OpenAPI document writes it. */
@@ -284,7 +272,7 @@ describe("GET /show_transactions/: the span the list shows", () => {
 describe("GET /high_value_addr with the address projection in shards", () => {
   const addresses = projectionOf("addresses") as Projection;
   const sharded = loadConfig({ ...env, ADDRESS_SHARDS: "3" });
-  const shardedApp = createApp({ config: sharded, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => NOW, cacheMs: 0 });
+  const shardedApp = createApp({ config: sharded, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => NOW, fresh: { shared: false } });
 
   test("complete only while every shard is: one replaying flags the whole window", async () => {
     const shards = shardsOf(addresses, sharded);

@@ -18,7 +18,7 @@ import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { fill, moveWindow } from "../tools/testkit/fill.ts";
 import { level, plant } from "./helpers/coverage.ts";
-import { testEnv, waitFor } from "./helpers/env.ts";
+import { testEnv } from "./helpers/env.ts";
 
 const { config, kafka, redis } = testEnv();
 const log = createLogger("api-data-test", config);
@@ -31,7 +31,7 @@ let clockMs = NOW_SEC * 1000;
 
 const apiRedis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
-const app = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clockMs, cacheMs: 0 });
+const app = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clockMs, fresh: { shared: false } });
 const get = async (path: string, headers: Record<string, string> = {}) => app.handle(new Request(`http://localhost${path}`, { headers }));
 
 let serial = 0;
@@ -351,24 +351,5 @@ describe("GET /high_value_addr", () => {
     } finally {
       clockMs = NOW_SEC * 1000;
     }
-  });
-});
-
-describe("caching", () => {
-  test("answers are reused for cacheMs, then refreshed in the background, and never older than 2 × cacheMs", async () => {
-    let clock = NOW_SEC * 1000;
-    const cached = createApp({ config, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clock, cacheMs: 1_000 });
-    const ask = async () => (await (await cached.handle(new Request("http://localhost/show_transactions?limit=1"))).json()).transactions[0].hash;
-    const before = await ask();
-    const newer = tx(M + 20, [[ADDRESSES[0] as string, 1]], [[ADDRESSES[0] as string, 2]]);
-    await fill(redis, config, [newer], { at: NOW_SEC, roles: ["transactions"] });
-    expect(await ask()).toBe(before); // fresh: reused
-    clock += 1_000;
-    expect(await ask()).toBe(before); // stale: still served, while a background read replaces it
-    await waitFor("the background refresh", async () => (await ask()) === newer.hash, 5_000);
-    const newest = tx(M + 25, [[ADDRESSES[0] as string, 1]], [[ADDRESSES[0] as string, 2]]);
-    await fill(redis, config, [newest], { at: NOW_SEC, roles: ["transactions"] });
-    clock += 2_000; // past 2 × cacheMs: read before answering
-    expect(await ask()).toBe(newest.hash);
   });
 });

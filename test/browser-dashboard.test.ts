@@ -36,7 +36,7 @@ import { testEnv, waitFor } from "./helpers/env.ts";
 const { config, kafka, redis: seedRedis } = testEnv();
 const redis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, consumerGroups(config, PROJECTIONS));
-const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("dashboard-browser-test", config), cacheMs: 0 });
+const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("dashboard-browser-test", config), fresh: { shared: false } });
 /** The projection that replays here: the per-minute chart's. */
 const counts = projectionOf("counts") as Projection;
 /** The fee chart's projection: level with the log, then replaying in the last test. */

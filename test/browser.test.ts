@@ -21,7 +21,7 @@ import { testEnv } from "./helpers/env.ts";
 const { config, kafka } = testEnv();
 const redis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, consumerGroups(config, PROJECTIONS));
-const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api-browser-test", config), cacheMs: 0 });
+const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api-browser-test", config), fresh: { shared: false } });
 const port = freePort();
 let browser: Browser | undefined;
 

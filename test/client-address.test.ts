@@ -40,7 +40,7 @@ function serve(vars: Record<string, string>) {
     kafka: probe,
     projections: PROJECTIONS,
     log: createLogger("client-address-test", config),
-    cacheMs: 0,
+    fresh: { shared: false },
     rateLimiter: new RateLimiter(config.RATE_LIMIT_PER_MIN, () => 0),
     broadcaster: (store, now) =>
       (broadcaster = new Broadcaster(store, now, { intervalMs: 50, maxClients: config.STREAM_MAX_CLIENTS, maxPerAddress: config.STREAM_MAX_PER_ADDRESS })),

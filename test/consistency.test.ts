@@ -108,7 +108,7 @@ beforeAll(async () => {
     kafka: new KafkaProbe(client.admin(), config.TOPIC, []),
     projections: PROJECTIONS,
     log: createLogger("api", { ...config, LOG_LEVEL: "error" }),
-    cacheMs: 0,
+    fresh: { shared: false },
   });
   poller = new Poller((req) => app.handle(req), deliveries);
   await waitFor("100 frames delivered", () => deliveries.length > 100, 60_000);

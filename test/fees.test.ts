@@ -186,7 +186,7 @@ function apiOf(env: TestEnv, now: () => number) {
     projections,
     log: createLogger("fees-test", { ...env.config, LOG_LEVEL: "error" }),
     now,
-    cacheMs: 0,
+    fresh: { shared: false },
   });
   const answer = async (): Promise<Answer> => {
     const res = await app.handle(new Request("http://localhost/fee_rates_per_minute"));

@@ -447,7 +447,7 @@ test("hostile HTTP: no 5xx, every API error a JSON {error, message}, and the API
   const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, []);
   cleanup.push(() => probe.close());
   const port = freePort();
-  const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({
+  const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), fresh: { shared: false } }).listen({
     port,
     hostname: "127.0.0.1",
   });
@@ -543,7 +543,7 @@ test("Redis unreachable: every answer is a JSON 503 (or the route's own answer) 
   const probe = new KafkaProbe(kafka.admin({ retry: { retries: 0 } }), config.TOPIC, consumerGroups(config, PROJECTIONS));
   cleanup.push(() => probe.close());
   const port = freePort();
-  const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 }).listen({
+  const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), fresh: { shared: false } }).listen({
     port,
     hostname: "127.0.0.1",
   });

@@ -32,7 +32,7 @@ function healthApp(cfg = config) {
   const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1 } }), cfg.TOPIC, consumerGroups(cfg, PROJECTIONS));
   probes.push(probe);
   const clock = { ms: 0 };
-  const app = createApp({ config: cfg, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, cacheMs: 0, health: { monotonic: () => clock.ms } });
+  const app = createApp({ config: cfg, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, fresh: { shared: false }, health: { monotonic: () => clock.ms } });
   return { app, clock };
 }
 

@@ -5,8 +5,7 @@
  * does not move); SIGCONT, and it is 200 again.
  */
 import { afterAll, expect, test } from "bun:test";
-import { createApp } from "../src/api/app.ts";
-import { Coverage } from "../src/api/completeness.ts";
+import { apiContext, createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import type { ApiProjection } from "../src/api/projection.ts";
 import { redisStore } from "../src/api/store-redis.ts";
@@ -17,13 +16,14 @@ import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
+import { askedRoutes as askedRoutesOf } from "./helpers/routes.ts";
 
 const pipelineEnv = testEnv();
 const { config, kafka } = pipelineEnv;
 const p = new Pipeline(pipelineEnv, "health");
 const redis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin({ retry: { retries: 1, initialRetryTime: 200 } }), config.TOPIC, consumerGroups(config, PROJECTIONS));
-const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), cacheMs: 0 });
+const app = createApp({ config, redis, kafka: probe, projections: PROJECTIONS, log: createLogger("api", { ...config, LOG_LEVEL: "error" }), fresh: { shared: false } });
 afterAll(async () => {
   await bounded("stopping the pipeline", () => p.stop(), 30_000);
   await probe.close();
@@ -40,24 +40,13 @@ const health = async () => {
   return { status: res.status, body: (await res.json()) as Body };
 };
 
-/** The GET routes a projection's API part mounts, as a client asks them: each path parameter its documented example. */
-async function askedRoutes(p: ApiProjection): Promise<string[]> {
-  const doc = (await (await app.handle(new Request("http://localhost/swagger/json"))).json()) as {
-    paths: Record<string, { get: { parameters?: { in: string; name: string; schema: { example?: string } }[] } }>;
-  };
-  const coverage = new Coverage(redisStore(redis, config, PROJECTIONS), Date.now, config.TOPIC, () => config.TOPIC_PARTITIONS);
-  return p.api
-    .routes({ config, redis, now: Date.now, cacheMs: 0, coverage })
-    .routes.filter((r) => r.method === "GET")
-    .map((r) => {
-      const params = doc.paths[r.path.replace(/:([^/]+)/g, "{$1}")]?.get.parameters ?? [];
-      return r.path.replace(/:([^/]+)/g, (_, name: string) => {
-        const example = params.find((x) => x.in === "path" && x.name === name)?.schema.example;
-        if (example === undefined) throw new Error(`${r.path}: no documented example for the path parameter ${name}`);
-        return encodeURIComponent(example);
-      });
-    });
-}
+/** The GET routes a projection's API part mounts, as a client asks them. */
+const askedRoutes = (p: ApiProjection) =>
+  askedRoutesOf(
+    app,
+    p,
+    apiContext({ config, redis, fresh: { shared: false } }, redisStore(redis, config, PROJECTIONS), () => config.TOPIC_PARTITIONS),
+  );
 
 test("a SIGSTOPped consumer makes /health 503 naming its group; SIGCONT makes it 200 again", async () => {
   await p.feed({ rate: 50, seed: 12 });

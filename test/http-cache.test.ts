@@ -9,9 +9,8 @@
  */
 import { beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { createApp } from "../src/api/app.ts";
+import { apiContext, createApp } from "../src/api/app.ts";
 import { etagOf, Rendered } from "../src/api/cache.ts";
-import { Coverage } from "../src/api/completeness.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import type { ApiProjection } from "../src/api/projection.ts";
 import { COMPLETE_CACHE, INCOMPLETE_CACHE, jsonOrText, noneMatch } from "../src/api/respond.ts";
@@ -37,7 +36,7 @@ let clockMs = NOW_SEC * 1000;
 
 const apiRedis = connectRedis(config.REDIS_URL);
 const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
-const makeApp = (cfg = config) => createApp({ config: cfg, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clockMs, cacheMs: 0 });
+const makeApp = (cfg = config) => createApp({ config: cfg, redis: apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => clockMs, fresh: { shared: false } });
 const app = makeApp();
 /** Origins CORS_ORIGIN lists. */
 const LISTED = ["http://a.example", "http://b.example"];
@@ -83,18 +82,7 @@ beforeEach(async () => {
 /** Every data route of every projection, as it mounts them (Elysia's `/x/:param` form): as test/api-complete.test.ts finds them. */
 const ROUTES = PROJECTIONS.flatMap((p: ApiProjection) =>
   p.api
-    .routes({
-      config,
-      redis: apiRedis,
-      now: () => clockMs,
-      cacheMs: 0,
-      coverage: new Coverage(
-        redisStore(apiRedis, config, PROJECTIONS),
-        () => clockMs,
-        config.TOPIC,
-        () => 3,
-      ),
-    })
+    .routes(apiContext({ config, redis: apiRedis, now: () => clockMs, fresh: { shared: false } }, redisStore(apiRedis, config, PROJECTIONS), () => 3))
     .routes.filter((r) => r.method === "GET")
     .map((r) => r.path),
 );

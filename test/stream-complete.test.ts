@@ -52,7 +52,7 @@ function api(opts?: ConstructorParameters<typeof Broadcaster>[2]) {
     kafka: probe,
     projections: PROJECTIONS,
     log: createLogger("stream-complete", config),
-    cacheMs: 0,
+    fresh: { shared: false },
     ...(opts
       ? {
           broadcaster: (store, now) => {

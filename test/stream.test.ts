@@ -30,7 +30,7 @@ const app = createApp({
   kafka: probe,
   projections: PROJECTIONS,
   log: createLogger("stream-test", config),
-  cacheMs: 0,
+  fresh: { shared: false },
   broadcaster: (store, now) => (broadcaster = new Broadcaster(store, now, { intervalMs: 50, queueMax: QUEUE_MAX })),
 });
 const port = freePort();
@@ -199,7 +199,7 @@ describe("GET /stream caps", () => {
         kafka: probe,
         projections: PROJECTIONS,
         log: createLogger("stream-test", config),
-        cacheMs: 0,
+        fresh: { shared: false },
         broadcaster: (store, now) => (capped = new Broadcaster(store, now, { intervalMs: 50, maxClients, maxPerAddress })),
       });
     try {

@@ -10,6 +10,7 @@ import type { Logger } from "../domain/log.ts";
 import { Coverage } from "./completeness.ts";
 import { dashboardRoutes } from "./dashboard/routes.ts";
 import { errorHandler } from "./errors.ts";
+import { Freshness, type FreshOptions } from "./fresh.ts";
 import type { KafkaProbe } from "./health/kafka.ts";
 import { healthRoutes } from "./health/routes.ts";
 import { type HealthOptions, HealthService, MAX_HEALTH_CACHE_MS } from "./health/service.ts";
@@ -23,9 +24,6 @@ import { streamRoutes } from "./stream/routes.ts";
 import { Broadcaster } from "./stream/service.ts";
 import { swaggerPlugin } from "./swagger/plugin.ts";
 
-/** How long an answer of the data endpoints is reused (see cache.ts); it is then served at most as long again while being refreshed. */
-export const DEFAULT_CACHE_MS = 1_000;
-
 export interface AppDeps {
   config: Config;
   /** A client made by `connectRedis` (src/redis/connection.ts): commands fail rather than wait. */
@@ -37,15 +35,15 @@ export interface AppDeps {
   log: Logger;
   /** The clock (unix ms); tests pin it. */
   now?: () => number;
-  /** Reuse of data answers, ms (answers are at most twice this old); 0 reads Redis on every request. Default `DEFAULT_CACHE_MS`. */
-  cacheMs?: number;
+  /** How answers follow Redis (./fresh.ts): by default each reading is kept until its projection's version moves; `{ shared: false }` reads on every request. */
+  fresh?: FreshOptions;
   /** Request metrics; one per process. */
   http?: HttpMetrics;
   /** The /stream broadcaster (one per process); made from the store when absent. */
   broadcaster?: (store: ApiStore, now: () => number) => Broadcaster;
   /** Wraps the Redis store (tests count reads through it). */
   store?: (store: ApiStore) => ApiStore;
-  /** /health: reuse of an answer (at most 1 s; default the lesser of `cacheMs` and 1 s), and when a group with work counts as stalled. */
+  /** /health: reuse of an answer (at most 1 s, the default; 0 when answers are not shared), and when a group with work counts as stalled. */
   health?: HealthOptions;
   /** The rate limiter (made from RATE_LIMIT_PER_MIN when absent); tests pin its clock. */
   rateLimiter?: RateLimiter;
@@ -72,20 +70,33 @@ const corsOrigin = (value: string): string | string[] =>
         .map((o) => o.trim())
         .filter(Boolean);
 
+/**
+ * What every projection's routes are built on (./projection.ts), from the store the app reads
+ * through. `partitions`: the topic's partitions, for the coverage of every answer.
+ */
+export function apiContext(deps: Pick<AppDeps, "config" | "redis" | "now" | "fresh">, store: ApiStore, partitions: () => number): ApiContext {
+  const now = deps.now ?? Date.now;
+  return {
+    config: deps.config,
+    redis: deps.redis,
+    fresh: new Freshness(() => store.check(), now, deps.fresh),
+    coverage: new Coverage(store, deps.config.TOPIC, partitions),
+  };
+}
+
 export function createApp(deps: AppDeps) {
   const now = deps.now ?? Date.now;
-  const cacheMs = deps.cacheMs ?? DEFAULT_CACHE_MS;
   const http = deps.http ?? new HttpMetrics();
   const base = redisStore(deps.redis, deps.config, deps.projections);
   const store = deps.store?.(base) ?? base;
   // Every partition of the topic: Kafka's count once the /health probe has seen it (a topic made
   // elsewhere can have another), TOPIC_PARTITIONS (what this pipeline creates) until then.
-  const coverage = new Coverage(store, now, deps.config.TOPIC, () => deps.kafka.partitions ?? deps.config.TOPIC_PARTITIONS);
-  const context: ApiContext = { config: deps.config, redis: deps.redis, now, cacheMs, coverage };
+  const context = apiContext(deps, store, () => deps.kafka.partitions ?? deps.config.TOPIC_PARTITIONS);
+  const fresh = context.fresh;
   const broadcaster =
     deps.broadcaster?.(store, now) ?? new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });
   const health = new HealthService(deps.redis, store, deps.kafka, deps.projections, now, deps.log, {
-    cacheMs: Math.min(cacheMs, MAX_HEALTH_CACHE_MS),
+    cacheMs: fresh.shared ? MAX_HEALTH_CACHE_MS : 0,
     config: deps.config,
     ...deps.health,
   });
@@ -114,7 +125,8 @@ export function createApp(deps: AppDeps) {
         description:
           "Real-time analytics over unconfirmed Bitcoin transactions (blockchain.com feed → Kafka → Redis). Times are UTC, values satoshi. " +
           'Every error is JSON `{ "error": "<code>", "message": "<what was wrong and what is allowed>" }`. ' +
-          "Answers of the data routes are shared between requests for a second and refreshed in the background, so they are at most about 2 seconds old. " +
+          "Answers of the data routes follow Redis: each is read again once its projection has written (checked every 5 ms, re-read at most every 20 ms under a burst of writes), " +
+          "so it reflects every write Redis acknowledged about 25 ms before the request; with no writes, requests cost Redis only that check. " +
           "Every data answer says whether its figures are final: `complete` (and, when false, `incomplete_reason`: replaying, log_gap or behind) " +
           "in the body, and the headers `X-Complete` and `X-Incomplete-Reason`. " +
           "HTTP caching: every data answer carries a strong `ETag`, a hash of the body as sent with its flag (the text table's tag covers `X-Complete` too); " +

@@ -5,11 +5,13 @@
  * the text table and the 404 of /transactions/{hash} carry them too).
  *
  * The judgement is src/domain/coverage.ts's; this file picks what it is given: every partition of
- * the topic, of every shard the figure merges, as Redis holds them when the answer is rendered.
- * A render reads the coverage before and after its figures (`Coverage.bracket`) and takes the
+ * the topic, of every shard the figure merges, as Redis holds them when the figures are read.
+ * A reading takes the coverage before and after its figures (`Coverage.bracket`) and takes the
  * worse judgement: figures only grow while the coverage holds, so the coverage read before is
- * safe, and one that a FLUSHALL, a restored snapshot or a rebuild changed during the render shows
- * in the reading after.
+ * safe, and one that a FLUSHALL, a restored snapshot or a rebuild changed during the reading shows
+ * in the reading after. The judgement itself is made at each request's moment (fresh.ts): a
+ * reading is kept while the projection writes nothing, and a span it showed complete can turn
+ * `behind` as time passes.
  */
 import { Type } from "@sinclair/typebox";
 import { t } from "elysia";
@@ -17,6 +19,7 @@ import { type Completeness, INCOMPLETE_REASONS, LATENESS_MS, type PartitionCover
 import type { ProjectionSpec } from "../domain/projection.ts";
 import { positionField } from "../redis/keys.ts";
 import { type GroupProgress, partitionCoverage } from "../redis/read.ts";
+import type { Moment } from "./fresh.ts";
 import type { ApiStore } from "./store.ts";
 
 export type { Completeness };
@@ -83,31 +86,39 @@ export function partitionsOf(progresses: readonly GroupProgress[], topic: string
   return out;
 }
 
-/** Judges spans of event time [fromMs, toMs) against the coverage one render read, at the time it read it. */
+/** Judges spans of event time [fromMs, toMs) against the coverage one reading took, at a request's moment. */
 export type Judge = (fromMs: number, toMs: number) => Completeness;
 
-/** Reads a projection's coverage for a render, around the render's reading of its figures. */
+/** Figures and the coverage read around them: judged at each request's moment (fresh.ts), so an answer turns `behind` on time. */
+export interface Bracketed<T> {
+  value: T;
+  judgeAt(moment: Moment): Judge;
+}
+
+/** Reads a projection's coverage around the reading of its figures. */
 export class Coverage {
   constructor(
     private readonly store: ApiStore,
-    private readonly now: () => number,
     private readonly topic: string,
     /** Partitions of the topic: Kafka's count when the /health probe has seen it, else TOPIC_PARTITIONS. */
     private readonly partitions: () => number,
   ) {}
 
-  private async read(spec: ProjectionSpec): Promise<Judge> {
-    const at = this.now();
-    const [progresses, heldSince] = await Promise.all([this.store.coverage(spec), this.store.producerHeldSinceMs(at)]);
-    const parts = partitionsOf(progresses, this.topic, this.partitions());
-    return (fromMs, toMs) => spanCompleteness(parts, fromMs, toMs, at, heldSince);
+  private async read(spec: ProjectionSpec): Promise<PartitionCoverage[]> {
+    return partitionsOf(await this.store.coverage(spec), this.topic, this.partitions());
   }
 
   /** Reads the figures between two readings of the coverage; judges by the worse of the two. */
-  async bracket<T>(spec: ProjectionSpec, figures: () => Promise<T>): Promise<{ judge: Judge; value: T }> {
+  async bracket<T>(spec: ProjectionSpec, figures: () => Promise<T>): Promise<Bracketed<T>> {
     const before = await this.read(spec);
     const value = await figures();
     const after = await this.read(spec);
-    return { value, judge: (fromMs, toMs) => worstOf([before(fromMs, toMs), after(fromMs, toMs)]) };
+    return {
+      value,
+      judgeAt:
+        ({ nowMs, heldSinceMs }) =>
+        (fromMs, toMs) =>
+          worstOf([spanCompleteness(before, fromMs, toMs, nowMs, heldSinceMs), spanCompleteness(after, fromMs, toMs, nowMs, heldSinceMs)]),
+    };
   }
 }

@@ -9,6 +9,7 @@ import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import type { ProjectionSpec } from "../domain/projection.ts";
 import type { Coverage } from "./completeness.ts";
+import type { Freshness } from "./fresh.ts";
 import type { Feeds } from "./store.ts";
 
 /** What a projection's routes are built from. */
@@ -16,10 +17,8 @@ export interface ApiContext {
   readonly config: Config;
   /** A client made by `connectRedis`; reads go through `fromRedis` (./redis.ts). */
   readonly redis: Redis;
-  /** The clock (unix ms); tests pin it. */
-  readonly now: () => number;
-  /** Reuse of data answers, ms (./cache.ts); 0 reads Redis on every request. */
-  readonly cacheMs: number;
+  /** Keeps each reading until its projection's version moves (./fresh.ts); holds the clock (unix ms), which tests pin. */
+  readonly fresh: Freshness;
   /** Reads a projection's coverage around its figures, for the `complete` flag (./completeness.ts). */
   readonly coverage: Coverage;
 }

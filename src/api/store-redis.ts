@@ -6,7 +6,7 @@
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
 import { metricsKey } from "../redis/keys.ts";
-import { groupProgress, producerHeldSinceMs, replayLeft, shardProgresses } from "../redis/read.ts";
+import { groupProgress, producerHeldReports, projectionVersion, replayLeft, shardProgresses } from "../redis/read.ts";
 import type { ApiProjection } from "./projection.ts";
 import { fromRedis } from "./redis.ts";
 import type { ApiStore, Feeds } from "./store.ts";
@@ -47,7 +47,13 @@ export function redisStore(redis: Redis, config: Config, projections: readonly A
         `${spec.role} projection`,
       ),
     coverage: (spec) => fromRedis(shardProgresses(redis, config, spec), `${spec.role} coverage`),
-    producerHeldSinceMs: (nowMs) => fromRedis(producerHeldSinceMs(redis, config, nowMs), "producers' held transactions"),
+    check: () =>
+      fromRedis(
+        Promise.all([Promise.all(projections.map(async (spec) => [spec.role, await projectionVersion(redis, config, spec)] as const)), producerHeldReports(redis, config)]).then(
+          ([versions, held]) => ({ versions: new Map(versions), held }),
+        ),
+        "projections' versions",
+      ),
     pipelineMetrics: () => fromRedis(redis.hgetall(metrics), "metrics hash"),
   };
 }

@@ -1,10 +1,11 @@
 /**
  * What the API reads from Redis outside the projections' own routes, as one interface the shared
  * services depend on: every projection's progress and coverage (/health, the `complete` flags),
- * the producers' held reports and the metrics hash (store-redis.ts, on src/redis/read.ts), and
+ * the versions and producers' held reports of the API's checks, the metrics hash (store-redis.ts, on src/redis/read.ts), and
  * the feeds some projection offers (./projection.ts). Times are unix milliseconds, UTC; values
  * satoshi.
  */
+import type { HeldReport } from "../domain/coverage.ts";
 import type { ProjectionSpec } from "../domain/projection.ts";
 import type { TransactionView } from "../domain/transaction.ts";
 import type { GroupProgress } from "../redis/read.ts";
@@ -39,6 +40,14 @@ export interface Feeds {
   minuteBuckets(fromMs: number, n: number): Promise<MinuteFigures[]>;
 }
 
+/** What a check finds (fresh.ts). */
+export interface Check {
+  /** Role -> the projection's version (src/redis/read.ts projectionVersion). */
+  versions: Map<string, string>;
+  /** What the producers hold (src/redis/read.ts producerHeldReports). */
+  held: HeldReport[];
+}
+
 /** A group's projection as /health shows it (`Projection`), and where it is, for the stall check. */
 export type ProjectionState = Projection & {
   /** Sum of the group's positions in Redis (next offset per partition): moves as the group applies records. */
@@ -54,8 +63,11 @@ export interface ApiStore extends Feeds {
    * it (completeness.ts); /health reads each partition's position and error from it.
    */
   coverage(spec: ProjectionSpec): Promise<GroupProgress[]>;
-  /** Since when a producer holds transactions Kafka has not acknowledged (its fresh reports at `nowMs`); null when none does. */
-  producerHeldSinceMs(nowMs: number): Promise<number | null>;
+  /**
+   * The API's check (fresh.ts): every projection's version and the producers' held reports, in
+   * one round trip of small reads.
+   */
+  check(): Promise<Check>;
   /** Pipeline counters and gauges (the metrics hash every role flushes into). */
   pipelineMetrics(): Promise<Record<string, string>>;
 }

@@ -1,7 +1,7 @@
 /**
  * Exact or flagged: whether a projection holds every record the log has for a span of event
  * time. Pure; the facts come from Redis (src/redis/read.ts `groupProgress`), written there by the
- * consumers (src/consumers/positions.ts, lua/advanceCoverage-2.lua).
+ * consumers (src/consumers/positions.ts, lua/advanceCoverage-3.lua).
  *
  * Per partition of the topic, a projection keeps (times are Kafka record timestamps, which the
  * producer takes from Redis's clock, unix ms):
@@ -91,4 +91,17 @@ export function spanCompleteness(
     if (reason && (worst === null || INCOMPLETE_REASONS.indexOf(reason) < INCOMPLETE_REASONS.indexOf(worst))) worst = reason;
   }
   return worst === null ? COMPLETE : { complete: false, reason: worst };
+}
+
+/** A producer's report of transactions it holds (src/redis/keys.ts producerHeldKey), on Redis's clock. */
+export interface HeldReport {
+  heldSinceMs: number;
+  writtenMs: number;
+}
+
+/** Since when a producer holds transactions, at `nowMs`: the oldest of the fresh reports; null when none. */
+export function heldSinceAt(reports: readonly HeldReport[], nowMs: number): number | null {
+  let since: number | null = null;
+  for (const r of reports) if (r.writtenMs >= nowMs - HELD_REPORT_STALE_MS) since = since === null ? r.heldSinceMs : Math.min(since, r.heldSinceMs);
+  return since;
 }

@@ -4,14 +4,14 @@
  * the consumers move the windows.
  *
  *   groupProgress        a group's positions, replay and coverage 1 round trip per shard
- *   producerHeldSinceMs  since when a producer holds transactions 1 HGETALL
+ *   producerHeldReports  what the producers hold                  1 HGETALL
  *   projectionVersion    a projection's version                  1 GET per shard
  *
  * Each projection reads its own figures in its folder (src/projections/<name>/read.ts).
  */
 import type Redis from "ioredis";
 import type { Config } from "../domain/config.ts";
-import { HELD_REPORT_STALE_MS, type PartitionCoverage } from "../domain/coverage.ts";
+import type { HeldReport, PartitionCoverage } from "../domain/coverage.ts";
 import { type ProjectionSpec, shardsOf } from "../domain/projection.ts";
 import type { Shard } from "../domain/shards.ts";
 import { positionKey, producerHeldKey, replayKey, versionKey } from "./keys.ts";
@@ -149,24 +149,19 @@ export function replayTotal(progress: GroupProgress): number {
 }
 
 /**
- * Since when (unix ms, Redis's clock) a producer holds transactions Kafka has not acknowledged:
- * the oldest of the producers' fresh reports (src/redis/keys.ts producerHeldKey); null when none.
+ * The producers' reports of transactions Kafka has not acknowledged (src/redis/keys.ts
+ * producerHeldKey), fresh or not: src/domain/coverage.ts `heldSinceAt` picks the fresh ones.
  */
-export async function producerHeldSinceMs(redis: Redis, config: Prefixed, nowMs: number): Promise<number | null> {
-  let since: number | null = null;
+export async function producerHeldReports(redis: Redis, config: Prefixed): Promise<HeldReport[]> {
+  const out: HeldReport[] = [];
   for (const report of Object.values(await redis.hgetall(producerHeldKey(config)))) {
-    let held: number;
-    let written: number;
     try {
       const r = JSON.parse(report) as { held_since_ms?: unknown; written_ms?: unknown };
-      [held, written] = [Number(r.held_since_ms), Number(r.written_ms)];
-    } catch {
-      continue;
-    }
-    if (!Number.isFinite(held) || !(written >= nowMs - HELD_REPORT_STALE_MS)) continue;
-    since = since === null ? held : Math.min(since, held);
+      const [heldSinceMs, writtenMs] = [Number(r.held_since_ms), Number(r.written_ms)];
+      if (Number.isFinite(heldSinceMs) && Number.isFinite(writtenMs)) out.push({ heldSinceMs, writtenMs });
+    } catch {}
   }
-  return since;
+  return out;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Plants by hand what the consumers record of each partition in Redis (the position hash and the
- * replay hash: lua/startReplay-2.lua and the coverage the consumers advance), so a test can put
+ * replay hash: lua/startReplay-3.lua and the coverage the consumers advance), so a test can put
  * an API in front of any state of a projection: level with the log, replaying, behind, with a gap
  * or an error.
  */
@@ -9,7 +9,7 @@ import type { Config } from "../../src/domain/config.ts";
 import type { GroupRole, ProjectionSpec } from "../../src/domain/projection.ts";
 import { type Shard, WHOLE } from "../../src/domain/shards.ts";
 import { projectionOf } from "../../src/projections/registry.ts";
-import { positionField, positionKey, replayKey } from "../../src/redis/keys.ts";
+import { positionField, positionKey, replayKey, versionKey } from "../../src/redis/keys.ts";
 
 /** One partition as the consumers record it; a field left out is not written (null deletes it). */
 export interface PlantedPartition {
@@ -54,6 +54,8 @@ export async function plant(redis: Redis, config: Prefixed, projection: Named, p
     ];
     for (const [name, value] of fields) if (value !== undefined) tx.hset(replay, `${field}:${name}`, value);
   });
+  // As the consumers' scripts do: a write moves the projection's version (INCR keeps it increasing, µs or not).
+  tx.incr(versionKey(config, spec, shard));
   await tx.exec();
 }
 
@@ -61,8 +63,8 @@ export async function plant(redis: Redis, config: Prefixed, projection: Named, p
 export const level = (throughMs: number, partitions = 3): PlantedPartition[] =>
   Array.from({ length: partitions }, () => ({ position: 10, from: 0, until: 10, coversFromMs: 0, throughMs }));
 
-/** Forgets what Redis holds of `projection`'s partitions (one shard). */
+/** Forgets what Redis holds of `projection`'s partitions (one shard), its version with it, as a lost Redis does. */
 export function forget(redis: Redis, config: Prefixed, projection: Named, shard: Shard = WHOLE) {
   const spec = spaceOf(projection);
-  return redis.del(positionKey(config, spec, shard), replayKey(config, spec, shard));
+  return redis.del(positionKey(config, spec, shard), replayKey(config, spec, shard), versionKey(config, spec, shard));
 }

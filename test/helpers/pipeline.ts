@@ -77,7 +77,7 @@ export class Pipeline {
     this.apiRedis = connectRedis(config.REDIS_URL);
     const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
     const log = createLogger("api", { ...config, LOG_LEVEL: "error" });
-    this.app = createApp({ config, redis: this.apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => this.clock(), cacheMs: 0 });
+    this.app = createApp({ config, redis: this.apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => this.clock(), fresh: { shared: false } });
   }
 
   /** Starts (or replaces) the feed simulator; every frame it delivers is recorded. */

@@ -7,6 +7,6 @@ import { AddressesService } from "./service.ts";
 
 export const addressesApi: ApiPart = {
   tag: { name: "addresses", description: "value per address over the last 3 hours" },
-  routes: ({ redis, config, now, cacheMs, coverage }) =>
-    addressesRoutes(new AddressesService((side, limit) => fromRedis(topAddresses(redis, config, side, limit), `top addresses (${side})`), now, cacheMs, coverage)),
+  routes: ({ redis, config, fresh, coverage }) =>
+    addressesRoutes(new AddressesService((side, limit) => fromRedis(topAddresses(redis, config, side, limit), `top addresses (${side})`), fresh, coverage)),
 };

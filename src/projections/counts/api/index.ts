@@ -7,15 +7,14 @@ import { CountsService } from "./service.ts";
 
 export const countsApi: ApiPart = {
   tag: { name: "counts", description: "transactions per minute and per hour" },
-  routes: ({ redis, config, now, cacheMs, coverage }) =>
+  routes: ({ redis, config, fresh, coverage }) =>
     countsRoutes(
       new CountsService(
         {
           minuteBuckets: (fromMs, n) => fromRedis(minuteBuckets(redis, config, fromMs, n), "minute counts"),
           hourBuckets: (fromMs, n) => fromRedis(hourBuckets(redis, config, fromMs, n), "hour counts"),
         },
-        now,
-        cacheMs,
+        fresh,
         coverage,
       ),
     ),

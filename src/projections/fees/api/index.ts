@@ -7,6 +7,5 @@ import { FeesService } from "./service.ts";
 
 export const feesApi: ApiPart = {
   tag: { name: "fees", description: "fee rates per minute, in mempool.space's fee bands" },
-  routes: ({ redis, config, now, cacheMs, coverage }) =>
-    feesRoutes(new FeesService((fromMs, n) => fromRedis(feeMinutes(redis, config, fromMs, n), "fee minutes"), now, cacheMs, coverage)),
+  routes: ({ redis, config, fresh, coverage }) => feesRoutes(new FeesService((fromMs, n) => fromRedis(feeMinutes(redis, config, fromMs, n), "fee minutes"), fresh, coverage)),
 };

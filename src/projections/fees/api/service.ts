@@ -1,10 +1,11 @@
 /**
  * Fee rates per minute (UTC, by event time): the 60 complete minutes before the current one, as
- * /transactions_count_per_minute lists them, read once per cache period and shared by every
- * request of the same minute. Each minute says whether it is complete, and so does the answer.
+ * /transactions_count_per_minute lists them, read once per version of the projection
+ * (src/api/fresh.ts) and shared by every request of the same minute. Each minute says whether it is complete, and so does the answer.
  */
-import { Rendered, TtlCache } from "../../../api/cache.ts";
-import { type Coverage, flagOf, worstOf } from "../../../api/completeness.ts";
+import { Rendered, Renders } from "../../../api/cache.ts";
+import { type Bracketed, type Completeness, type Coverage, flagOf, worstOf } from "../../../api/completeness.ts";
+import type { AnswerCache, Freshness } from "../../../api/fresh.ts";
 import { hhmm } from "../../../domain/window.ts";
 import { PERCENTILES, percentile } from "../bands.ts";
 import type { FeeMinute } from "../read.ts";
@@ -37,30 +38,36 @@ export function feeMinuteView(m: FeeMinute) {
   };
 }
 
+/** Fee minutes read with their coverage, and the answers rendered from them (by their flags). */
+interface Reading {
+  minutes: Bracketed<FeeMinute[]>;
+  renders: Renders<Rendered<FeeMinutes>>;
+}
+
 export class FeesService {
-  private readonly cache: TtlCache<Rendered<FeeMinutes>>;
+  private readonly cache: AnswerCache<Reading>;
 
   constructor(
     private readonly read: (fromMs: number, n: number) => Promise<FeeMinute[]>,
-    private readonly now: () => number,
-    cacheMs: number,
+    private readonly fresh: Freshness,
     private readonly coverage: Coverage,
   ) {
-    this.cache = new TtlCache(cacheMs, now, 4);
+    this.cache = fresh.cache(spec.role, 4);
   }
 
   /** The 60 complete minutes before the current one, oldest first. */
-  perMinute(): Promise<Rendered<FeeMinutes>> {
-    const from = Math.floor(this.now() / MINUTE_MS) * MINUTE_MS - MINUTES_SHOWN * MINUTE_MS;
-    return this.cache.get(String(from), async () => {
-      const { judge, value } = await this.coverage.bracket(spec, () => this.read(from, MINUTES_SHOWN));
-      const minutes = value.map((m, i) => {
-        const start = from + i * MINUTE_MS;
-        return { completeness: judge(start, start + MINUTE_MS), view: feeMinuteView(m) };
-      });
+  async perMinute(): Promise<Rendered<FeeMinutes>> {
+    const from = Math.floor(this.fresh.now() / MINUTE_MS) * MINUTE_MS - MINUTES_SHOWN * MINUTE_MS;
+    const { value, moment } = await this.cache.get(String(from), async () => ({
+      minutes: await this.coverage.bracket(spec, () => this.read(from, MINUTES_SHOWN)),
+      renders: new Renders(16),
+    }));
+    const judge = value.minutes.judgeAt(moment);
+    const each = value.minutes.value.map((_, i) => judge(from + i * MINUTE_MS, from + (i + 1) * MINUTE_MS));
+    return value.renders.of(each.map((c) => (c.complete ? "" : c.reason)).join(","), () => {
       return new Rendered({
-        ...flagOf(worstOf(minutes.map((m) => m.completeness))),
-        minutes: minutes.map((m) => ({ ...m.view, ...flagOf(m.completeness) })),
+        ...flagOf(worstOf(each)),
+        minutes: value.minutes.value.map((m, i) => ({ ...feeMinuteView(m), ...flagOf(each[i] as Completeness) })),
       });
     });
   }

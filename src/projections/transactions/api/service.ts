@@ -1,8 +1,9 @@
 /**
  * The stored transactions (the last 3 hours of event time): the newest ones, one by hash.
  *
- * The newest `MAX_LIMIT` are read once per cache period and every `?limit=` is a slice of that
- * read: a client cycling the limit costs no extra Redis read. One by hash is a single GET.
+ * The newest `MAX_LIMIT` are read once per version of the projection (src/api/fresh.ts) and every
+ * `?limit=` is a slice of that read: a client cycling the limit costs no extra Redis read. One by
+ * hash is a single GET (and a check of the version when it is not found).
  *
  * Completeness (completeness.ts), with the transactions projection's coverage read around the
  * transactions: a list is complete when none is missing from the span it shows, from the oldest
@@ -10,9 +11,10 @@
  * transaction found is complete; a 404 is complete when the projection holds the whole window.
  */
 
-import { Rendered, Sliced, TtlCache } from "../../../api/cache.ts";
-import { type Coverage, flagOf } from "../../../api/completeness.ts";
+import { Rendered, Sliced } from "../../../api/cache.ts";
+import { type Bracketed, type Coverage, flagOf } from "../../../api/completeness.ts";
 import { NotFoundError } from "../../../api/errors.ts";
+import type { AnswerCache, Freshness } from "../../../api/fresh.ts";
 import { toView } from "../../../domain/transaction.ts";
 import { toSec, windowStart } from "../../../domain/window.ts";
 import { spec } from "../spec.ts";
@@ -21,50 +23,75 @@ import type { FoundTransaction, LatestTransactions, TransactionView } from "./mo
 /** The stored record without the pipeline's fields, properties in the contract's order. */
 export const view = toView;
 
-/** The largest `limit` the route allows: what one cached read holds. */
+/** The largest `limit` the route allows: what one shared reading holds. */
 export const MAX_LIMIT = 1000;
 
 /** The reads the service makes (../read.ts, behind the API's Redis guard). */
 export interface TransactionsReads {
   latestTransactions(limit: number, nowMs: number): Promise<TransactionView[]>;
   transaction(hash: string): Promise<TransactionView | null>;
+  /** The projection's version (src/redis/read.ts projectionVersion). */
+  version(): Promise<string>;
+}
+
+/** The newest transactions read (newest first), and how many the reading asked for. */
+interface Latest {
+  list: Sliced<TransactionView>;
+  asked: number;
 }
 
 export class TransactionsService {
-  private readonly latestCache: TtlCache<Sliced<TransactionView>>;
+  private readonly latestCache: AnswerCache<Bracketed<Latest>>;
+  /** The projection's coverage alone, for the answer of a hash not found. */
+  private readonly coverageCache: AnswerCache<Bracketed<null>>;
 
   constructor(
     private readonly store: TransactionsReads,
-    private readonly now: () => number,
-    private readonly cacheMs: number,
+    private readonly fresh: Freshness,
     private readonly coverage: Coverage,
   ) {
-    this.latestCache = new TtlCache(cacheMs, now, 1);
+    this.latestCache = fresh.cache(spec.role, 1);
+    this.coverageCache = fresh.cache(spec.role, 1);
   }
 
   /** The newest `limit` transactions by event time, newest first. */
   async latest(limit: number): Promise<Rendered<LatestTransactions>> {
-    // Without a cache (tests) there is nothing to share: read just what is asked.
-    const size = this.cacheMs > 0 ? MAX_LIMIT : limit;
-    const all = await this.latestCache.get("latest", async () => {
-      const now = this.now();
-      const from = windowStart(toSec(now)) * 1000;
-      const { judge, value } = await this.coverage.bracket(spec, () => this.store.latestTransactions(size, now));
-      const listed = value.map(view);
-      // The first n listed are all `limit` asked for when more were read (or the read was full): a
-      // transaction missing from them would be newer than the last. Fewer than asked: the whole window.
-      const spanFrom = (n: number) => (n > 0 && (n < listed.length || listed.length === size) ? (listed[n - 1] as TransactionView).time * 1000 : from);
-      return new Sliced(listed, (transactions) => ({ ...flagOf(judge(spanFrom(transactions.length), now)), transactions: [...transactions] }), "transactions");
-    });
-    return all.take(limit) as Rendered<LatestTransactions>;
+    // Shared readings hold the largest answer, sliced per request; a reading per request (tests) reads just what is asked.
+    const asked = this.fresh.shared ? MAX_LIMIT : limit;
+    const { value, moment } = await this.latestCache.get("latest", () =>
+      this.coverage.bracket(spec, async () => ({
+        list: new Sliced((await this.store.latestTransactions(asked, this.fresh.now())).map(view), "transactions"),
+        asked,
+      })),
+    );
+    const { list } = value.value;
+    // The window moves on between readings: the transactions it has left are dropped here (the list is newest first).
+    const from = windowStart(toSec(moment.nowMs)) * 1000;
+    let held = list.items.length;
+    while (held > 0 && (list.items[held - 1] as TransactionView).time * 1000 < from) held--;
+    const n = Math.min(limit, held);
+    // The n listed are all `limit` asked for when more are held, or when the reading was full: a
+    // transaction missing from them would be newer than the last. Fewer: the whole window.
+    const spanFrom = n > 0 && (n < held || list.items.length === value.value.asked) ? (list.items[n - 1] as TransactionView).time * 1000 : from;
+    return list.take(n, flagOf(value.judgeAt(moment)(spanFrom, moment.nowMs))) as Rendered<LatestTransactions>;
   }
 
+  /**
+   * One transaction: a GET. A hash not found is judged on the projection's coverage, read before
+   * the GET (shared while the projection's version holds) and confirmed after it: a write between
+   * the two (a FLUSHALL, a rebuild) reads the coverage again around the GET.
+   */
   async byHash(hash: string): Promise<Rendered<FoundTransaction>> {
-    const { judge, value: tx } = await this.coverage.bracket(spec, () => this.store.transaction(hash.toLowerCase()));
-    if (!tx) {
-      const now = this.now();
-      throw new NotFoundError(`no stored transaction ${hash.toLowerCase()}; transactions are kept for 3 hours of event time`, flagOf(judge(windowStart(toSec(now)) * 1000, now)));
+    const id = hash.toLowerCase();
+    const { value: covered, moment, version } = await this.coverageCache.get("window", () => this.coverage.bracket(spec, async () => null));
+    const tx = await this.store.transaction(id);
+    if (tx) return new Rendered({ ...view(tx), complete: true });
+    let judge = covered.judgeAt(moment);
+    if ((await this.store.version()) !== version) {
+      const again = await this.coverage.bracket(spec, () => this.store.transaction(id));
+      if (again.value) return new Rendered({ ...view(again.value), complete: true });
+      judge = again.judgeAt(moment);
     }
-    return new Rendered({ ...view(tx), complete: true });
+    throw new NotFoundError(`no stored transaction ${id}; transactions are kept for 3 hours of event time`, flagOf(judge(windowStart(toSec(moment.nowMs)) * 1000, moment.nowMs)));
   }
 }

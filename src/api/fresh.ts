@@ -1,0 +1,139 @@
+/**
+ * Answers as fresh as Redis, and still cheap (issue 19): invalidate on write, not on time.
+ *
+ * Every script that writes a projection's figures or progress sets the projection's version in
+ * the same atomic call (src/redis/keys.ts `versionKey`, lua/includes/bumpVersion.lua). The API
+ * keeps each answer's reading with the version it was read at:
+ *
+ *   - **Checks.** A request first takes the versions of every projection, and the producers'
+ *     held reports, from a check started at most `checkMs` before it: one round trip of small
+ *     GETs, shared by every request of that interval. With no writes, that is all the API reads.
+ *   - **Re-reads.** An answer whose projection's version moved is read again; every request
+ *     waiting for it shares the one read.
+ *   - **Coalesced.** Within `coalesceMs` of an answer's last read, it is served even though the
+ *     version moved: a burst of writes costs one read per window, not one per write.
+ *
+ * So an answer reflects every write Redis acknowledged `checkMs + coalesceMs` (plus one read)
+ * before the request. The window edges (a new minute, the 3-hour window, the current hour) are
+ * part of an answer's key, and the `complete` flag is judged at each request from the coverage
+ * read with the figures (completeness.ts): a consumer that stops writes nothing, and its answers
+ * turn `behind` on time all the same.
+ *
+ * Failed checks and reads are not kept: the next request tries again (a 503 meanwhile).
+ */
+import { heldSinceAt } from "../domain/coverage.ts";
+import type { Check } from "./store.ts";
+
+/** How often, at most, the versions are checked. */
+export const CHECK_MS = 5;
+/** How long, at most, an answer is served after its projection's version moved. */
+export const COALESCE_MS = 20;
+
+/** An age within a window; a clock that went back (a negative age) is past it. */
+const within = (ageMs: number, windowMs: number) => ageMs >= 0 && ageMs < windowMs;
+
+export interface FreshOptions {
+  /** false: every request reads Redis (tests that write keys by hand, without the scripts). Default true. */
+  shared?: boolean;
+  checkMs?: number;
+  coalesceMs?: number;
+}
+
+/** The moment a request is answered at: the clock, and what the producers hold then. */
+export interface Moment {
+  nowMs: number;
+  /** Since when a producer holds transactions Kafka has not acknowledged; null when none does. */
+  heldSinceMs: number | null;
+}
+
+/** An answer's reading and the moment of the request it serves. */
+export interface Served<T> {
+  value: T;
+  moment: Moment;
+  /** The projection's version the reading was taken at (read before it). */
+  version: string;
+}
+
+export class Freshness {
+  readonly shared: boolean;
+  private readonly checkMs: number;
+  private readonly coalesceMs: number;
+  private last?: { at: number; check: Promise<Check> };
+
+  constructor(
+    /** One round trip: every projection's version and the producers' held reports (store.ts). */
+    private readonly read: () => Promise<Check>,
+    readonly now: () => number,
+    options: FreshOptions = {},
+  ) {
+    this.shared = options.shared ?? true;
+    this.checkMs = this.shared ? (options.checkMs ?? CHECK_MS) : 0;
+    this.coalesceMs = this.shared ? (options.coalesceMs ?? COALESCE_MS) : 0;
+  }
+
+  /** The versions from a check started at most `checkMs` ago (one shared check). */
+  check(): Promise<Check> {
+    const at = this.now();
+    if (this.last && within(at - this.last.at, this.checkMs)) return this.last.check;
+    const check = this.read();
+    const last = { at, check };
+    this.last = last;
+    check.catch(() => {
+      if (this.last === last) this.last = undefined;
+    });
+    return check;
+  }
+
+  /** The moment of a request, from a check (the clock read now). */
+  momentOf(check: Check): Moment {
+    const nowMs = this.now();
+    return { nowMs, heldSinceMs: heldSinceAt(check.held, nowMs) };
+  }
+
+  /** A cache of one projection's readings, `maxEntries` keys at most (the oldest go first). */
+  cache<T>(role: string, maxEntries: number): AnswerCache<T> {
+    return new AnswerCache<T>(this, role, maxEntries, this.coalesceMs);
+  }
+}
+
+interface Entry<T> {
+  version: string;
+  /** When its read started (the clock). */
+  at: number;
+  value: Promise<T>;
+}
+
+/** Readings of one projection by key, each kept until the projection's version moves (see above). */
+export class AnswerCache<T> {
+  private readonly entries = new Map<string, Entry<T>>();
+
+  constructor(
+    private readonly fresh: Freshness,
+    private readonly role: string,
+    private readonly maxEntries: number,
+    private readonly coalesceMs: number,
+  ) {}
+
+  async get(key: string, read: () => Promise<T>): Promise<Served<T>> {
+    const check = await this.fresh.check();
+    const version = check.versions.get(this.role) ?? "";
+    const moment = this.fresh.momentOf(check);
+    if (!this.fresh.shared) return { value: await read(), moment, version };
+    let entry = this.entries.get(key);
+    if (!entry || (entry.version !== version && !within(moment.nowMs - entry.at, this.coalesceMs))) {
+      entry = { version, at: moment.nowMs, value: read() };
+      this.put(key, entry);
+      const mine = entry;
+      entry.value.catch(() => {
+        if (this.entries.get(key) === mine) this.entries.delete(key);
+      });
+    }
+    return { value: await entry.value, moment, version: entry.version };
+  }
+
+  private put(key: string, entry: Entry<T>): void {
+    this.entries.delete(key);
+    this.entries.set(key, entry);
+    if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value as string);
+  }
+}
