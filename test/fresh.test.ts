@@ -201,3 +201,28 @@ describe("what moves on time", () => {
     expect(((await (await get("/show_transactions?limit=1")).json()) as { complete: boolean }).complete).toBe(true);
   });
 });
+
+describe("/metrics", () => {
+  /** A counter's value in /metrics' text (0 when absent). */
+  const counter = async (line: string) => {
+    const text = await (await get("/metrics")).text();
+    return Number(text.split("\n").find((l) => l.startsWith(`${line} `))?.split(" ")[1] ?? 0);
+  };
+  const readings = 'api_readings_total{projection="transactions"}';
+
+  test("counts the checks and the readings: no reading without a write, one after", async () => {
+    await newest();
+    const [checks, before] = [await counter("api_version_checks_total"), await counter(readings)];
+    expect(checks).toBeGreaterThan(0);
+    for (let i = 0; i < 3; i++) {
+      clockMs += CHECK_MS;
+      await newest();
+    }
+    expect(await counter(readings)).toBe(before);
+    expect(await counter("api_version_checks_total")).toBeGreaterThanOrEqual(checks + 3);
+    await fill(redis, config, [tx(M - 10, 7)], { at: NOW_SEC, roles: ["transactions"] });
+    clockMs += CHECK_MS + COALESCE_MS;
+    await newest();
+    expect(await counter(readings)).toBe(before + 1);
+  });
+});

@@ -74,12 +74,12 @@ const corsOrigin = (value: string): string | string[] =>
  * What every projection's routes are built on (./projection.ts), from the store the app reads
  * through. `partitions`: the topic's partitions, for the coverage of every answer.
  */
-export function apiContext(deps: Pick<AppDeps, "config" | "redis" | "now" | "fresh">, store: ApiStore, partitions: () => number): ApiContext {
+export function apiContext(deps: Pick<AppDeps, "config" | "redis" | "now" | "fresh" | "http">, store: ApiStore, partitions: () => number): ApiContext {
   const now = deps.now ?? Date.now;
   return {
     config: deps.config,
     redis: deps.redis,
-    fresh: new Freshness(() => store.check(), now, deps.fresh),
+    fresh: new Freshness(() => store.check(), now, deps.fresh, deps.http?.fresh),
     coverage: new Coverage(store, deps.config.TOPIC, partitions),
   };
 }
@@ -91,7 +91,7 @@ export function createApp(deps: AppDeps) {
   const store = deps.store?.(base) ?? base;
   // Every partition of the topic: Kafka's count once the /health probe has seen it (a topic made
   // elsewhere can have another), TOPIC_PARTITIONS (what this pipeline creates) until then.
-  const context = apiContext(deps, store, () => deps.kafka.partitions ?? deps.config.TOPIC_PARTITIONS);
+  const context = apiContext({ ...deps, http }, store, () => deps.kafka.partitions ?? deps.config.TOPIC_PARTITIONS);
   const fresh = context.fresh;
   const broadcaster =
     deps.broadcaster?.(store, now) ?? new Broadcaster(store, now, { maxClients: deps.config.STREAM_MAX_CLIENTS, maxPerAddress: deps.config.STREAM_MAX_PER_ADDRESS });

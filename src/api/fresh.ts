@@ -39,6 +39,12 @@ export interface FreshOptions {
   coalesceMs?: number;
 }
 
+/** What /metrics counts of it (src/api/metrics/http.ts). */
+export interface FreshCounters {
+  check(): void;
+  reading(role: string): void;
+}
+
 /** The moment a request is answered at: the clock, and what the producers hold then. */
 export interface Moment {
   nowMs: number;
@@ -65,6 +71,7 @@ export class Freshness {
     private readonly read: () => Promise<Check>,
     readonly now: () => number,
     options: FreshOptions = {},
+    readonly counters: FreshCounters = { check() {}, reading() {} },
   ) {
     this.shared = options.shared ?? true;
     this.checkMs = this.shared ? (options.checkMs ?? CHECK_MS) : 0;
@@ -75,6 +82,7 @@ export class Freshness {
   check(): Promise<Check> {
     const at = this.now();
     if (this.last && within(at - this.last.at, this.checkMs)) return this.last.check;
+    this.counters.check();
     const check = this.read();
     const last = { at, check };
     this.last = last;
@@ -118,9 +126,13 @@ export class AnswerCache<T> {
     const check = await this.fresh.check();
     const version = check.versions.get(this.role) ?? "";
     const moment = this.fresh.momentOf(check);
-    if (!this.fresh.shared) return { value: await read(), moment, version };
+    if (!this.fresh.shared) {
+      this.fresh.counters.reading(this.role);
+      return { value: await read(), moment, version };
+    }
     let entry = this.entries.get(key);
     if (!entry || (entry.version !== version && !within(moment.nowMs - entry.at, this.coalesceMs))) {
+      this.fresh.counters.reading(this.role);
       entry = { version, at: moment.nowMs, value: read() };
       this.put(key, entry);
       const mine = entry;

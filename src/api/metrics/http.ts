@@ -10,7 +10,7 @@ export const LATENCY_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 
 const LABELS = ["route", "method", "status"] as const;
 
 export class HttpMetrics {
-  /** `api_http_requests_total` and `api_http_request_duration_seconds`, and nothing else. */
+  /** `api_http_requests_total`, `api_http_request_duration_seconds` and the answers' checks and readings (src/api/fresh.ts). */
   readonly registry = new Registry();
 
   private readonly requests = new Counter({
@@ -27,6 +27,25 @@ export class HttpMetrics {
     buckets: [...LATENCY_BUCKETS],
     registers: [this.registry],
   });
+
+  private readonly checks = new Counter({
+    name: "api_version_checks_total",
+    help: "Checks of the projections' versions (one round trip, shared by the requests of CHECK_MS).",
+    registers: [this.registry],
+  });
+
+  private readonly readings = new Counter({
+    name: "api_readings_total",
+    help: "Readings of a projection's figures for its answers: one each time its version moved and an answer was asked for.",
+    labelNames: ["projection"] as const,
+    registers: [this.registry],
+  });
+
+  /** Counts the answers' checks and readings (src/api/fresh.ts `FreshCounters`). */
+  readonly fresh = {
+    check: () => this.checks.inc(),
+    reading: (projection: string) => this.readings.inc({ projection }),
+  };
 
   /** Records one answered request. `route` is the route pattern (`/transactions/:hash`), never the raw path. */
   observe(route: string, method: string, status: number, seconds: number): void {
