@@ -206,7 +206,12 @@ describe("/metrics", () => {
   /** A counter's value in /metrics' text (0 when absent). */
   const counter = async (line: string) => {
     const text = await (await get("/metrics")).text();
-    return Number(text.split("\n").find((l) => l.startsWith(`${line} `))?.split(" ")[1] ?? 0);
+    return Number(
+      text
+        .split("\n")
+        .find((l) => l.startsWith(`${line} `))
+        ?.split(" ")[1] ?? 0,
+    );
   };
   const readings = 'api_readings_total{projection="transactions"}';
 
