@@ -57,7 +57,7 @@ const MAX_SECONDS = 5;
 const CONNECTIONS = 64;
 const SEED_CHUNK = 2_000;
 
-const ENDPOINTS = [
+export const ENDPOINTS = [
   { name: "show_transactions", path: "/show_transactions/" },
   { name: "count_per_minute", path: "/transactions_count_per_minute/0" },
   { name: "high_value_addr", path: "/high_value_addr" },
@@ -66,7 +66,7 @@ const ENDPOINTS = [
 const ROOT = join(import.meta.dir, "..");
 const AUTOCANNON = join(ROOT, "node_modules", "autocannon", "autocannon.js");
 
-interface Cannon {
+export interface Cannon {
   p99: number;
   p50: number;
   rps: number;
@@ -74,8 +74,11 @@ interface Cannon {
   errors: number;
 }
 
-/** One autocannon run as a node subprocess; its --json report. Killed when the deadline passes. */
-async function cannon(url: string, args: string[], deadline: Deadline): Promise<Cannon> {
+/**
+ * One autocannon run as a node subprocess; its --json report. Killed when the deadline passes.
+ * `args` may end with more URLs (autocannon spreads the connections over them).
+ */
+export async function cannon(url: string, args: string[], deadline: Deadline): Promise<Cannon> {
   deadline.check();
   const proc = Bun.spawn(diesWithParent(["node", AUTOCANNON, "--json", "--no-progress", ...args, url]), { stdout: "pipe", stderr: "pipe" });
   const kill = () => proc.kill("SIGKILL");
