@@ -43,9 +43,12 @@ const exitWithLine: OnRefusedSettings = (line) => {
 };
 
 /**
- * A kafkajs client whose producers, consumers and admins, when their connect fails because the
- * broker refused a setting (./security.ts `describeRefusal`), hand the one line naming it to
- * `onRefused` rather than leave the caller to retry for ever.
+ * A kafkajs client that checks its settings with the broker at once (one admin connection, made
+ * when it is created: a role that connects only on its first record still stops at start), and
+ * whose producers, consumers and admins, when their connect fails because the broker refused a
+ * setting (./security.ts `describeRefusal`), hand the one line naming it to `onRefused` rather
+ * than leave the caller to retry for ever. A broker that does not answer is no refusal: the
+ * check says nothing, and the roles retry as they always did.
  */
 class CheckedKafka extends Kafka {
   constructor(
@@ -54,6 +57,20 @@ class CheckedKafka extends Kafka {
     private readonly onRefused: OnRefusedSettings,
   ) {
     super(config);
+    void this.check(config);
+  }
+
+  /** The start-up check: connects an admin of a client of its own, once, without retries or log, and disconnects. */
+  private async check(config: ConstructorParameters<typeof Kafka>[0]): Promise<void> {
+    const { logCreator: _, ...quiet } = config;
+    const admin = this.guard(new Kafka({ ...quiet, logLevel: KafkaLevel.NOTHING, retry: { retries: 0 } }).admin());
+    try {
+      await admin.connect();
+    } catch {
+      // A refusal went to onRefused in the guard; anything else is the roles' to retry.
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
   }
 
   private guard<T extends { connect(): Promise<void> }>(client: T): T {

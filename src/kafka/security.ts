@@ -12,7 +12,7 @@
  */
 import { readFileSync } from "node:fs";
 import { connect as connectTcp, isIP } from "node:net";
-import { connect as connectTls } from "node:tls";
+import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import type { KafkaConfig, SASLOptions } from "kafkajs";
 import type { Config } from "../domain/config.ts";
 
@@ -94,14 +94,25 @@ function hostPort(address: string): { host: string; port: number } {
   return { host: address.slice(0, i), port: Number(address.slice(i + 1)) };
 }
 
-/** Whether `address` answers a Kafka ApiVersions request sent in plaintext. */
-export function answersPlaintextKafka(address: string, timeoutMs = 3_000): Promise<boolean> {
+/** What a broker did with an ApiVersions request: answered it, or not (and the socket's error, if any). */
+interface ApiVersionsProbe {
+  answered: boolean;
+  error?: string;
+}
+
+/**
+ * Sends a Kafka ApiVersions request to `address`, in plaintext or over TLS with `tls` (the
+ * client's own options: CA, certificate), and says whether the broker answered it.
+ */
+export function probeApiVersions(address: string, tls?: ConnectionOptions, timeoutMs = 3_000): Promise<ApiVersionsProbe> {
   const { host, port } = hostPort(address);
   return new Promise((done) => {
-    const socket = connectTcp({ host, port });
-    const finish = (ok: boolean) => {
+    const socket = tls ? connectTls({ host, port, ...(isIP(host) ? {} : { servername: host }), ...tls }) : connectTcp({ host, port });
+    let error: string | undefined;
+    const finish = (answered: boolean) => {
+      clearTimeout(timer);
       socket.destroy();
-      done(ok);
+      done({ answered, ...(error ? { error } : {}) });
     };
     const correlationId = 0x0b7c;
     const clientId = Buffer.from("btc-probe");
@@ -114,13 +125,17 @@ export function answersPlaintextKafka(address: string, timeoutMs = 3_000): Promi
     request.writeInt16BE(clientId.length, 12);
     clientId.copy(request, 14);
     let got = Buffer.alloc(0);
-    socket.setTimeout(timeoutMs, () => finish(false));
-    socket.once("connect", () => socket.write(request));
+    // A timer of its own: a socket's idle timeout did not always fire under Bun.
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.once(tls ? "secureConnect" : "connect", () => socket.write(request));
     socket.on("data", (chunk: Buffer) => {
       got = Buffer.concat([got, chunk]);
       if (got.length >= 8) finish(got.readInt32BE(4) === correlationId);
     });
-    socket.once("error", () => finish(false));
+    socket.once("error", (err: Error) => {
+      error = err.message;
+      finish(false);
+    });
     socket.once("close", () => finish(false));
   });
 }
@@ -131,10 +146,12 @@ export function answersTls(address: string, timeoutMs = 3_000): Promise<boolean>
   return new Promise((done) => {
     const socket = connectTls({ host, port, rejectUnauthorized: false, ...(isIP(host) ? {} : { servername: host }) });
     const finish = (ok: boolean) => {
+      clearTimeout(timer);
       socket.destroy();
       done(ok);
     };
-    socket.setTimeout(timeoutMs, () => finish(false));
+    // A timer of its own: a socket's idle timeout did not always fire under Bun.
+    const timer = setTimeout(() => finish(false), timeoutMs);
     socket.once("secureConnect", () => finish(true));
     socket.once("error", () => finish(false));
     socket.once("close", () => finish(false));
@@ -171,13 +188,20 @@ export async function describeRefusal(err: unknown, config: Pick<Config, "KAFKA_
     const what = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? "is not for that host name" : `is not trusted by ${trust}`;
     return `kafka: the TLS certificate of ${at} ${what}: ${quote(message)} (${code})`;
   }
-  if (tls && /alert|handshake failure|bad certificate|certificate required|unknown ca/i.test(message)) {
-    const cert = config.KAFKA_CERT_FILE ? `KAFKA_CERT_FILE=${quote(config.KAFKA_CERT_FILE)}` : "no client certificate (KAFKA_CERT_FILE is not set)";
-    return `kafka: ${at} refused the TLS handshake with ${cert}: ${quote(message)}`;
-  }
   const address = inner.broker ?? outer.broker ?? config.KAFKA_BROKERS.split(",")[0] ?? "";
+  const cert = () => (config.KAFKA_CERT_FILE ? `KAFKA_CERT_FILE=${quote(config.KAFKA_CERT_FILE)}` : "no client certificate (KAFKA_CERT_FILE is not set)");
+  if (tls && /alert|handshake failure|bad certificate|certificate required|unknown ca/i.test(message)) {
+    return `kafka: the broker at ${address} refused the TLS handshake with ${cert()}: ${quote(message)}`;
+  }
   if (tls && /before secure TLS connection|ECONNRESET|wrong version number|packet length too long|socket hang up|Closed connection/i.test(message)) {
-    if (await answersPlaintextKafka(address)) return `kafka: KAFKA_TLS=true, but the broker at ${address} answers in plaintext: ${quote(message)}`;
+    if ((await probeApiVersions(address)).answered) return `kafka: KAFKA_TLS=true, but the broker at ${address} answers in plaintext: ${quote(message)}`;
+    // TLS 1.3 ends the handshake before the broker checks the client's certificate: a broker
+    // that wants one it trusts closes the connection at the first request, over TLS, every time.
+    const ssl = kafkaSecurity(config).ssl;
+    const overTls = await probeApiVersions(address, typeof ssl === "object" ? (ssl as ConnectionOptions) : {});
+    if (!overTls.answered && (await answersTls(address))) {
+      return `kafka: the broker at ${address} refused the TLS handshake with ${cert()}: ${quote(overTls.error ?? message)}`;
+    }
   }
   if (!tls && /Closed connection|Connection closed|ECONNRESET/i.test(message)) {
     if (await answersTls(address)) return `kafka: KAFKA_TLS=false, but the broker at ${address} speaks TLS (it closed the connection at the first request): ${quote(message)}`;

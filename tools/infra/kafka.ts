@@ -143,12 +143,15 @@ export interface ScramUser {
 /**
  * A SASL_SSL broker (`bun run infra --secure`, the secure tests): its only listener for clients
  * and for the other brokers is SASL_SSL with SCRAM-SHA-512, its certificate signed by `certs`'
- * CA; a client certificate is checked when one is given (`ssl.client.auth=requested`), so mutual
- * TLS can be tried on it. The KRaft controller listener stays plaintext, bound to localhost.
+ * CA; every client shows a certificate of that CA too (mutual TLS), then logs in with SCRAM. The
+ * KRaft controller listener stays plaintext, bound to localhost.
  */
 export interface KafkaSecurity {
-  /** PEM files (tools/infra/secure.ts makes them): the CA, and the broker's key and certificate in one file. */
-  readonly certs: { readonly ca: string; readonly serverKeystore: string };
+  /**
+   * PEM files (tools/infra/secure.ts makes them): the CA, the broker's key and certificate in one
+   * file, and a client's certificate and key.
+   */
+  readonly certs: { readonly ca: string; readonly serverKeystore: string; readonly clientCert: string; readonly clientKey: string };
   /** The brokers' own user, for the connections between brokers. */
   readonly broker: ScramUser;
   /** The clients' users. All SCRAM users are created when the storage is formatted (`--add-scram`). */
@@ -170,7 +173,8 @@ function securityLines(security: KafkaSecurity): string[] {
     `ssl.keystore.location=${certs.serverKeystore}`,
     "ssl.truststore.type=PEM",
     `ssl.truststore.location=${certs.ca}`,
-    "ssl.client.auth=requested",
+    // The broker-wide ssl.client.auth is ignored on a SASL_SSL listener: only the listener's own counts.
+    "listener.name.sasl_ssl.ssl.client.auth=required",
   ];
 }
 
@@ -228,7 +232,7 @@ export interface StartKafkaOptions {
 
 /** What a kafkajs client needs to reach a broker started with `security` as `user` (tools and tests). */
 export const clientSecurity = (security: KafkaSecurity, user: ScramUser = security.users[0] ?? security.broker): Pick<KafkaConfig, "ssl" | "sasl"> => ({
-  ssl: { ca: [readFileSync(security.certs.ca, "utf8")] },
+  ssl: { ca: [readFileSync(security.certs.ca, "utf8")], cert: readFileSync(security.certs.clientCert, "utf8"), key: readFileSync(security.certs.clientKey, "utf8") },
   sasl: { mechanism: "scram-sha-512", username: user.name, password: user.password },
 });
 

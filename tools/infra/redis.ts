@@ -44,10 +44,12 @@ export function redisAnswers(port: number, ca?: string, timeoutMs = 1_000): Prom
   return new Promise((done) => {
     const socket = ca ? connectTls({ host: "127.0.0.1", port, ca: [readFileSync(ca, "utf8")] }) : connectTcp({ host: "127.0.0.1", port });
     const finish = (ok: boolean) => {
+      clearTimeout(timer);
       socket.destroy();
       done(ok);
     };
-    socket.setTimeout(timeoutMs, () => finish(false));
+    // A timer of its own: a socket's idle timeout did not always fire under Bun.
+    const timer = setTimeout(() => finish(false), timeoutMs);
     socket.once(ca ? "secureConnect" : "connect", () => socket.write("PING\r\n"));
     socket.once("data", (chunk: Buffer) => finish(chunk[0] === 0x2b || chunk[0] === 0x2d));
     socket.once("error", () => finish(false));

@@ -1,7 +1,8 @@
 /**
  * The secure local stack of `bun run infra --secure` (and `demo --secure`, and the secure tests):
- *   - one KRaft Kafka broker whose only client listener is SASL_SSL (SCRAM-SHA-512), its
- *     controller listener on localhost (tools/infra/kafka.ts `security`);
+ *   - one KRaft Kafka broker whose only client listener is SASL_SSL (SCRAM-SHA-512, and a client
+ *     certificate of the CA: mutual TLS), its controller listener on localhost
+ *     (tools/infra/kafka.ts `security`);
  *   - a redis-server on TLS only (`--port 0`), with an ACL file of one user per role, made from
  *     the registry (tools/infra/acl.ts);
  *   - the certificates of both from one generated CA, and every password in a file of its own
@@ -68,6 +69,8 @@ export function secureStackFiles(opts: SecureStackOptions = {}) {
     KAFKA_BROKERS: `localhost:${kafkaPort}`,
     KAFKA_TLS: "true",
     KAFKA_CA_FILE: certs.ca,
+    KAFKA_CERT_FILE: certs.clientCert,
+    KAFKA_KEY_FILE: certs.clientKey,
     KAFKA_SASL_MECHANISM: SECURE_MECHANISM,
     KAFKA_SASL_USERNAME: KAFKA_CLIENT_USER,
     KAFKA_SASL_PASSWORD_FILE: kafkaUser.file,
