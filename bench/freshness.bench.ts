@@ -91,6 +91,33 @@ class ApiProbe {
   }
 }
 
+/** The API's answer counters (src/api/metrics/http.ts), by series: its version checks, its readings per projection, its CPU seconds. Empty when it has none. */
+async function apiCounters(base: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await fetch(`${base}/metrics`).then(
+    (r) => (r.ok ? r.text() : ""),
+    () => "",
+  );
+  for (const line of text.split("\n")) {
+    const m = /^(api_version_checks_total|api_readings_total|process_cpu_seconds_total)(\{[^}]*\})?\s+([0-9.e+]+)$/.exec(line);
+    if (m) out.set(`${m[1]}${m[2] ?? ""}`, Number(m[3]));
+  }
+  return out;
+}
+
+/** "CPU 0.45 of a core, version checks 190/s, readings 52/s (projection="transactions" 50/s, ...) over the measured span"; "" without the counters. */
+function describeCounters(from: Map<string, number>, to: Map<string, number>, seconds: number): string {
+  const rate = (series: string) => ((to.get(series) ?? 0) - (from.get(series) ?? 0)) / seconds;
+  const of = (name: string) => [...to.keys()].filter((k) => k.startsWith(name));
+  const total = (name: string) => of(name).reduce((s, k) => s + rate(k), 0);
+  if (!to.size) return "";
+  const per = of("api_readings_total{")
+    .map((k) => `${k.slice("api_readings_total".length).replace(/[{}]/g, "")} ${round(rate(k), 1)}/s`)
+    .join(", ");
+  const cpu = to.has("process_cpu_seconds_total") ? `CPU ${round(rate("process_cpu_seconds_total"), 2)} of a core, ` : "";
+  return `${cpu}version checks ${round(total("api_version_checks_total"), 1)}/s, readings ${round(total("api_readings_total"), 1)}/s${per ? ` (${per})` : ""} over the measured span`;
+}
+
 const bench: Bench = {
   name: "freshness",
   // About 90 s: start-up, 15 s of warm-up, 40 s measured, 5 s to settle, stopping.
@@ -127,10 +154,13 @@ const bench: Bench = {
       load.catch(() => {});
       const from = performance.now() + WARMUP_SECONDS * 1000;
       const to = from + MEASURE_SECONDS * 1000;
-      const loadAverage = await (async () => {
-        await deadline.sleep(WARMUP_SECONDS * 1000 + (MEASURE_SECONDS * 1000) / 2);
-        return loadavg()[0] ?? 0;
-      })();
+      const until = (at: number) => Promise.race([deadline.sleep(Math.max(0, at - performance.now())), stack.crashed]);
+      await until(from);
+      const countersFrom = await apiCounters(stack.api);
+      await until(from + (MEASURE_SECONDS * 1000) / 2);
+      const loadAverage = loadavg()[0] ?? 0;
+      await until(to);
+      const countersTo = await apiCounters(stack.api);
       const loaded = await Promise.race([load, stack.crashed]);
       stopLoops = true;
       await Promise.all(loops);
@@ -155,12 +185,13 @@ const bench: Bench = {
         `autocannon ${LOAD_RATE} req/s over ${LOAD_CONNECTIONS} connections on ${ENDPOINTS.map((e) => e.path).join(", ")} for ${seconds} s ` +
         `(${loaded.rps < LOAD_RATE * 0.95 ? `only ${Math.round(loaded.rps)} req/s sustained: the machine could not keep the load` : `${Math.round(loaded.rps)} req/s sustained`}, ` +
         `its p99 ${loaded.p99} ms${loaded.non2xx + loaded.errors ? `, ${loaded.non2xx + loaded.errors} failed` : ""})`;
+      const work = describeCounters(countersFrom, countersTo, MEASURE_SECONDS);
       const resolution =
         `Redis polled every ${round(watch.meanGapMs, 1)} ms on average (longest gap ${round(watch.maxGapMs, 0)} ms), the API answered the probe every ${round(probe.meanGapMs, 1)} ms ` +
         `(longest gap ${round(probe.maxGapMs, 0)} ms; ${probe.changed} answers of ${probe.answers} changed, the rest 304)`;
       console.error(
         `bench freshness: ${readable.length} transactions at ${round(sentRate, 1)} tx/s: p50 ${round(p50, 1)} ms, p99 ${round(p99, 1)} ms, max ${round(max, 1)} ms; ` +
-          `${never} never listed, ${early} listed before the Redis poll found them; ${loadNote}; ${resolution}; load average ${loadAverage.toFixed(1)}`,
+          `${never} never listed, ${early} listed before the Redis poll found them; ${loadNote}; ${resolution}; ${work ? `the API's ${work}; ` : ""}load average ${loadAverage.toFixed(1)}`,
       );
       if (readable.length < samples.length * 0.9 || !readable.length)
         throw new Error(`bench freshness: only ${readable.length} of the ${samples.length} transactions sent became readable in Redis (${dropped} dropped by the producer)`);
@@ -170,7 +201,8 @@ const bench: Bench = {
         `readable in Redis -> first /show_transactions/ answer listing it, ${readable.length} transactions sent at ${round(sentRate, 1)} tx/s over ${MEASURE_SECONDS} s ` +
         `(after ${WARMUP_SECONDS} s of warm-up) through sim, producer, every group and bun run api; under ${loadNote}; ` +
         `resolution: ${resolution}, so each figure carries up to a poll interval of either side${early ? `; ${early} listed before the Redis poll found them, counted 0` : ""}` +
-        `${never ? `; ${never} never listed (counted as infinitely late)` : ""}${dropped ? `; ${dropped} dropped by the producer` : ""}; max ${round(max, 1)} ms; load average ${loadAverage.toFixed(1)}`;
+        `${never ? `; ${never} never listed (counted as infinitely late)` : ""}${dropped ? `; ${dropped} dropped by the producer` : ""}; max ${round(max, 1)} ms` +
+        `${work ? `; the API's ${work}` : ""}; load average ${loadAverage.toFixed(1)}`;
       unwatch();
       return {
         api_freshness_p50_ms: { value: round(p50, 1), unit: "ms", note: "as api_freshness_p99_ms" },
