@@ -4,6 +4,9 @@
  * `--cluster`: on three Kafka brokers and a Redis Cluster (tools/infra/cluster.ts) instead of one
  * broker and one redis-server: the same as running it with the variables `bun run infra --cluster`
  * prints (several brokers, several Redis seeds, TOPIC_REPLICATION=3), which it also accepts.
+ * `--secure`: on the secure stack of `bun run infra --secure` (tools/infra/secure-stack.ts), started
+ * when it does not answer: Kafka over SASL_SSL, Redis over TLS, each role logged in to Redis as
+ * its own ACL user.
  *
  * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point (a cluster
  * when they list several, tools/infra/stack.ts), then one
@@ -20,7 +23,7 @@
 
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { configOrExit } from "../../src/domain/config.ts";
+import { configOrExit, loadConfig } from "../../src/domain/config.ts";
 import { createLogger } from "../../src/domain/log.ts";
 import { REPEAT_MS } from "../../src/domain/shutdown.ts";
 import { PROJECTIONS } from "../../src/projections/registry.ts";
@@ -29,12 +32,18 @@ import { metricsKey } from "../../src/redis/keys.ts";
 import { DEFAULT_CLUSTER_ENV } from "../infra/cluster.ts";
 import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
+import { type SecureStack, secureStackPorts, startSecureStack } from "../infra/secure-stack.ts";
 import { ensureStack, type Stack } from "../infra/stack.ts";
 import { describeExit, type RestartEvent, Supervisor } from "./supervisor.ts";
 
 const live = process.argv.includes("--live");
 const onCluster = process.argv.includes("--cluster");
-const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--cluster" && a !== "--");
+const onSecure = process.argv.includes("--secure");
+if (onCluster && onSecure) {
+  console.error("demo: --secure and --cluster do not go together");
+  process.exit(2);
+}
+const simArgs = process.argv.slice(2).filter((a) => a !== "--live" && a !== "--cluster" && a !== "--secure" && a !== "--");
 /** `--cluster` sets what `bun run infra --cluster` prints; the roles get it too. */
 const clusterEnv = onCluster ? DEFAULT_CLUSTER_ENV : {};
 const config = configOrExit({ ...process.env, ...clusterEnv });
@@ -44,6 +53,8 @@ const ROOT = join(import.meta.dir, "..", "..");
 interface RoleSpec {
   name: string;
   file: string;
+  /** Its Redis user on the secure stack (tools/infra/acl.ts): `producer`, `consumer-<role>`, `api`. */
+  user?: string;
   env?: Record<string, string>;
   args?: string[];
 }
@@ -51,12 +62,12 @@ interface RoleSpec {
 function plan(feedUrl: string, simPort: number): RoleSpec[] {
   const specs: RoleSpec[] = [];
   if (!live) specs.push({ name: "sim", file: "tools/sim/main.ts", args: ["--port", String(simPort), ...simArgs] });
-  specs.push({ name: "producer", file: "src/roles/producer.ts", env: { FEED_URL: feedUrl } });
+  specs.push({ name: "producer", file: "src/roles/producer.ts", user: "producer", env: { FEED_URL: feedUrl } });
   // Each group's processes: `<role>` when it runs one, `<role>-1` ... `<role>-n` when several.
   for (const { role, processes: n } of PROJECTIONS) {
-    for (let i = 1; i <= n; i++) specs.push({ name: n > 1 ? `${role}-${i}` : role, file: "src/roles/consumer.ts", args: [role] });
+    for (let i = 1; i <= n; i++) specs.push({ name: n > 1 ? `${role}-${i}` : role, file: "src/roles/consumer.ts", user: `consumer-${role}`, args: [role] });
   }
-  specs.push({ name: "api", file: "src/roles/api.ts" });
+  specs.push({ name: "api", file: "src/roles/api.ts", user: "api" });
   return specs;
 }
 
@@ -84,8 +95,15 @@ function redacted(url: string): string {
 }
 
 let stack: Stack;
+/** The secure stack's variables and users, under `--secure`. */
+let secure: SecureStack | undefined;
 try {
-  stack = await ensureStack(config);
+  if (onSecure) {
+    secure = await startSecureStack({ ...secureStackPorts(process.env), prefix: config.REDIS_PREFIX });
+    stack = { kafkaBrokers: secure.env.KAFKA_BROKERS as string, redisUrl: secure.env.REDIS_URL as string, started: {}, stop: secure.stop };
+  } else {
+    stack = await ensureStack(config);
+  }
 } catch (err) {
   console.error(err instanceof MissingToolError ? err.message : `demo: ${err instanceof Error ? err.message : err}`);
   process.exit(1);
@@ -93,7 +111,9 @@ try {
 
 const simPort = freePort();
 const feedUrl = live ? config.FEED_URL : `ws://localhost:${simPort}`;
-const env = { ...process.env, ...clusterEnv } as Record<string, string>;
+const env = { ...process.env, ...clusterEnv, ...secure?.env } as Record<string, string>;
+/** A role's variables: the demo's, and on the secure stack its own Redis user. */
+const envOf = (spec: RoleSpec): Record<string, string> => ({ ...env, ...(secure && spec.user ? secure.roleEnv(spec.user) : {}), ...spec.env });
 const specs = new Map<string, RoleSpec>();
 const missing: string[] = [];
 for (const spec of plan(feedUrl, simPort)) {
@@ -102,7 +122,8 @@ for (const spec of plan(feedUrl, simPort)) {
 }
 
 // Restarts are counted where the other pipeline counters live; Redis away only loses the count.
-const redis = connectRedis(stack.redisUrl, createLogger("demo", config));
+// On the secure stack the demo writes them as the producer's user, whose keys they are among.
+const redis = connectRedis(stack.redisUrl, createLogger("demo", config), secure ? loadConfig(secure.roleEnv("producer")) : undefined);
 function countRestart(event: RestartEvent): void {
   const key = metricsKey(config);
   const last = JSON.stringify({ role: event.role, exit: event.exit, at_ms: event.atMs });
@@ -122,7 +143,7 @@ const supervisor = new Supervisor({
   spawn(name) {
     const spec = specs.get(name) as RoleSpec;
     const proc = Bun.spawn(diesWithParent([process.execPath, join(ROOT, spec.file), ...(spec.args ?? [])]), {
-      env: { ...env, ...spec.env },
+      env: envOf(spec),
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -152,7 +173,7 @@ console.log(
   [
     "",
     `demo: ${live ? `live feed ${config.FEED_URL}` : `feed simulator on ${feedUrl}${simArgs.length ? ` (${simArgs.join(" ")})` : ""}`}`,
-    `demo: Kafka ${stack.kafkaBrokers}, topic ${config.TOPIC}; Redis ${redacted(stack.redisUrl)}`,
+    `demo: Kafka ${stack.kafkaBrokers}${secure ? ` (SASL_SSL, ${secure.env.KAFKA_SASL_MECHANISM}, mutual TLS)` : ""}, topic ${config.TOPIC}; Redis ${redacted(stack.redisUrl)}${secure ? " (TLS, a user per role)" : ""}`,
     `demo: dashboard ${api}/  API ${api}  Swagger ${api}/swagger`,
     `demo: running ${[...specs.keys()].join(", ")}${missing.length ? `; not built yet: ${missing.join(", ")}` : ""}`,
     "demo: a role that exits is restarted (0.5 s doubling to 30 s); Ctrl-C stops everything",

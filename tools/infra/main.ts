@@ -3,13 +3,14 @@
  * `bun run infra --cluster [--fresh]`: three Kafka brokers and a Redis Cluster (tools/infra/cluster.ts)
  * instead; `--fresh` drops the cluster's data of earlier runs first.
  * `bun run infra --secure`: a SASL_SSL Kafka and a TLS Redis with one ACL user per role
- * (tools/infra/secure-stack.ts); prints the variables every role takes, then each role's own.
+ * (tools/infra/secure-stack.ts), on the ports of KAFKA_BROKERS and REDIS_URL when set (else 9095
+ * and 6380); prints the variables every role takes, then each role's own Redis user.
  */
 import { parseArgs } from "node:util";
 import { configOrExit } from "../../src/domain/config.ts";
 import { startLocalCluster } from "./cluster.ts";
 import { MissingToolError } from "./kafka.ts";
-import { startSecureStack } from "./secure-stack.ts";
+import { secureStackPorts, startSecureStack } from "./secure-stack.ts";
 import { ensureStack } from "./stack.ts";
 
 let args: { cluster?: boolean; fresh?: boolean; secure?: boolean };
@@ -29,7 +30,7 @@ try {
     for (const [name, value] of Object.entries(cluster.env)) console.log(`${name}=${value}`);
     stop = cluster.stop;
   } else if (args.secure) {
-    const secure = await startSecureStack({ prefix: configOrExit().REDIS_PREFIX });
+    const secure = await startSecureStack({ ...secureStackPorts(process.env), prefix: configOrExit().REDIS_PREFIX });
     for (const [name, value] of Object.entries(secure.env)) console.log(`${name}=${value}`);
     console.log("# and each role its own Redis user, beside the variables above:");
     for (const user of secure.users) {

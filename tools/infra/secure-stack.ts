@@ -54,6 +54,24 @@ export interface SecureStack {
   stop(): Promise<void>;
 }
 
+/**
+ * Where `infra --secure` and `demo --secure` put the stack: on the ports of KAFKA_BROKERS and
+ * REDIS_URL when the environment sets them (one localhost broker, one seed), else on 9095 and
+ * 6380; in BTC_SECURE_DIR when set, else `.cache/secure`.
+ */
+export function secureStackPorts(env: Record<string, string | undefined>): Pick<SecureStackOptions, "kafkaPort" | "redisPort" | "dir"> {
+  const port = (text: string | undefined, pattern: RegExp) => {
+    const found = text ? pattern.exec(text.trim()) : null;
+    if (text && !found) throw new Error(`secure stack: ${text} is not one address on this machine; --secure starts one broker and one Redis`);
+    return found ? Number(found[1]) : undefined;
+  };
+  return {
+    kafkaPort: port(env.KAFKA_BROKERS, /^(?:localhost|127\.0\.0\.1):(\d+)$/),
+    redisPort: port(env.REDIS_URL, /^rediss?:\/\/(?:[^@/]*@)?(?:localhost|127\.0\.0\.1):(\d+)\/?$/),
+    dir: env.BTC_SECURE_DIR || undefined,
+  };
+}
+
 /** Certificates, passwords, ACL users and variables of the secure stack in `dir`; starts nothing. */
 export function secureStackFiles(opts: SecureStackOptions = {}) {
   const dir = opts.dir ?? SECURE_DATA_DIR;
