@@ -1,20 +1,27 @@
 /**
  * compose.yaml cannot run here (no Docker engine); this checks what it promises: the same Kafka
  * version as the local stack, Redis, one service per role with the environment the roles read,
- * health checks, start-up order, and that it opens no door but the API's port (Kafka on the
- * compose network only, Redis behind a password that has no default).
+ * health checks, start-up order, and that it opens no door but the API's port: Kafka's only
+ * client listener is SASL_SSL on the compose network, Redis is TLS only with one ACL user per
+ * role, and every secret is a file (compose `secrets:`, made by tools/infra/compose-secrets.ts),
+ * never an environment value. test/secure-compose.test.ts runs the two servers' start here.
  *
  * compose.cluster.yaml, an override of it, is merged onto it here the way compose merges files,
  * and the result checked: three brokers in one KRaft quorum with the local cluster's replication
  * defaults, a Redis Cluster of six nodes joined by a one-shot init service, the roles pointed at both
  * and started after them, and still no door but the API's port.
  */
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import pkg from "../package.json";
 import { EnvSchema, loadConfig } from "../src/domain/config.ts";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { redisSeeds } from "../src/redis/connection.ts";
-import { COMPOSE_FILES, composeBlock, consumerServices } from "../tools/docs/compose.ts";
+import { COMPOSE_FILES, composeBlock, composeRedisUser, GENERATED } from "../tools/docs/compose.ts";
+import { redisRoleUsers } from "../tools/infra/acl.ts";
+import { COMPOSE_REDIS_PREFIX, writeComposeSecrets } from "../tools/infra/compose-secrets.ts";
 import { CLUSTER_BROKER_DEFAULTS, KAFKA_VERSION } from "../tools/infra/kafka.ts";
 
 interface Service {
@@ -31,10 +38,22 @@ interface Service {
   network_mode?: string;
   volumes?: string[];
   restart?: string;
+  secrets?: string[];
 }
 const composeText = await Bun.file(`${import.meta.dir}/../compose.yaml`).text();
-const compose = Bun.YAML.parse(composeText) as { services: Record<string, Service> };
+const compose = Bun.YAML.parse(composeText) as { services: Record<string, Service>; secrets: Record<string, { file: string }> };
 const services = compose.services;
+/** The Kafka service's start script, and the broker properties it writes (its first here-document). */
+const kafkaScript = String(services.kafka?.command?.at(-1));
+const brokerProps = new Map(
+  (/cat > "\$\$props" <<EOF\n([\s\S]*?)\nEOF/.exec(kafkaScript)?.[1] ?? "")
+    .split("\n")
+    .map((line) => [line.slice(0, line.indexOf("=")), line.slice(line.indexOf("=") + 1)] as const),
+);
+/** The secret files, as tools/infra/compose-secrets.ts makes them, in a folder of this test. */
+const secretsDir = mkdtempSync(join(tmpdir(), "btc-compose-secrets-"));
+const madeSecrets = writeComposeSecrets(secretsDir);
+afterAll(() => rmSync(secretsDir, { recursive: true, force: true }));
 const dockerfile = await Bun.file(`${import.meta.dir}/../Dockerfile`).text();
 
 /** How compose.yaml writes the Redis password: required, no default. */
@@ -47,14 +66,15 @@ describe("compose.yaml", () => {
   test("runs the local stack's Apache Kafka version, in KRaft mode, with a health check", () => {
     const kafka = services.kafka;
     expect(kafka?.image).toBe(`apache/kafka:${KAFKA_VERSION}`);
-    expect(kafka?.environment?.KAFKA_PROCESS_ROLES).toBe("broker,controller");
-    expect(kafka?.healthcheck?.test.join(" ")).toContain("kafka-broker-api-versions");
+    expect(brokerProps.get("process.roles")).toBe("broker,controller");
+    expect(kafkaScript).toContain("/opt/kafka/bin/kafka-storage.sh format --standalone");
+    expect(kafka?.healthcheck?.test.join(" ")).toContain("kafka-broker-api-versions.sh --bootstrap-server kafka:19092 --command-config /tmp/client.properties");
   });
 
   test("runs Redis with persistence and a health check", () => {
     expect(services.redis?.image).toMatch(/^redis:7/);
     expect(services.redis?.command?.join(" ")).toContain("--appendonly yes");
-    expect(services.redis?.healthcheck?.test.join(" ")).toContain("redis-cli ping");
+    expect(services.redis?.healthcheck?.test.join(" ")).toContain("redis-cli --tls --cacert /run/secrets/ca -h localhost ping");
   });
 
   test("has one service per role: a script of package.json, and `bun run consumer <role>` once per projection of the registry", () => {
@@ -74,23 +94,60 @@ describe("compose.yaml", () => {
     }
   });
 
-  test("holds the consumer services `bun run docs:compose` generates from the registry, in both files", async () => {
+  test("holds the parts `bun run docs:compose` generates from the registry (consumer services, their Redis users' secrets), in both files", async () => {
     for (const [kind, path] of Object.entries(COMPOSE_FILES) as [keyof typeof COMPOSE_FILES, string][]) {
-      expect({ path, block: composeBlock(await Bun.file(path).text()) }).toEqual({ path, block: consumerServices(kind) });
+      for (const [name, make] of Object.entries(GENERATED[kind])) {
+        expect({ path, name, block: composeBlock(await Bun.file(path).text(), name) }).toEqual({ path, name, block: make() });
+      }
     }
   });
 
-  test("gives every role only variables the configuration knows, pointing at the compose services", () => {
+  test("gives every role only variables the configuration knows: Kafka over SASL_SSL, Redis over TLS as the role's own ACL user", () => {
     const known = Object.keys(EnvSchema.properties);
-    for (const [, service] of roles) {
+    for (const [name, service] of roles) {
       const env = service.environment ?? {};
       for (const variable of Object.keys(env)) expect(known).toContain(variable);
-      expect(env.KAFKA_BROKERS).toBe("kafka:19092");
-      expect(env.REDIS_URL).toBe(`redis://:${REDIS_PASSWORD}@redis:6379`);
-      // Once compose substitutes a (hex) password, the configuration takes it and the URL carries it.
-      const url = loadConfig({ REDIS_URL: String(env.REDIS_URL).replace(REDIS_PASSWORD, "0f1e2d3c") }).REDIS_URL;
-      expect(new URL(url).password).toBe("0f1e2d3c");
+      expect({ name, kafka: [env.KAFKA_BROKERS, env.KAFKA_TLS, env.KAFKA_CA_FILE, env.KAFKA_SASL_MECHANISM, env.KAFKA_SASL_USERNAME, env.KAFKA_SASL_PASSWORD_FILE] }).toEqual({
+        name,
+        kafka: ["kafka:19092", "true", "/run/secrets/ca", "SCRAM-SHA-512", "btc", "/run/secrets/kafka_password"],
+      });
+      expect({ name, redis: [env.REDIS_URL, env.REDIS_CA_FILE] }).toEqual({ name, redis: ["rediss://redis:6379", "/run/secrets/ca"] });
+      if (name === "sim") continue; // the simulator uses neither
+      const user = composeRedisUser(name);
+      expect({ name, user: env.REDIS_USERNAME, password: env.REDIS_PASSWORD_FILE }).toEqual({ name, user: user.name, password: `/run/secrets/${user.secret}` });
+      // Every file a variable names is a secret the service mounts.
+      const files = Object.values(env).filter((v) => String(v).startsWith("/run/secrets/"));
+      for (const file of files) expect({ name, mounted: service.secrets?.includes(String(file).slice("/run/secrets/".length)) }).toEqual({ name, mounted: true });
     }
+  });
+
+  test("with the files compose-secrets.ts makes mounted, every role's configuration loads (certificates, passwords)", () => {
+    // What compose mounts at /run/secrets/<name>: the file its top-level `secrets:` names, here in the test's folder.
+    const mounted = (value: string) =>
+      value.replace(/^\/run\/secrets\/(.+)$/, (_, name: string) => join(secretsDir, (compose.secrets[name]?.file ?? "").replace(".cache/compose/", "")));
+    for (const [name, service] of roles) {
+      // What compose substitutes: `${NAME:-default}` with no NAME set is its default.
+      const substituted = (v: string) => v.replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1");
+      const env = Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, mounted(substituted(String(v)))]));
+      const config = loadConfig(env);
+      expect({ name, tls: config.KAFKA_TLS, password: config.KAFKA_SASL_PASSWORD.length }).toEqual({ name, tls: "true", password: 64 });
+      if (name !== "sim") expect({ name, redis: config.REDIS_PASSWORD.length }).toEqual({ name, redis: 64 });
+    }
+  });
+
+  test("every secret is a file compose mounts, made by compose-secrets.ts; no variable holds a password", () => {
+    const files = Object.values(compose.secrets).map((s) => s.file);
+    for (const file of files) expect(file).toStartWith(".cache/compose/");
+    expect(files.map((f) => f.replace(".cache/compose/", "")).every((f) => madeSecrets.includes(f))).toBe(true);
+    for (const [name, service] of Object.entries(services)) {
+      for (const secret of service.secrets ?? []) expect({ name, secret, defined: secret in compose.secrets }).toEqual({ name, secret, defined: true });
+      for (const [variable, value] of Object.entries(service.environment ?? {})) {
+        if (/PASSWORD|AUTH|SECRET|KEY$/.test(variable))
+          expect({ name, variable, value: String(value) }).toEqual({ name, variable, value: expect.stringMatching(/^\/run\/secrets\//) });
+      }
+    }
+    // Nothing for compose to substitute from the environment but FEED_URL: no password comes that way.
+    expect((composeText.match(/\$\{[A-Z_]+/g) ?? []).map((m) => m.slice(2))).toEqual(["FEED_URL"]);
   });
 
   test("starts roles that need Kafka and Redis after both are healthy", () => {
@@ -128,44 +185,38 @@ describe("compose.yaml", () => {
     expect(services.api?.ports).toEqual(["3000:3000"]);
   });
 
-  test("Kafka listens and advertises on the compose network only", () => {
-    const env = services.kafka?.environment ?? {};
-    const listeners = String(env.KAFKA_LISTENERS).split(",");
-    const advertised = String(env.KAFKA_ADVERTISED_LISTENERS).split(",");
-    const names = (list: string[]) => list.map((l) => l.split("://")[0]).sort();
-    expect(names(listeners)).toEqual(["CONTROLLER", "INTERNAL"]);
-    // Every advertised address is the service's name on the compose network, never the host.
-    expect(advertised).toEqual(["INTERNAL://kafka:19092"]);
-    expect(
-      String(env.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP)
-        .split(",")
-        .map((m) => m.split(":")[0])
-        .sort(),
-    ).toEqual(["CONTROLLER", "INTERNAL"]);
-    expect(composeText).not.toContain("EXTERNAL");
-    expect(composeText).not.toMatch(/localhost:9092/);
+  test("Kafka's only client listener is SASL_SSL on the compose network; its controller listener is on localhost", () => {
+    const listeners = String(brokerProps.get("listeners")).split(",");
+    const advertised = String(brokerProps.get("advertised.listeners")).split(",");
+    expect(listeners).toEqual(["SASL_SSL://:19092", "CONTROLLER://localhost:9093"]);
+    // Clients are told the service's name on the compose network, never the host's.
+    expect(advertised).toEqual(["SASL_SSL://kafka:19092", "CONTROLLER://localhost:9093"]);
+    expect(brokerProps.get("listener.security.protocol.map")).toBe("CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL");
+    expect([brokerProps.get("sasl.enabled.mechanisms"), brokerProps.get("inter.broker.listener.name")]).toEqual(["SCRAM-SHA-512", "SASL_SSL"]);
+    expect([brokerProps.get("ssl.keystore.location"), brokerProps.get("ssl.truststore.location")]).toEqual(["/run/secrets/kafka_keystore", "/run/secrets/ca"]);
+    // The SCRAM users (the broker's and the roles') are made at format time from the secret files.
+    expect(kafkaScript).toContain('--add-scram "SCRAM-SHA-512=[name=broker,password=$$(cat /run/secrets/kafka_broker_password)]"');
+    expect(kafkaScript).toContain('--add-scram "SCRAM-SHA-512=[name=btc,password=$$(cat /run/secrets/kafka_password)]"');
+    expect(composeText).not.toMatch(/PLAINTEXT:\/\/|localhost:9092/);
   });
 
-  test("Redis requires a password that has no default, and its health check authenticates", () => {
-    // Every use of REDIS_PASSWORD is a required-variable interpolation: compose refuses to start
-    // without it, rather than substituting "" (which would start Redis with no password).
-    const uses = composeText.match(/\$\{REDIS_PASSWORD[^}]*\}/g) ?? [];
-    expect(uses.length).toBeGreaterThanOrEqual(3);
-    for (const use of uses) expect(use).toBe(REDIS_PASSWORD);
+  test("Redis is TLS only, with the ACL file of one user per role (the default user off)", async () => {
     const redis = services.redis as Service;
     const command = redis.command ?? [];
     expect(command[0]).toBe("redis-server"); // the image's entrypoint then drops root for the redis user
-    expect(command[command.indexOf("--requirepass") + 1]).toBe(REDIS_PASSWORD);
+    expect([flag(command, "--port"), flag(command, "--tls-port"), flag(command, "--aclfile")]).toEqual(["0", "6379", "/run/secrets/redis_acl"]);
     expect(command).not.toContain("--protected-mode");
-    // redis-cli authenticates with REDISCLI_AUTH; it exits 0 on NOAUTH, so the check greps the answer.
-    expect(redis.environment?.REDISCLI_AUTH).toBe(REDIS_PASSWORD);
-    expect(redis.healthcheck?.test[0]).toBe("CMD-SHELL");
-    expect(redis.healthcheck?.test[1]).toMatch(/redis-cli ping \| grep -qx PONG/);
+    expect(command).not.toContain("--requirepass");
+    const acl = (await Bun.file(join(secretsDir, "users.acl")).text()).trim().split("\n");
+    expect(acl[0]).toStartWith("user default off");
+    expect(acl.slice(1).map((line) => line.split(" ")[1])).toEqual(redisRoleUsers({ prefix: COMPOSE_REDIS_PREFIX }).map((u) => u.name));
+    expect(String(services.api?.environment?.REDIS_PREFIX)).toBe(COMPOSE_REDIS_PREFIX);
   });
 
-  test("keeps .env (the password) out of the image's build context", async () => {
+  test("keeps .env and .cache (the secret files) out of the image's build context", async () => {
     const ignored = (await Bun.file(`${import.meta.dir}/../.dockerignore`).text()).split("\n").map((l) => l.trim());
     expect(ignored).toContain(".env");
+    expect(ignored).toContain(".cache");
   });
 });
 
@@ -454,6 +505,31 @@ describe("compose.cluster.yaml", () => {
         expect({ name, dependency, defined: dependency in ms }).toEqual({ name, dependency, defined: true });
         expect({ name, dependency, profiles: ms[dependency]?.profiles }).toEqual({ name, dependency, profiles: undefined });
       }
+    }
+  });
+
+  test("runs plaintext: node 1 drops compose.yaml's start script and secrets, every role its TLS, SASL and Redis-user settings", () => {
+    const kafka = ms.kafka as Service;
+    expect({ command: kafka.command, secrets: kafka.secrets }).toEqual({ command: undefined, secrets: undefined });
+    expect(kafka.environment?.KAFKA_LISTENER_SECURITY_PROTOCOL_MAP).toBe("INTERNAL:PLAINTEXT,CONTROLLER:PLAINTEXT");
+    for (const [name] of clusterRoles) {
+      const config = loadConfig(
+        Object.fromEntries(
+          Object.entries(env(name)).map(([k, v]) => [
+            k,
+            String(v)
+              .replaceAll(REDIS_PASSWORD, "0f1e2d3c")
+              .replace(/\$\{[A-Z_]+:-([^}]*)\}/g, "$1"),
+          ]),
+        ),
+      );
+      expect({ name, tls: config.KAFKA_TLS, sasl: config.KAFKA_SASL_MECHANISM, user: config.REDIS_USERNAME, ca: config.REDIS_CA_FILE }).toEqual({
+        name,
+        tls: "false",
+        sasl: "",
+        user: "",
+        ca: "",
+      });
     }
   });
 

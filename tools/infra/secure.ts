@@ -34,8 +34,13 @@ function openssl(args: string[], cwd: string): void {
   if (run.exitCode !== 0) throw new Error(`openssl ${args[0]} failed: ${run.stderr.toString().trim()}`);
 }
 
-/** Makes (or finds) a CA, a server certificate for this machine and a client certificate in `dir`. */
-export function makeCertificates(dir: string, days = 825): Certificates {
+/**
+ * Makes (or finds) a CA, a server certificate and a client certificate in `dir`. The server
+ * certificate is for `localhost` and 127.0.0.1, and the other host names given (compose's
+ * service names).
+ */
+export function makeCertificates(dir: string, opts: { days?: number; hosts?: readonly string[] } = {}): Certificates {
+  const days = opts.days ?? 825;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const at = (name: string) => join(dir, name);
   const certs: Certificates = {
@@ -52,7 +57,8 @@ export function makeCertificates(dir: string, days = 825): Certificates {
 
   const d = String(days);
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", d, "-subj", "/CN=btc-stream local CA"], dir);
-  writeFileSync(at("server.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n");
+  const names = ["DNS:localhost", "IP:127.0.0.1", ...(opts.hosts ?? []).map((h) => `DNS:${h}`)];
+  writeFileSync(at("server.ext"), `subjectAltName=${names.join(",")}\nextendedKeyUsage=serverAuth,clientAuth\n`);
   writeFileSync(at("client.ext"), "extendedKeyUsage=clientAuth\n");
   for (const [name, subject] of [
     ["server", "/CN=localhost"],
