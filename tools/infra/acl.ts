@@ -77,3 +77,12 @@ export function aclFile(users: readonly RedisRoleUser[], passwordOf: (user: Redi
   ];
   return `${lines.join("\n")}\n`;
 }
+
+/**
+ * `bun tools/infra/acl.ts [REDIS_PREFIX]`: the users as `ACL SETUSER` commands, for a Redis the
+ * project does not start (a managed one): each with `><user>-password>` to replace by that user's own password.
+ */
+if (import.meta.main) {
+  const prefix = process.argv[2] ?? "btc";
+  for (const user of redisRoleUsers({ prefix })) console.log(`ACL SETUSER ${user.name} on resetkeys resetchannels ><${user.name}-password> ${user.rules}`);
+}
