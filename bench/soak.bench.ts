@@ -40,7 +40,7 @@ import { memoryByGroup, usedMemory } from "./consumers.bench.ts";
 import { readProducer } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
 import { liveNamespace } from "./live.ts";
-import { type Point, round, secondHalf, slope } from "./stats.ts";
+import { type Point, round, secondHalf, slope, slopeStderr } from "./stats.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const seconds = (name: string, fallback: number) => {
@@ -196,19 +196,27 @@ const bench: Bench = {
       for (const [role, names] of groups) {
         const fits = names.map((name) => {
           const points = samples.filter((s) => s.rss.has(name)).map((s) => ({ x: s.t, y: s.rss.get(name) as number }));
-          return { name, all: perHour(points), half: perHour(secondHalf(points)), from: points[0]?.y ?? 0, to: points.at(-1)?.y ?? 0, n: points.length };
+          return {
+            name,
+            all: perHour(points),
+            error: slopeStderr(points) * 3600,
+            half: perHour(secondHalf(points)),
+            from: points[0]?.y ?? 0,
+            to: points.at(-1)?.y ?? 0,
+            n: points.length,
+          };
         });
         const worst = fits.reduce((a, b) => (b.all > a.all ? b : a));
         const restarted = names.filter((n) => restarts.has(n));
         console.error(
-          `bench soak: ${role}: ${fits.map((f) => `${f.name} ${round(f.all)} MB/h (second half ${round(f.half)}), ${f.from.toFixed(1)} -> ${f.to.toFixed(1)} MB`).join("; ")}`,
+          `bench soak: ${role}: ${fits.map((f) => `${f.name} ${round(f.all)} ± ${round(f.error)} MB/h (second half ${round(f.half)}), ${f.from.toFixed(1)} -> ${f.to.toFixed(1)} MB`).join("; ")}`,
         );
         figures[`soak_rss_growth_mb_per_h_${role}`] = {
           value: round(worst.all),
           unit: "MB/h",
           goal: { op: "<=", value: GOAL_MB_PER_H },
           note:
-            `RSS least-squares slope, ${how}${fits.length > 1 ? `; the steepest of its ${fits.length} processes (${fits.map((f) => `${f.name} ${round(f.all)}`).join(", ")} MB/h)` : ""}; ` +
+            `RSS least-squares slope ± ${round(worst.error)} MB/h (its standard error, which the GC sawtooth makes look smaller than it is), ${how}${fits.length > 1 ? `; the steepest of its ${fits.length} processes (${fits.map((f) => `${f.name} ${round(f.all)}`).join(", ")} MB/h)` : ""}; ` +
             `second half ${round(worst.half)} MB/h; ${worst.from.toFixed(1)} -> ${worst.to.toFixed(1)} MB` +
             `${restarted.length ? `; restarted by the demo: ${restarted.join(", ")} (slope of the last process only)` : ""}; ` +
             `a slope over ${round(span / 60, 0)} min is noisy (a garbage collection moves RSS by MBs): BENCH_SOAK_SECONDS for a longer soak`,

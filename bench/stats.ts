@@ -38,6 +38,25 @@ export function slope(points: readonly Point[]): number {
   return sxx === 0 ? Number.NaN : sxy / sxx;
 }
 
+/**
+ * The standard error of the least-squares slope: √(Σ residual² / (n − 2) / Σ(x − x̄)²), how far
+ * the slope could be off if the points scattered independently around a line. Memory sampled every
+ * few seconds does not (a garbage collection's sawtooth spans several samples), so it understates
+ * the error; it still tells a slope within its noise from one well above it. NaN with fewer than
+ * three points or one x.
+ */
+export function slopeStderr(points: readonly Point[]): number {
+  const n = points.length;
+  const b = slope(points);
+  if (n < 3 || Number.isNaN(b)) return Number.NaN;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const a = my - b * mx;
+  const residuals = points.reduce((s, p) => s + (p.y - (a + b * p.x)) ** 2, 0);
+  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  return Math.sqrt(residuals / (n - 2) / sxx);
+}
+
 /** The points whose x is in the later half of the span [first x, last x]. */
 export function secondHalf<T extends Point>(points: readonly T[]): T[] {
   if (!points.length) return [];

@@ -4,7 +4,7 @@
  * fixed numbers in, exact numbers out.
  */
 import { describe, expect, test } from "bun:test";
-import { percentile, secondHalf, slope } from "../bench/stats.ts";
+import { percentile, secondHalf, slope, slopeStderr } from "../bench/stats.ts";
 
 describe("percentile (nearest rank)", () => {
   test("takes the element at floor(p × n) of the sorted values, whatever their order", () => {
@@ -43,6 +43,18 @@ describe("slope (least squares)", () => {
     // A sawtooth (a garbage collection every 4 samples) on a flat line: no growth.
     const saw = Array.from({ length: 40 }, (_, x) => ({ x, y: 100 + (x % 4) - 1.5 }));
     expect(Math.abs(slope(saw))).toBeLessThan(0.02);
+  });
+
+  test("its standard error: 0 on a line, the textbook figure around one, NaN below three points", () => {
+    expect(slopeStderr([0, 5, 10, 30].map((x) => ({ x, y: 120 + 0.25 * x })))).toBeCloseTo(0, 12);
+    // Residuals of the fit y = -0.8 + 0.8x: 0.8, 0, -0.8, -1.6, 1.6; Σ² = 6.4; √(6.4 / 3 / 10).
+    expect(slopeStderr([0, 0, 0, 0, 4].map((y, x) => ({ x, y })))).toBeCloseTo(Math.sqrt(6.4 / 3 / 10), 12);
+    expect(
+      slopeStderr([
+        { x: 0, y: 1 },
+        { x: 1, y: 5 },
+      ]),
+    ).toBeNaN();
   });
 
   test("NaN for fewer than two distinct x", () => {
