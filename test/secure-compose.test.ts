@@ -14,7 +14,9 @@ import { join } from "node:path";
 import { loadConfig } from "../src/domain/config.ts";
 import type { Logger } from "../src/domain/log.ts";
 import { createKafka } from "../src/kafka/client.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
+import { groupPrefix } from "../src/redis/keys.ts";
 import { checkRedis } from "../src/redis/requirements.ts";
 import { writeComposeSecrets } from "../tools/infra/compose-secrets.ts";
 import { ensureKafkaJars } from "../tools/infra/kafka.ts";
@@ -100,7 +102,9 @@ async function roundTrip(value: string): Promise<string> {
   await producer.connect();
   await producer.send({ topic: config.TOPIC, acks: -1, messages: [{ value }] });
   await producer.disconnect();
-  const consumer = createKafka(loadConfig({ ...envOf("consumer-counts"), TOPIC: "compose-secure" }), "compose-test-consumer", quiet).consumer({ groupId: `compose-${value}` });
+  const consumer = createKafka(loadConfig({ ...envOf(`consumer-${PROJECTIONS[0]?.role}`), TOPIC: "compose-secure" }), "compose-test-consumer", quiet).consumer({
+    groupId: `compose-${value}`,
+  });
   await consumer.connect();
   await consumer.subscribe({ topic: config.TOPIC, fromBeginning: true });
   const seen: string[] = [];
@@ -143,16 +147,24 @@ test("compose's Redis command line: TLS only, the ACL users; its health check pa
   const health = here(String(compose.services.redis?.healthcheck?.test.at(-1))).replace("-h localhost", `-h localhost -p ${redisPort}`);
   expect(Bun.spawnSync(["sh", "-c", health]).exitCode).toBe(0);
 
-  for (const role of ["api", "producer", "consumer-counts", "consumer-fees"]) {
-    const config = loadConfig(envOf(role));
+  // Each role's service, with the key it may write (none for the API).
+  const keyOf = (spec: (typeof PROJECTIONS)[number]) => `${groupPrefix(loadConfig(envOf("api")), spec)}compose-test`;
+  const services: [string, string | undefined][] = [
+    ["api", undefined],
+    ["producer", "{btc}:producer:held"],
+    ...PROJECTIONS.map((spec) => [`consumer-${spec.role}`, keyOf(spec)] as [string, string]),
+  ];
+  for (const [service, own] of services) {
+    const config = loadConfig(envOf(service));
     const client = connectRedis(config.REDIS_URL, undefined, config);
     try {
       await checkRedis(client);
       expect(await client.call("ACL", "WHOAMI").catch((e: Error) => e.message)).toMatch(/NOPERM/);
       expect(await client.flushall().catch((e: Error) => e.message)).toMatch(/^NOPERM/);
-      const own = role === "api" ? undefined : role === "producer" ? "{btc}:producer:held" : `{btc}:${role.slice("consumer-".length)}:compose-test`;
-      if (own) expect(await client.hset(own, "f", "1")).toBe(1);
-      else expect(await client.set("{btc}:counts:x", "1").catch((e: Error) => e.message)).toMatch(/^NOPERM/);
+      if (own) expect({ service, wrote: await client.hset(own, "f", "1") }).toEqual({ service, wrote: 1 });
+      // Nobody writes another group's keys; the API writes none.
+      const theirs = PROJECTIONS.map(keyOf).find((key) => key !== own) as string;
+      expect({ service, refused: await client.hset(theirs, "g", "1").catch((e: Error) => e.message) }).toEqual({ service, refused: expect.stringMatching(/^NOPERM/) });
     } finally {
       client.disconnect();
     }

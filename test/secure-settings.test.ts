@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { ConfigError, loadConfig } from "../src/domain/config.ts";
 import type { Logger } from "../src/domain/log.ts";
 import { createKafka } from "../src/kafka/client.ts";
+import { PROJECTIONS } from "../src/projections/registry.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { makeCertificates } from "../tools/infra/secure.ts";
 import { type SecureStack, startSecureStack } from "../tools/infra/secure-stack.ts";
@@ -192,7 +193,7 @@ describe("a role given a bad setting exits 2 with the one line", () => {
   const roles: [string, string[]][] = [
     ["api", ["src/roles/api.ts"]],
     ["producer", ["src/roles/producer.ts"]],
-    ["consumer-counts", ["src/roles/consumer.ts", "counts"]],
+    [`consumer-${PROJECTIONS[0]?.role}`, ["src/roles/consumer.ts", PROJECTIONS[0]?.role as string]],
     ["rebuild", ["src/roles/rebuild.ts"]],
   ];
   for (const [role, entry] of roles) {
