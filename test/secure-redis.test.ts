@@ -18,7 +18,7 @@ import { groupPrefix, metricsKey } from "../src/redis/keys.ts";
 import { checkRedis } from "../src/redis/requirements.ts";
 import { aclFile, type RedisRoleUser, redisRoleUsers } from "../tools/infra/acl.ts";
 import { freePort } from "../tools/infra/process.ts";
-import { type LocalRedis, redisAnswers, startRedis } from "../tools/infra/redis.ts";
+import { type LocalRedis, pingRedis, redisAnswers, startRedis } from "../tools/infra/redis.ts";
 import { type Certificates, makeCertificates, secret } from "../tools/infra/secure.ts";
 
 setDefaultTimeout(60_000);
@@ -166,6 +166,14 @@ describe("over TLS, each role as its own user", () => {
     expect(await producer.hincrby(metricsKey(config), "producer_received_total", 1)).toBe(1);
     expect(await refusal(producer.set(keys[0] as string, "1"))).toMatch(/^NOPERM/);
     expect(await refusal(producer.eval("return 1", 0))).toMatch(/^NOPERM/);
+  });
+});
+
+describe("the local stack's view of it", () => {
+  test("a TLS Redis whose default user is off answers (NOAUTH is an answer), with the CA; without it, it does not", async () => {
+    expect(await pingRedis(server.url, { REDIS_CA_FILE: certs.ca })).toBe(true);
+    expect(await pingRedis(server.url, { REDIS_CA_FILE: certs.ca, REDIS_USERNAME: userOf("api").name, REDIS_PASSWORD: password(userOf("api")) })).toBe(true);
+    expect(await pingRedis(server.url)).toBe(false);
   });
 });
 

@@ -7,6 +7,7 @@ import { connect as connectTcp } from "node:net";
 import { join } from "node:path";
 import { connect as connectTls } from "node:tls";
 import Redis from "ioredis";
+import { type RedisSecuritySettings, redisSecurityOptions } from "../../src/redis/connection.ts";
 import { MissingToolError } from "./kafka.ts";
 import { type Child, cacheDir, startChild, waitUntil, which } from "./process.ts";
 
@@ -56,14 +57,27 @@ export function redisAnswers(port: number, ca?: string, timeoutMs = 1_000): Prom
   });
 }
 
-export async function pingRedis(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+/**
+ * Whether a Redis server answers at `url`: PONG, or a refusal of the user (NOAUTH, WRONGPASS,
+ * NOPERM), which is an answer too. Over TLS for a rediss:// URL, with `settings`' CA and user
+ * (src/redis/connection.ts; default: none, the system's authorities).
+ */
+export async function pingRedis(url: string, settings: Partial<RedisSecuritySettings> = {}): Promise<boolean> {
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 1000,
+    // The PING below is the check: a server that refuses the user answers it (NOAUTH) too.
+    enableReadyCheck: false,
+    ...redisSecurityOptions(url, settings),
+  });
   client.on("error", () => {});
   try {
     await client.connect();
     return (await client.ping()) === "PONG";
-  } catch {
-    return false;
+  } catch (err) {
+    return /^(NOAUTH|WRONGPASS|NOPERM)/.test(err instanceof Error ? err.message : "");
   } finally {
     client.disconnect();
   }

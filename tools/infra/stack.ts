@@ -11,7 +11,7 @@
 import { join } from "node:path";
 import type { Config } from "../../src/domain/config.ts";
 import { brokerList } from "../../src/domain/config.ts";
-import { redisSeeds } from "../../src/redis/connection.ts";
+import { type RedisSecuritySettings, redisSeeds } from "../../src/redis/connection.ts";
 import { CLUSTER_DATA_DIR } from "./cluster.ts";
 import { type LocalKafka, startKafka, startKafkaCluster } from "./kafka.ts";
 import { isLocalHost, portAnswers } from "./process.ts";
@@ -43,10 +43,10 @@ function broker(hostAndPort: string): Endpoint {
   return { host, port, answers: () => portAnswers(host, port) };
 }
 
-/** A seed of REDIS_URL; printed as host:port only, so no password reaches a log. */
-function seed(url: string): Endpoint {
+/** A seed of REDIS_URL; printed as host:port only, so no password reaches a log. Asked over TLS with `settings`' CA for rediss://. */
+function seed(url: string, settings: Partial<RedisSecuritySettings>): Endpoint {
   const u = new URL(url);
-  return { host: u.hostname, port: Number(u.port || 6379), answers: () => pingRedis(url) };
+  return { host: u.hostname, port: Number(u.port || 6379), answers: () => pingRedis(url, settings) };
 }
 
 /**
@@ -73,9 +73,13 @@ async function decide(what: string, endpoints: Endpoint[]): Promise<"use" | "sta
  * Uses or starts what `config` names. `clusterDataDir` is where a cluster started here keeps its
  * data (tests pass a folder of their own).
  */
-export async function ensureStack(config: Pick<Config, "KAFKA_BROKERS" | "REDIS_URL">, log = (l: string) => console.error(l), clusterDataDir = CLUSTER_DATA_DIR): Promise<Stack> {
+export async function ensureStack(
+  config: Pick<Config, "KAFKA_BROKERS" | "REDIS_URL"> & Partial<RedisSecuritySettings>,
+  log = (l: string) => console.error(l),
+  clusterDataDir = CLUSTER_DATA_DIR,
+): Promise<Stack> {
   // The one reading of REDIS_URL's seeds, the roles' own (src/redis/connection.ts).
-  const seeds = redisSeeds(config.REDIS_URL).map(seed);
+  const seeds = redisSeeds(config.REDIS_URL).map((url) => seed(url, config));
   const brokers = brokerList(config).map(broker);
   const [redisAt, kafkaAt] = [seeds, brokers].map((list) => list.map(hostPort).join(","));
   const [redis, kafka] = await Promise.all([decide("redis", seeds), decide("kafka", brokers)]);
