@@ -30,7 +30,9 @@ try {
     for (const [name, value] of Object.entries(cluster.env)) console.log(`${name}=${value}`);
     stop = cluster.stop;
   } else if (args.secure) {
-    const secure = await startSecureStack({ ...secureStackPorts(process.env), prefix: configOrExit().REDIS_PREFIX });
+    // Only REDIS_PREFIX is read here (the ACL users' keys): the other variables may name files
+    // that this very command makes.
+    const secure = await startSecureStack({ ...secureStackPorts(process.env), prefix: configOrExit({ REDIS_PREFIX: process.env.REDIS_PREFIX }).REDIS_PREFIX });
     for (const [name, value] of Object.entries(secure.env)) console.log(`${name}=${value}`);
     console.log("# and each role its own Redis user, beside the variables above:");
     for (const user of secure.users) {
