@@ -47,8 +47,17 @@ export const redisSeeds = (url: string): string[] =>
 /** The variables of Redis's TLS and user. */
 export type RedisSecuritySettings = Pick<Config, "REDIS_CA_FILE" | "REDIS_CERT_FILE" | "REDIS_KEY_FILE" | "REDIS_USERNAME" | "REDIS_PASSWORD">;
 
-/** This process's Redis TLS and user settings (its environment, through the configuration's one reading). */
-export const redisSecurityFromEnv = (): RedisSecuritySettings => loadConfig(process.env);
+const SECURITY_VARIABLES = ["REDIS_CA_FILE", "REDIS_CERT_FILE", "REDIS_KEY_FILE", "REDIS_USERNAME", "REDIS_PASSWORD", "REDIS_PASSWORD_FILE"] as const;
+
+/**
+ * This process's Redis TLS and user settings for a connection to `url`: its environment's
+ * variables of them, read and checked by the configuration's one reading (no other variable).
+ */
+export function redisSecurityFromEnv(url: string): RedisSecuritySettings {
+  const env: Record<string, string | undefined> = { REDIS_URL: url };
+  for (const name of SECURITY_VARIABLES) env[name] = process.env[name];
+  return loadConfig(env);
+}
 
 /** The TLS options of a `rediss://` seed: the CA and client certificate files, read now. */
 function tlsOptions(settings: Partial<RedisSecuritySettings>): RedisOptions["tls"] {
@@ -79,7 +88,7 @@ export function redisSecurityOptions(url: string, settings: Partial<RedisSecurit
  * Connects to `url`; connection errors go to `log` (at most one line per interval), or nowhere.
  * `settings` are the TLS files and the user (default: this process's configuration).
  */
-export function connectRedis(url: string, log?: Logger, settings: Partial<RedisSecuritySettings> = redisSecurityFromEnv()): Redis {
+export function connectRedis(url: string, log?: Logger, settings: Partial<RedisSecuritySettings> = redisSecurityFromEnv(url)): Redis {
   const seeds = redisSeeds(url).map((seed) => seedFor(seed, settings));
   const redis = seeds.length > 1 ? connectCluster(seeds, settings) : new Redis(seeds[0] as string, { ...POLICY, ...redisSecurityOptions(url, settings) });
   redis.on("error", (err: Error) => log?.limited("redis:error", "warn", `redis: ${err.message}`));
