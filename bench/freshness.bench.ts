@@ -26,12 +26,12 @@
  * Within its deadline (bench/deadline.ts; BENCH_FRESHNESS_DEADLINE_S replaces it).
  */
 import { loadavg } from "node:os";
-import Redis from "ioredis";
+
 import { Kafka, logLevel } from "kafkajs";
 import { type Cannon, cannon, ENDPOINTS } from "./api.bench.ts";
 import { type Deadline, readProducer } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
-import { ReadableWatch, startFeed, startLiveStack } from "./live.ts";
+import { benchRedis, ReadableWatch, startFeed, startLiveStack } from "./live.ts";
 import { percentile, round } from "./stats.ts";
 
 /** Transactions per second through the pipeline. */
@@ -124,9 +124,8 @@ const bench: Bench = {
   deadlineSeconds: 300 + MEASURE_SECONDS,
   async run(deadline) {
     const kafka = new Kafka({ clientId: "bench-freshness", brokers: (process.env.KAFKA_BROKERS ?? "").split(","), logLevel: logLevel.NOTHING });
-    const redis = new Redis(process.env.REDIS_URL ?? "", { enableAutoPipelining: true });
+    const redis = benchRedis();
     const stack = await startLiveStack("freshness", kafka, redis, deadline);
-    const unwatch = deadline.watch("bench freshness", stack.config);
     const total = Math.ceil(RATE * (WARMUP_SECONDS + MEASURE_SECONDS + 10)); // the first ones go out before the load starts
     const watch = new ReadableWatch(redis, stack.config);
     let feed: Awaited<ReturnType<typeof startFeed>> | undefined;
@@ -203,7 +202,7 @@ const bench: Bench = {
         `resolution: ${resolution}, so each figure carries up to a poll interval of either side${early ? `; ${early} listed before the Redis poll found them, counted 0` : ""}` +
         `${never ? `; ${never} never listed (counted as infinitely late)` : ""}${dropped ? `; ${dropped} dropped by the producer` : ""}; max ${round(max, 1)} ms` +
         `${work ? `; the API's ${work}` : ""}; load average ${loadAverage.toFixed(1)}`;
-      unwatch();
+      stack.unwatch();
       return {
         api_freshness_p50_ms: { value: round(p50, 1), unit: "ms", note: "as api_freshness_p99_ms" },
         api_freshness_p99_ms: { value: round(p99, 1), unit: "ms", goal: { op: "<=", value: 100 }, note },

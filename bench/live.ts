@@ -17,10 +17,11 @@
  * All traffic goes to 127.0.0.1.
  */
 import { join } from "node:path";
-import type Redis from "ioredis";
+import Redis from "ioredis";
 import type { Kafka } from "kafkajs";
 import { type Config, loadConfig } from "../src/domain/config.ts";
 import { txBodyKey } from "../src/projections/transactions/keys.ts";
+import { redisSecurityFromEnv, redisSecurityOptions } from "../src/redis/connection.ts";
 import { diesWithParent, freePort } from "../tools/infra/process.ts";
 import type { Frame } from "../tools/sim/frames.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
@@ -29,6 +30,15 @@ import { type ConsumerProcesses, startConsumerProcesses } from "./consumers.benc
 import type { Deadline } from "./deadline.ts";
 
 const ROOT = join(import.meta.dir, "..");
+
+/**
+ * The bench's own Redis client: auto-pipelined (a poll's commands go in one round trip), logged in
+ * as the environment says (REDIS_USERNAME, REDIS_PASSWORD or REDIS_PASSWORD_FILE, TLS), as the
+ * roles' connections are (src/redis/connection.ts).
+ */
+export function benchRedis(url = process.env.REDIS_URL ?? ""): Redis {
+  return new Redis(url, { enableAutoPipelining: true, ...redisSecurityOptions(url, redisSecurityFromEnv(url)) });
+}
 
 /** A namespace of its own: topic, group ids, Redis prefix. */
 export function liveNamespace(name: string): { env: Record<string, string>; config: Config } {
@@ -131,16 +141,19 @@ export interface LiveStack {
   consumers: ConsumerProcesses;
   /** Rejects when a consumer or the API exits before `stop()`. */
   crashed: Promise<never>;
+  /** Ends the deadline's watch of the namespace (a bench calls it once it has its figures). */
+  unwatch(): void;
   stop(): Promise<void>;
 }
 
 /**
  * One process per group of the registry (given 3 s to join, so the first transactions meet the
- * steady state) and `bun run api`, on a namespace of its own. `stop()` stops them and drops the
- * namespace (topics and keys).
+ * steady state) and `bun run api`, on a namespace of its own, which the deadline watches from the
+ * start. `stop()` stops them and drops the namespace (topics and keys).
  */
 export async function startLiveStack(name: string, kafka: Kafka, redis: Redis, deadline: Deadline): Promise<LiveStack> {
   const { env, config } = liveNamespace(name);
+  const unwatch = deadline.watch(`bench ${name}`, config);
   const consumers = startConsumerProcesses(env);
   let api: Awaited<ReturnType<typeof startApi>> | undefined;
   let stopping = false;
@@ -166,7 +179,7 @@ export async function startLiveStack(name: string, kafka: Kafka, redis: Redis, d
   });
   const crashed = Promise.race([consumers.crashed, apiExited]);
   crashed.catch(() => {});
-  return { env, config, api: api.base, consumers, crashed, stop };
+  return { env, config, api: api.base, consumers, crashed, unwatch, stop };
 }
 
 /**

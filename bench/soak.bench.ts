@@ -30,7 +30,7 @@
 import { readFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
-import Redis from "ioredis";
+
 import { Kafka, logLevel } from "kafkajs";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { storedTransactionCount } from "../src/projections/transactions/read.ts";
@@ -39,7 +39,7 @@ import { dropNamespace } from "../tools/testkit/namespace.ts";
 import { memoryByGroup, usedMemory } from "./consumers.bench.ts";
 import { readProducer } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
-import { liveNamespace } from "./live.ts";
+import { benchRedis, liveNamespace } from "./live.ts";
 import { type Point, round, secondHalf, slope, slopeStderr } from "./stats.ts";
 
 const ROOT = join(import.meta.dir, "..");
@@ -82,7 +82,8 @@ function roleOf(name: string): string {
 interface Sample {
   /** Seconds since the measured span started (negative during the warm-up). */
   t: number;
-  rss: Map<string, number>;
+  /** RSS in MB by process name, and the pid it was read from. */
+  rss: Map<string, { pid: number; mb: number }>;
   redisMb: number;
   stored: number;
 }
@@ -93,7 +94,7 @@ const bench: Bench = {
   deadlineSeconds: Math.round(WARMUP_SECONDS + SOAK_SECONDS + 240),
   async run(deadline) {
     const kafka = new Kafka({ clientId: "bench-soak", brokers: (process.env.KAFKA_BROKERS ?? "").split(","), logLevel: logLevel.NOTHING });
-    const redis = new Redis(process.env.REDIS_URL ?? "", { enableAutoPipelining: true });
+    const redis = benchRedis();
     const { env, config } = liveNamespace("soak");
     const port = freePort();
     const unwatch = deadline.watch("bench soak", config);
@@ -135,10 +136,10 @@ const bench: Bench = {
     const samples: Sample[] = [];
     let start = 0;
     const sample = async (): Promise<Sample> => {
-      const rss = new Map<string, number>();
+      const rss = new Map<string, { pid: number; mb: number }>();
       for (const [name, pid] of pids) {
         const mb = rssMb(pid);
-        if (mb !== undefined) rss.set(name, mb);
+        if (mb !== undefined) rss.set(name, { pid, mb });
       }
       const [used, stored] = await Promise.all([usedMemory(redis), storedTransactionCount(redis, config)]);
       return { t: (performance.now() - start) / 1000, rss, redisMb: used / MB, stored };
@@ -176,7 +177,7 @@ const bench: Bench = {
         const t = s.t;
         if (Math.round(t) % 60 === 0 || samples.length === 1)
           console.error(
-            `bench soak: ${t < 0 ? "warm-up" : "measured"} t=${Math.round(t)} s: ${[...s.rss].map(([n, mb]) => `${n} ${mb.toFixed(0)}`).join(", ")} MB; redis ${s.redisMb.toFixed(0)} MB, ${s.stored} transactions`,
+            `bench soak: ${t < 0 ? "warm-up" : "measured"} t=${Math.round(t)} s: ${[...s.rss].map(([n, r]) => `${n} ${r.mb.toFixed(0)}`).join(", ")} MB; redis ${s.redisMb.toFixed(0)} MB, ${s.stored} transactions`,
           );
         await Promise.race([deadline.sleep(Math.max(0, next - performance.now())), exited]);
       }
@@ -195,7 +196,12 @@ const bench: Bench = {
       for (const name of pids.keys()) groups.set(roleOf(name), [...(groups.get(roleOf(name)) ?? []), name]);
       for (const [role, names] of groups) {
         const fits = names.map((name) => {
-          const points = samples.filter((s) => s.rss.has(name)).map((s) => ({ x: s.t, y: s.rss.get(name) as number }));
+          // A process the demo restarted: only its last one's samples.
+          const pid = pids.get(name);
+          const points = samples.flatMap((s) => {
+            const r = s.rss.get(name);
+            return r && r.pid === pid ? [{ x: s.t, y: r.mb }] : [];
+          });
           return {
             name,
             all: perHour(points),
@@ -206,7 +212,10 @@ const bench: Bench = {
             n: points.length,
           };
         });
-        const worst = fits.reduce((a, b) => (b.all > a.all ? b : a));
+        const measured = fits.filter((f) => Number.isFinite(f.all));
+        if (!measured.length)
+          throw new Error(`bench soak: ${role}: fewer than 2 samples of its last process (restarted by the demo: ${names.filter((n) => restarts.has(n)).join(", ")})`);
+        const worst = measured.reduce((a, b) => (b.all > a.all ? b : a));
         const restarted = names.filter((n) => restarts.has(n));
         console.error(
           `bench soak: ${role}: ${fits.map((f) => `${f.name} ${round(f.all)} ± ${round(f.error)} MB/h (second half ${round(f.half)}), ${f.from.toFixed(1)} -> ${f.to.toFixed(1)} MB`).join("; ")}`,

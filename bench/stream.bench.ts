@@ -18,14 +18,14 @@
  * Within its deadline (bench/deadline.ts; BENCH_STREAM_DEADLINE_S replaces it).
  */
 import { loadavg } from "node:os";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import type { Config } from "../src/domain/config.ts";
 import { txBodyKey } from "../src/projections/transactions/keys.ts";
 import { lastTransactionSeq } from "../src/projections/transactions/read.ts";
 import { type Deadline, readProducer } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
-import { type LiveStack, ReadableWatch, SseClient, startFeed, startLiveStack } from "./live.ts";
+import { benchRedis, type LiveStack, ReadableWatch, SseClient, startFeed, startLiveStack } from "./live.ts";
 import { percentile, round } from "./stats.ts";
 
 const DELIVERY_RATE = 100;
@@ -194,12 +194,11 @@ const bench: Bench = {
   deadlineSeconds: 300 + DELIVERY_SECONDS + MISSED_SECONDS,
   async run(deadline) {
     const kafka = new Kafka({ clientId: "bench-stream", brokers: (process.env.KAFKA_BROKERS ?? "").split(","), logLevel: logLevel.NOTHING });
-    const redis = new Redis(process.env.REDIS_URL ?? "", { enableAutoPipelining: true });
+    const redis = benchRedis();
     const stack = await startLiveStack("stream", kafka, redis, deadline);
-    const unwatch = deadline.watch("bench stream", stack.config);
     try {
       const figures = { ...(await delivery(redis, stack, deadline)), ...(await missed(redis, stack, deadline)) };
-      unwatch();
+      stack.unwatch();
       return figures;
     } finally {
       await stack.stop();
