@@ -154,7 +154,15 @@ describe("answers follow the versions", () => {
     expect(reads().filter((c) => c.startsWith("zrevrangebyscore"))).toEqual([]);
     clockMs += COALESCE_MS;
     expect(await newest()).toBe(burst.at(-1)?.hash);
-    expect(reads().filter((c) => c.startsWith("zrevrangebyscore")).length).toBe(1);
+    const read = reads();
+    expect(read.filter((c) => c.startsWith("zrevrangebyscore")).length).toBe(1);
+    // Only the bodies the last reading did not list are fetched (newest first, as the index lists them).
+    expect(read.filter((c) => c.startsWith("mget"))).toEqual([
+      `mget ${[...burst]
+        .reverse()
+        .map((t) => txBodyKey(config, t.hash))
+        .join(" ")}`,
+    ]);
   });
 });
 

@@ -68,8 +68,10 @@ export class Sliced<T> {
     readonly items: readonly T[],
     /** The property of the answer that holds the items. */
     private readonly key: string,
+    /** Each item's JSON text, when already known. */
+    texts?: readonly string[],
   ) {
-    this.parts = items.map((item) => JSON.stringify(item));
+    this.parts = texts ? [...texts] : items.map((item) => JSON.stringify(item));
   }
 
   /** The answer with the first `n` items under `head` (the other fields: the flag...), its text built once per n and head. */

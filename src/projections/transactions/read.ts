@@ -1,7 +1,9 @@
 /**
  * Reads of the transactions projection.
  *
- *   latestTransactions   newest N stored transactions by time     2 round trips, O(log T + N)
+ *   latestHashes         hashes of the newest N by time           1 ZREVRANGEBYSCORE, O(log T + N)
+ *   transactionBodies    stored transactions by hash              1 MGET, O(N)
+ *   latestTransactions   newest N stored transactions by time     both: 2 round trips
  *   transactionByHash    one stored transaction                   1 GET
  *   transactionsAfter    the stream's entries after n, in order   1 XRANGE, O(log S + N)
  *   lastTransactionSeq   the stream's last n                      1 XREVRANGE, O(1)
@@ -15,18 +17,27 @@ import { txBodyKey, txByTimeKey, txStreamKey } from "./keys.ts";
 type Prefixed = Pick<Config, "REDIS_PREFIX">;
 
 /**
- * The newest `limit` stored transactions by event time, newest first (equal times in reverse
- * hash order, as the sorted set reads backwards). With `nowMs`, transactions already before the
- * window start are left out even before the group's timer trims them.
+ * The hashes of the newest `limit` stored transactions by event time, newest first (equal times in
+ * reverse hash order, as the sorted set reads backwards). With `nowMs`, transactions already
+ * before the window start are left out even before the group's timer trims them.
  */
-export async function latestTransactions(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<TransactionView[]> {
-  if (limit <= 0) return [];
+export function latestHashes(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<string[]> {
+  if (limit <= 0) return Promise.resolve([]);
   const from = nowMs === undefined ? "-inf" : windowStart(toSec(nowMs));
-  const hashes = await redis.zrevrangebyscore(txByTimeKey(config), "+inf", from, "LIMIT", 0, limit);
+  return redis.zrevrangebyscore(txByTimeKey(config), "+inf", from, "LIMIT", 0, limit);
+}
+
+/** The stored transactions of `hashes`, in their order; null for one not stored (a body can expire a moment before the timer trims its index entry). */
+export async function transactionBodies(redis: Redis, config: Prefixed, hashes: readonly string[]): Promise<(TransactionView | null)[]> {
   if (!hashes.length) return [];
   const bodies = await redis.mget(hashes.map((h) => txBodyKey(config, h)));
-  // A body can expire a moment before the timer trims its index entry.
-  return bodies.filter((b): b is string => b !== null).map((b) => JSON.parse(b) as TransactionView);
+  return bodies.map((b) => (b === null ? null : (JSON.parse(b) as TransactionView)));
+}
+
+/** The newest `limit` stored transactions by event time, newest first (`latestHashes`, then their bodies). */
+export async function latestTransactions(redis: Redis, config: Prefixed, limit: number, nowMs?: number): Promise<TransactionView[]> {
+  const bodies = await transactionBodies(redis, config, await latestHashes(redis, config, limit, nowMs));
+  return bodies.filter((b): b is TransactionView => b !== null);
 }
 
 /** One stored transaction by hash (64 hex digits, any case), or null. */

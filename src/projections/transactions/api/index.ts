@@ -2,7 +2,7 @@
 import type { ApiPart } from "../../../api/projection.ts";
 import { fromRedis } from "../../../api/redis.ts";
 import { projectionVersion } from "../../../redis/read.ts";
-import { lastTransactionSeq, latestTransactions, transactionByHash, transactionsAfter } from "../read.ts";
+import { lastTransactionSeq, latestHashes, latestTransactions, transactionBodies, transactionByHash, transactionsAfter } from "../read.ts";
 import { spec } from "../spec.ts";
 import { transactionsRoutes } from "./routes.ts";
 import { TransactionsService } from "./service.ts";
@@ -13,7 +13,8 @@ export const transactionsApi: ApiPart = {
     transactionsRoutes(
       new TransactionsService(
         {
-          latestTransactions: (limit, nowMs) => fromRedis(latestTransactions(redis, config, limit, nowMs), "latest transactions"),
+          latestHashes: (limit, nowMs) => fromRedis(latestHashes(redis, config, limit, nowMs), "latest transactions"),
+          bodies: (hashes) => fromRedis(transactionBodies(redis, config, hashes), "latest transactions"),
           transaction: (hash) => fromRedis(transactionByHash(redis, config, hash), "transaction by hash"),
           version: () => fromRedis(projectionVersion(redis, config, spec), "transactions version"),
         },

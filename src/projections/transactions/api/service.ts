@@ -28,7 +28,10 @@ export const MAX_LIMIT = 1000;
 
 /** The reads the service makes (../read.ts, behind the API's Redis guard). */
 export interface TransactionsReads {
-  latestTransactions(limit: number, nowMs: number): Promise<TransactionView[]>;
+  /** The hashes of the newest `limit` by time within the window at `nowMs`, newest first. */
+  latestHashes(limit: number, nowMs: number): Promise<string[]>;
+  /** The stored transactions of `hashes`, in order; null for one gone. */
+  bodies(hashes: readonly string[]): Promise<(TransactionView | null)[]>;
   transaction(hash: string): Promise<TransactionView | null>;
   /** The projection's version (src/redis/read.ts projectionVersion). */
   version(): Promise<string>;
@@ -40,10 +43,22 @@ interface Latest {
   asked: number;
 }
 
+/** A listed transaction as the API shows it, and its JSON text. */
+interface Shown {
+  view: TransactionView;
+  text: string;
+}
+
 export class TransactionsService {
   private readonly latestCache: AnswerCache<Bracketed<Latest>>;
   /** The projection's coverage alone, for the answer of a hash not found. */
   private readonly coverageCache: AnswerCache<Bracketed<null>>;
+
+  /**
+   * The transactions the last reading listed, by hash: a reading fetches and serializes only the
+   * ones new since (a stored transaction never changes: its hash is its content's).
+   */
+  private shown = new Map<string, Shown>();
 
   constructor(
     private readonly store: TransactionsReads,
@@ -58,12 +73,7 @@ export class TransactionsService {
   async latest(limit: number): Promise<Rendered<LatestTransactions>> {
     // Shared readings hold the largest answer, sliced per request; a reading per request (tests) reads just what is asked.
     const asked = this.fresh.shared ? MAX_LIMIT : limit;
-    const { value, moment } = await this.latestCache.get("latest", () =>
-      this.coverage.bracket(spec, async () => ({
-        list: new Sliced((await this.store.latestTransactions(asked, this.fresh.now())).map(view), "transactions"),
-        asked,
-      })),
-    );
+    const { value, moment } = await this.latestCache.get("latest", () => this.coverage.bracket(spec, async () => ({ list: await this.readLatest(asked), asked })));
     const { list } = value.value;
     // The window moves on between readings: the transactions it has left are dropped here (the list is newest first).
     const from = windowStart(toSec(moment.nowMs)) * 1000;
@@ -74,6 +84,28 @@ export class TransactionsService {
     // transaction missing from them would be newer than the last. Fewer: the whole window.
     const spanFrom = n > 0 && (n < held || list.items.length === value.value.asked) ? (list.items[n - 1] as TransactionView).time * 1000 : from;
     return list.take(n, flagOf(value.judgeAt(moment)(spanFrom, moment.nowMs))) as Rendered<LatestTransactions>;
+  }
+
+  /** The newest `asked` transactions, newest first: the index, then the bodies of those the last reading did not list. */
+  private async readLatest(asked: number): Promise<Sliced<TransactionView>> {
+    const known = this.shown;
+    const hashes = await this.store.latestHashes(asked, this.fresh.now());
+    const missing = hashes.filter((h) => !known.has(h));
+    const bodies = await this.store.bodies(missing);
+    const fetched = new Map<string, Shown>();
+    missing.forEach((h, i) => {
+      const tx = bodies[i];
+      if (!tx) return;
+      const v = view(tx);
+      fetched.set(h, { view: v, text: JSON.stringify(v) });
+    });
+    const listed = hashes.map((h) => known.get(h) ?? fetched.get(h)).filter((x): x is Shown => x !== undefined);
+    this.shown = new Map(listed.map((x) => [x.view.hash, x]));
+    return new Sliced(
+      listed.map((x) => x.view),
+      "transactions",
+      listed.map((x) => x.text),
+    );
   }
 
   /**
