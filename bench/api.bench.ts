@@ -7,7 +7,7 @@
  *   api_p99_ms_<endpoint>           p99 latency at a fixed 2,000 requests/s for 10 s after a warm-up,
  *                                   the worse of 2 runs (goal ≤ 5 ms; the note gives both and the load average)
  *   api_max_rps_<endpoint>          requests/s at full speed (64 connections, 5 s)
- *   api_p99_ms_<endpoint>_uncached  p99 at 2,000 requests/s for 5 s with the answer cache off (cacheMs 0):
+ *   api_p99_ms_<endpoint>_uncached  p99 at 2,000 requests/s for 5 s with answers not shared (fresh: { shared: false }):
  *                                   every request reads Redis; where the time goes without the cache
  *   api_p99_ms_loadgen_floor        p99 of a Bun.serve answering "ok" under the same load: the part
  *                                   of every latency figure that is autocannon and the machine
@@ -111,7 +111,7 @@ async function child(cmd: string[], env: Record<string, string>, url: string, de
   return { stop: async () => void (proc.kill("SIGTERM"), await proc.exited) };
 }
 
-/** The API with the answer cache off (cacheMs 0), as a child process like the real role. */
+/** The API with answers not shared (every request reads Redis), as a child process like the real role. */
 const UNCACHED = `
 import { createApp } from ${JSON.stringify(join(ROOT, "src/api/app.ts"))};
 import { KafkaProbe } from ${JSON.stringify(join(ROOT, "src/api/health/kafka.ts"))};
@@ -123,7 +123,7 @@ import { PROJECTIONS } from ${JSON.stringify(join(ROOT, "src/projections/registr
 const config = configOrExit();
 const log = createLogger("api-uncached", config);
 const kafka = new KafkaProbe(createKafka(config, "bench", log).admin(), config.TOPIC, []);
-createApp({ config, redis: connectRedis(config.REDIS_URL), kafka, log, projections: PROJECTIONS, cacheMs: 0 }).listen({ port: config.PORT, hostname: "127.0.0.1" });
+createApp({ config, redis: connectRedis(config.REDIS_URL), kafka, log, projections: PROJECTIONS, fresh: { shared: false } }).listen({ port: config.PORT, hostname: "127.0.0.1" });
 `;
 
 /** The load generator's own floor: a Bun.serve that answers "ok" at once. */
@@ -164,7 +164,7 @@ const bench: Bench = {
         note: `p99 of a Bun.serve answering "ok" at ${RATE}/s over ${RATE_CONNECTIONS} connections: what autocannon and this machine add to every latency (load average ${load()})`,
       };
 
-      // ---- `bun run api` itself (src/roles/api.ts, 1-second answer cache) ------------------------
+      // ---- `bun run api` itself (src/roles/api.ts: answers kept until their projection writes) -----
       const port = freePort();
       const base = `http://127.0.0.1:${port}`;
       running.push(await child([join(ROOT, "src/roles/api.ts")], { ...env, PORT: String(port) }, `${base}/metrics`, deadline));
@@ -186,7 +186,7 @@ const bench: Bench = {
           unit: "ms",
           goal: { op: "<=", value: 5 },
           note:
-            `bun run api (answers cached 1 s, refreshed in the background); ${RATE}/s over ${RATE_CONNECTIONS} connections, autocannon (1 ms resolution); ` +
+            `bun run api (answers kept until their projection's version moves, checked every 5 ms; no writes during the run); ${RATE}/s over ${RATE_CONNECTIONS} connections, autocannon (1 ms resolution); ` +
             `after ${WARMUP_SECONDS} s of warm-up, the worse of ${RATE_RUNS} runs of ${RATE_SECONDS} s ` +
             `(p99 ${runs.map((r) => r.p99).join(" and ")} ms, load average ${loadNow}); ${seeded}${failed ? `; ${failed} failed requests` : ""}`,
         };
@@ -212,7 +212,7 @@ const bench: Bench = {
         figures[`api_p99_ms_${name}_uncached`] = {
           value: fixed.p99,
           unit: "ms",
-          note: `answer cache off (every request reads Redis), ${RATE}/s for ${UNCACHED_SECONDS} s after ${UNCACHED_WARMUP_SECONDS} s of warm-up${short}${fixed.non2xx + fixed.errors ? `; ${fixed.non2xx + fixed.errors} failed` : ""}`,
+          note: `answers not shared (every request reads Redis), ${RATE}/s for ${UNCACHED_SECONDS} s after ${UNCACHED_WARMUP_SECONDS} s of warm-up${short}${fixed.non2xx + fixed.errors ? `; ${fixed.non2xx + fixed.errors} failed` : ""}`,
         };
       }
       unwatch();
