@@ -18,7 +18,7 @@ import { WINDOW_BUDGET, windowStart } from "../src/domain/window.ts";
 import { addressKeys } from "../src/projections/addresses/keys.ts";
 import { spec } from "../src/projections/addresses/spec.ts";
 import { fill, fillCalls, moveWindow } from "../tools/testkit/fill.ts";
-import { testEnv } from "./helpers/env.ts";
+import { adminLogin, testEnv } from "./helpers/env.ts";
 
 setDefaultTimeout(120_000);
 
@@ -105,7 +105,7 @@ async function scriptCalls(): Promise<{ script: "applyAddresses" | "advanceAddre
 const SLOWLOG_THRESHOLD_US = 1_000;
 const SLOWLOG_LEN = 100_000;
 // Its own connection: testEnv's afterAll may close `redis` before this file's afterAll runs.
-const admin = new Redis(config.REDIS_URL);
+const admin = new Redis(config.REDIS_URL, adminLogin());
 const saved: Record<string, string> = {};
 beforeAll(async () => {
   for (const name of ["slowlog-log-slower-than", "slowlog-max-len"]) saved[name] = ((await admin.config("GET", name)) as string[])[1] as string;

@@ -26,6 +26,7 @@ import { metricsKey, positionField } from "../src/redis/keys.ts";
 import { run, startReplay } from "../src/redis/scripts.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { startRedis } from "../tools/infra/redis.ts";
+import { testStack } from "../tools/testkit/stack.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, env, kafka, redis: assertRedis } = testEnv();
@@ -342,7 +343,7 @@ describe("/health", () => {
   test("503 with the reason when Redis stops answering", async () => {
     const port = freePort();
     const dataDir = mkdtempSync(join(tmpdir(), "api-test-redis-"));
-    const own = await startRedis({ port, dataDir });
+    const own = await startRedis({ port, dataDir, aclFile: testStack().aclFile });
     closers.push(async () => {
       await own.stop();
       rmSync(dataDir, { recursive: true, force: true });

@@ -34,6 +34,9 @@ import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(180_000);
 
+/** The plain cluster has no ACL users: no process logs in as one (not the test process's, not the roles'). */
+const NO_USER = { REDIS_USERNAME: "", REDIS_PASSWORD: "", REDIS_PASSWORD_FILE: "", BTC_REDIS_USERS_DIR: "" };
+
 const root = mkdtempSync(join(tmpdir(), "cluster-"));
 let cluster: LocalCluster;
 let admin: Admin;
@@ -82,13 +85,14 @@ beforeAll(async () => {
     heap: "384m",
     log: () => {},
   });
-  const env = { ...cluster.env, LOG_LEVEL: "warn", ADDRESS_SHARDS: "3" };
+  const env = { ...cluster.env, ...NO_USER, LOG_LEVEL: "warn", ADDRESS_SHARDS: "3" };
   const config = loadConfig(env);
   const kafka = new Kafka({ clientId: "cluster-test", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
   admin = kafka.admin();
   await admin.connect();
-  redisView = connectRedis(config.REDIS_URL);
-  p = new Pipeline({ config, env, kafka }, "cluster");
+  redisView = connectRedis(config.REDIS_URL, undefined, {});
+  // The plain cluster has no ACL users (secure-redis-cluster.test.ts runs the roles' users on one).
+  p = new Pipeline({ config, env, kafka }, "cluster", null);
   await p.feed({ rate: 100, seed: 31 });
   p.spawnAll();
 }, 180_000);
@@ -214,7 +218,7 @@ describe("bun run demo given only the variables infra prints", () => {
     const port = freePort();
     const api = `http://localhost:${port}`;
     // Its own namespace on the cluster; the Kafka and Redis it uses come from cluster.env alone.
-    const vars = { ...cluster.env, TOPIC: "demo-vars", GROUP_PREFIX: "demo-vars-", REDIS_PREFIX: "demo-vars" };
+    const vars = { ...cluster.env, ...NO_USER, TOPIC: "demo-vars", GROUP_PREFIX: "demo-vars-", REDIS_PREFIX: "demo-vars" };
     const demo = startDemo({ ...vars, PORT: String(port) }, "cluster-demo", ["--rate", "50", "--count", String(TRANSACTIONS)]);
     demoProc = demo.proc;
     try {

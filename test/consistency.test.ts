@@ -56,8 +56,9 @@ import type { Child } from "../tools/infra/process.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
+import { testStack } from "../tools/testkit/stack.ts";
 import { type Answer, Deliveries, Poller } from "./helpers/checker.ts";
-import { bounded, processGone, waitFor } from "./helpers/env.ts";
+import { bounded, processGone, roleEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(120_000);
@@ -90,7 +91,7 @@ function spawn(role: "producer" | GroupRole, extra: Record<string, string> = {},
 beforeAll(async () => {
   [kafka, redis] = await Promise.all([
     startKafka({ ports: [freePort()], dataDir: join(root, "kafka"), log: () => {}, heap: "512m" }),
-    startRedis({ port: freePort(), dataDir: join(root, "redis"), persist: false }),
+    startRedis({ port: freePort(), dataDir: join(root, "redis"), persist: false, aclFile: testStack().aclFile }),
   ]);
   const env = { KAFKA_BROKERS: kafka.brokers, REDIS_URL: redis.url, LOG_LEVEL: "warn", PARTITIONER: "hash" };
   const config = loadConfig(env);
@@ -209,7 +210,7 @@ describe("live reads are exact or flagged while faults happen in turn", () => {
       await phase(`rebuild ${role}`, async () => {
         const child = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "rebuild.ts"), "--group", role], {
           cwd: ROOT,
-          env: { ...process.env, ...p.env.env, LOG_LEVEL: "error" },
+          env: { ...process.env, ...p.env.env, ...roleEnv("rebuild"), LOG_LEVEL: "error" },
           stdout: "ignore",
           stderr: "pipe",
         });

@@ -31,7 +31,8 @@ import { metricsKey, seenKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
-import { type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { testStack } from "../tools/testkit/stack.ts";
+import { roleEnv, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { committedTotal, createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 
 // Real brokers and consumer groups (Bun 1.3 applies the preload's default timeout to the first file only).
@@ -174,7 +175,7 @@ function spawnConsumer(env: TestEnv, role: string, extra: Record<string, string>
   mkdirSync(join(ROOT, "test", "artifacts"), { recursive: true });
   const child = Bun.spawn([process.execPath, join(ROOT, "src", "roles", "consumer.ts"), role], {
     cwd: ROOT,
-    env: { ...process.env, ...env.env, LOG_LEVEL: "error", ...extra },
+    env: { ...process.env, ...env.env, ...roleEnv(`consumer-${role}`), LOG_LEVEL: "error", ...extra },
     stdout: "ignore",
     stderr: Bun.file(join(ROOT, "test", "artifacts", `consumer-groups-${role}-${++spawned}.log`)),
   });
@@ -327,7 +328,7 @@ describe("Redis away", () => {
   env.redis.on("error", () => {});
 
   test("the consumer commits nothing while Redis is down, loses nothing, and resumes when it is back", async () => {
-    const server = await startRedis({ port: ownRedis.port, dataDir: ownRedis.dir, persist: true });
+    const server = await startRedis({ port: ownRedis.port, dataDir: ownRedis.dir, persist: true, aclFile: testStack().aclFile });
     ownRedis.server = server;
     await createTopic(env.kafka, env.config);
     const start = now();

@@ -26,6 +26,7 @@ import { metricsKey } from "../src/redis/keys.ts";
 import { type LocalKafka, startKafka } from "../tools/infra/kafka.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
+import { testStack } from "../tools/testkit/stack.ts";
 import { bounded, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -42,7 +43,7 @@ const survived: { fault: string; transactions: number; lost: number; twice: numb
 beforeAll(async () => {
   [kafka, redis] = await Promise.all([
     startKafka({ ports: [freePort()], dataDir: join(root, "kafka"), log: () => {}, heap: "512m" }),
-    startRedis({ port: freePort(), dataDir: join(root, "redis"), persist: true }),
+    startRedis({ port: freePort(), dataDir: join(root, "redis"), persist: true, aclFile: testStack().aclFile }),
   ]);
   const env = { KAFKA_BROKERS: kafka.brokers, REDIS_URL: redis.url, LOG_LEVEL: "warn", PARTITIONER: "hash" };
   const config = loadConfig(env);

@@ -26,7 +26,8 @@ import { metricsKey, positionField, positionKey } from "../src/redis/keys.ts";
 import { shardProgresses } from "../src/redis/read.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
-import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { testStack } from "../tools/testkit/stack.ts";
+import { adminLogin, bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { createTopic } from "./helpers/kafka.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -47,8 +48,8 @@ const counts = projectionOf("counts") as Projection;
 const COUNTS_CONSUMER = `consumer-${counts.role}` as const;
 
 beforeAll(async () => {
-  redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false });
-  admin = new Redis(redis.url);
+  redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false, aclFile: testStack().aclFile });
+  admin = new Redis(redis.url, adminLogin());
   admin.on("error", () => {});
   p = new Pipeline(env, "log-faults");
   await p.feed({ rate: 100, seed: 23 });

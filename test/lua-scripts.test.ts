@@ -32,7 +32,7 @@ import { trimTransactions } from "../src/projections/transactions/upkeep.ts";
 import { groupKeyPattern, groupPrefix, keyPrefix, metricsKey, positionField, positionKey, replayKey, seenKey, versionKey } from "../src/redis/keys.ts";
 import { type Applied, type ApplyResult, NO_POSITION, run, runAll, type ScriptCall, ScriptError, type ScriptName, type Stretch, startReplay } from "../src/redis/scripts.ts";
 import { fill, moveWindow } from "../tools/testkit/fill.ts";
-import { testEnv } from "./helpers/env.ts";
+import { adminLogin, testEnv } from "./helpers/env.ts";
 
 // Bun 1.3 applies the preload's default timeout to the first test file only.
 setDefaultTimeout(60_000);
@@ -74,7 +74,7 @@ const fresh = (extra: Partial<Config> = {}): Config => {
 };
 // Its own client: testEnv's afterAll (registered first, so run first) closes `redis`.
 afterAll(async () => {
-  const cleaner = new Redis(config.REDIS_URL);
+  const cleaner = new Redis(config.REDIS_URL, adminLogin());
   try {
     for (const c of namespaces) for (const key of await keysOf(`${keyPrefix(c)}*`, cleaner)) await cleaner.unlink(key);
   } finally {

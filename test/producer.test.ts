@@ -17,7 +17,7 @@ import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
 import { metricsKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
-import { bounded, processGone, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
+import { bounded, processGone, roleEnv, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { readTopic as readRecords } from "./helpers/kafka.ts";
 import { hostPort, relayTo, viaPort } from "./helpers/relay.ts";
 
@@ -345,7 +345,7 @@ test("SIGTERM: the producer role flushes what it holds to Kafka and exits 0", as
   const child = Bun.spawn([process.execPath, "src/roles/producer.ts"], {
     cwd: join(import.meta.dir, ".."),
     // Info: a stop that does not end shows which of its steps it reached.
-    env: { ...process.env, ...env, FEED_URL: sim.url, LOG_LEVEL: "info" },
+    env: { ...process.env, ...env, ...roleEnv("producer"), FEED_URL: sim.url, LOG_LEVEL: "info" },
     stdout: "ignore",
     stderr: Bun.file(logFile),
   });

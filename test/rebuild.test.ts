@@ -31,7 +31,7 @@ import { groupProgress } from "../src/redis/read.ts";
 import { run } from "../src/redis/scripts.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { fillStore, storedHash } from "../tools/testkit/store.ts";
-import { testEnv, waitFor } from "./helpers/env.ts";
+import { adminLogin, roleEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { createTopic, waitCommitted as kafkaWaitCommitted, produce, txMessage } from "./helpers/kafka.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -155,7 +155,7 @@ describe("rebuild", () => {
     const root = join(import.meta.dir, "..");
     const child = Bun.spawn([process.execPath, join(root, "src", "roles", "rebuild.ts"), "--group", transactions.role], {
       cwd: root,
-      env: { ...process.env, ...env.env, LOG_LEVEL: "error" },
+      env: { ...process.env, ...env.env, ...roleEnv("rebuild"), LOG_LEVEL: "error" },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -217,7 +217,7 @@ describe("a drop in short calls", () => {
     const n = 8 * DROP_BUDGET;
     await fillStore(redis, config, n, now() - 3600);
     expect(await storedTransactionCount(redis, config)).toBe(n);
-    const reader = defineScripts(new Redis(env.config.REDIS_URL));
+    const reader = defineScripts(new Redis(env.config.REDIS_URL, adminLogin()));
     const latest: number[] = [];
     let answered = 0;
     try {

@@ -11,7 +11,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { groupPrefix, keyPrefix, positionKey, replayKey, seenKey, versionKey } from "../src/redis/keys.ts";
-import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { bounded, roleEnv, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 const env = testEnv();
@@ -107,9 +107,16 @@ describe("docs/redis-keys.md in redis-cli", () => {
 
   test("every command runs in redis-cli and prints only text: numbers, hashes, addresses, field names, JSON", async () => {
     const url = new URL(env.config.REDIS_URL);
+    // As the API's read-only user: what an operator reading the projections needs (the password through the environment, not the command line).
+    const api = roleEnv("api");
+    const login = { REDISCLI_AUTH: readFileSync(api.REDIS_PASSWORD_FILE as string, "utf8").trim() };
     for (const command of commands) {
       const args = await Promise.all(command.map(concrete));
-      const proc = Bun.spawn(["redis-cli", "-h", url.hostname, "-p", url.port, ...args], { stdout: "pipe", stderr: "pipe" });
+      const proc = Bun.spawn(["redis-cli", "-h", url.hostname, "-p", url.port, "--user", api.REDIS_USERNAME as string, ...args], {
+        env: { ...process.env, ...login },
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       const [code, bytes] = await Promise.all([proc.exited, new Response(proc.stdout).arrayBuffer()]);
       expect({ args, code }).toEqual({ args, code: 0 });
       // Valid UTF-8, no control characters.

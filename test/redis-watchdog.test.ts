@@ -9,7 +9,7 @@ import { createServer, connect as netConnect, type Socket } from "node:net";
 import Redis from "ioredis";
 import { watchConnection } from "../src/redis/watchdog.ts";
 import { freePort } from "../tools/infra/process.ts";
-import { testEnv } from "./helpers/env.ts";
+import { adminLogin, testEnv } from "./helpers/env.ts";
 
 setDefaultTimeout(30_000);
 
@@ -45,7 +45,7 @@ async function freezableRelay(target: URL) {
 }
 
 const relay = await freezableRelay(new URL(env.config.REDIS_URL));
-const redis = new Redis(`redis://127.0.0.1:${relay.port}`, { maxRetriesPerRequest: null });
+const redis = new Redis(`redis://127.0.0.1:${relay.port}`, { maxRetriesPerRequest: null, ...adminLogin() });
 redis.on("error", () => {});
 afterAll(() => {
   redis.disconnect();

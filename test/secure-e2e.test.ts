@@ -50,7 +50,7 @@ function pipelineAsApi(): Pipeline {
   const saved = { ...process.env };
   Object.assign(process.env, base, stack.roleEnv("api"));
   try {
-    return new Pipeline({ config, env: base, kafka }, TAG);
+    return new Pipeline({ config, env: base, kafka }, TAG, stack.roleEnv);
   } finally {
     for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
     Object.assign(process.env, saved);

@@ -15,7 +15,8 @@ import { PROJECTIONS, ROLES } from "../src/projections/registry.ts";
 import { metricsKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
-import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { testStack } from "../tools/testkit/stack.ts";
+import { adminLogin, bounded, testEnv, waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
 setDefaultTimeout(180_000);
@@ -29,8 +30,8 @@ const healed: { loss: string; transactions: number; lost: number; twice: number 
 const env = testEnv({ REDIS_URL: `redis://127.0.0.1:${port}` });
 
 beforeAll(async () => {
-  redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false });
-  admin = new Redis(redis.url);
+  redis = await startRedis({ port, dataDir: join(root, "redis"), persist: false, aclFile: testStack().aclFile });
+  admin = new Redis(redis.url, adminLogin());
   admin.on("error", () => {});
   p = new Pipeline(env, "self-healing");
   await p.feed({ rate: 100, seed: 71 });

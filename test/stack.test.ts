@@ -63,7 +63,7 @@ describe("local stack", () => {
       expect(stack.started.redis?.url).toBe(ports.map((p) => `redis://127.0.0.1:${p}`).join(","));
       for (const port of ports) expect(await askNode(port, "CLUSTER", "INFO")).toContain("cluster_state:ok");
       // The roles' own connection takes the same REDIS_URL as a cluster and writes through it.
-      const redis = connectRedis(url);
+      const redis = connectRedis(url, undefined, {}); // a cluster without ACL users: no user
       const keys = Array.from({ length: 10 }, (_, i) => `stack-test:${i}`);
       for (const key of keys) await redis.set(key, key);
       expect(await Promise.all(keys.map((k) => redis.get(k)))).toEqual(keys);

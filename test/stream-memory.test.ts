@@ -15,7 +15,7 @@ import { sendQueues } from "../src/api/stream/sockets.ts";
 import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { freePort, startChild } from "../tools/infra/process.ts";
 import { fill } from "../tools/testkit/fill.ts";
-import { bounded, testEnv, waitFor } from "./helpers/env.ts";
+import { bounded, roleEnv, testEnv, waitFor } from "./helpers/env.ts";
 
 const { config, env, redis } = testEnv();
 const ROOT = join(import.meta.dir, "..");
@@ -29,7 +29,7 @@ const base = `http://127.0.0.1:${port}`;
 const api = startChild("api", [process.execPath, join(ROOT, "src", "roles", "api.ts")], {
   cwd: ROOT,
   logFile: join(ARTIFACTS, "stream-memory-api.log"),
-  env: { ...env, PORT: String(port), LOG_LEVEL: "warn" },
+  env: { ...env, ...roleEnv("api"), PORT: String(port), LOG_LEVEL: "warn" },
 });
 const sockets: Socket[] = [];
 let seeding = true;

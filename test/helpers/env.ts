@@ -10,11 +10,25 @@ import { Kafka, logLevel } from "kafkajs";
 import { type Config, loadConfig } from "../../src/domain/config.ts";
 import { connectRedis } from "../../src/redis/connection.ts";
 import { dropNamespace } from "../../tools/testkit/namespace.ts";
+import { testAdminLogin, testRoleEnv } from "../../tools/testkit/stack.ts";
+
+/**
+ * The Redis variables of a role's process on the suite's Redis (or a redis-server a test starts
+ * with `testStack().aclFile`): its own ACL user from the registry (tools/infra/acl.ts) and its
+ * password file. `role`: `api`, `producer`, `rebuild` or `consumer-<role>`.
+ */
+export const roleEnv = (role: string): Record<string, string> => testRoleEnv(role);
+
+/** The test process's own Redis user (`test-admin`) as ioredis options, for a client made with `new Redis(url, adminLogin())`. */
+export const adminLogin = (): { username: string; password: string } => testAdminLogin();
 
 export interface TestEnv {
   /** Configuration of this file's namespace (what a role started by the test would read). */
   config: Config;
-  /** The same as environment variables, for child processes. */
+  /**
+   * The same as environment variables, for child processes. It names no Redis user: a role's
+   * process adds its own (`roleEnv`), and one started without it is refused (NOAUTH).
+   */
   env: Record<string, string>;
   kafka: Kafka;
   /** A Redis client for assertions (closed after the file). */
@@ -35,6 +49,10 @@ export function testEnv(overrides: Record<string, string> = {}): TestEnv {
     GROUP_PREFIX: `g-${id}-`,
     REDIS_PREFIX: `t${id}`,
     LOG_LEVEL: "warn",
+    // Not the test process's own user (process.env, tools/testkit/stack.ts): a child names its role's.
+    REDIS_USERNAME: "",
+    REDIS_PASSWORD: "",
+    REDIS_PASSWORD_FILE: "",
     ...overrides,
   };
   const config = loadConfig(env);

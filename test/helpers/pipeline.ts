@@ -15,7 +15,7 @@ import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 import { createApp } from "../../src/api/app.ts";
 import { KafkaProbe } from "../../src/api/health/kafka.ts";
-import type { Config } from "../../src/domain/config.ts";
+import { type Config, loadConfig } from "../../src/domain/config.ts";
 import { createLogger } from "../../src/domain/log.ts";
 import type { GroupRole } from "../../src/domain/projection.ts";
 import { consumerGroups } from "../../src/kafka/client.ts";
@@ -25,7 +25,7 @@ import { type Child, startChild } from "../../tools/infra/process.ts";
 import type { Frame } from "../../tools/sim/frames.ts";
 import type { SimOptions } from "../../tools/sim/options.ts";
 import { type Simulator, startSimulator } from "../../tools/sim/server.ts";
-import { bounded, waitFor } from "./env.ts";
+import { bounded, roleEnv, waitFor } from "./env.ts";
 import { type Expected, expectedFrom, top } from "./expected.ts";
 import { caughtUp } from "./kafka.ts";
 
@@ -53,6 +53,9 @@ export interface Served {
   latest: Expected["latest"];
 }
 
+/** The Redis variables of a role's own user (`api`, `producer`, `consumer-<role>`), or null where Redis has no ACL users. */
+export type RoleUsers = ((role: string) => Record<string, string>) | null;
+
 export class Pipeline {
   readonly frames: string[] = [];
   /** Malformed frames delivered (they carry no hash). */
@@ -69,12 +72,18 @@ export class Pipeline {
     readonly env: PipelineEnv,
     /** Names the role logs: test/artifacts/<tag>-<role>-<n>.log. */
     private readonly tag: string,
+    /**
+     * Each role's Redis user, added to its variables (the API's for the in-process API): by
+     * default the suite's users (`roleEnv`); null for a Redis without them (the plain cluster).
+     */
+    private readonly users: RoleUsers = roleEnv,
   ) {
     mkdirSync(ARTIFACTS, { recursive: true });
     // The role logs of the previous run of this test go (startChild appends).
     for (const f of readdirSync(ARTIFACTS)) if (f.startsWith(`${tag}-`) && f.endsWith(".log")) rmSync(join(ARTIFACTS, f));
     const { config, kafka } = env;
-    this.apiRedis = connectRedis(config.REDIS_URL);
+    // The API's own user, what the API role logs in as (a read it may not do fails the test); none without users.
+    this.apiRedis = connectRedis(config.REDIS_URL, undefined, loadConfig({ ...env.env, ...users?.("api") }));
     const probe = new KafkaProbe(kafka.admin(), config.TOPIC, []);
     const log = createLogger("api", { ...config, LOG_LEVEL: "error" });
     this.app = createApp({ config, redis: this.apiRedis, kafka: probe, projections: PROJECTIONS, log, now: () => this.clock(), fresh: { shared: false } });
@@ -93,13 +102,13 @@ export class Pipeline {
     return this.sim;
   }
 
-  /** Starts a role from its entry point, pointed at this pipeline's namespace and feed (`bunArgs` go before the entry point, e.g. a --preload). */
+  /** Starts a role from its entry point as its own Redis user, pointed at this pipeline's namespace and feed (`bunArgs` go before the entry point, e.g. a --preload). */
   spawn(role: Role, extra: Record<string, string> = {}, bunArgs: string[] = []): Child {
     const n = ++this.serial;
     const child = startChild(`${role}-${n}`, [process.execPath, ...bunArgs, ...entryOf(role)], {
       cwd: ROOT,
       logFile: join(ARTIFACTS, `${this.tag}-${role}-${n}.log`),
-      env: { ...this.env.env, LOG_LEVEL: "info", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
+      env: { ...this.env.env, ...this.users?.(role), LOG_LEVEL: "info", ...(this.sim ? { FEED_URL: this.sim.url } : {}), ...extra },
     });
     this.children.push(child);
     return child;

@@ -7,6 +7,9 @@
  * `--secure`: on the secure stack of `bun run infra --secure` (tools/infra/secure-stack.ts), started
  * when it does not answer: Kafka over SASL_SSL, Redis over TLS, each role logged in to Redis as
  * its own ACL user.
+ * BTC_REDIS_USERS_DIR: a folder holding the roles' Redis passwords, one file per user named as
+ * the user (tools/infra/acl.ts): each role then logs in to Redis as its own user (the test suite's
+ * Redis gives one, tools/testkit/stack.ts).
  *
  * Starts Kafka and Redis when nothing answers where KAFKA_BROKERS / REDIS_URL point (a cluster
  * when they list several, tools/infra/stack.ts), then one
@@ -29,6 +32,7 @@ import { REPEAT_MS } from "../../src/domain/shutdown.ts";
 import { PROJECTIONS } from "../../src/projections/registry.ts";
 import { connectRedis, redisSeeds } from "../../src/redis/connection.ts";
 import { metricsKey } from "../../src/redis/keys.ts";
+import { redisRoleUsers } from "../infra/acl.ts";
 import { DEFAULT_CLUSTER_ENV } from "../infra/cluster.ts";
 import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
@@ -53,7 +57,7 @@ const ROOT = join(import.meta.dir, "..", "..");
 interface RoleSpec {
   name: string;
   file: string;
-  /** Its Redis user on the secure stack (tools/infra/acl.ts): `producer`, `consumer-<role>`, `api`. */
+  /** Its Redis user on the secure stack or with BTC_REDIS_USERS_DIR (tools/infra/acl.ts): `producer`, `consumer-<role>`, `api`. */
   user?: string;
   env?: Record<string, string>;
   args?: string[];
@@ -112,8 +116,18 @@ try {
 const simPort = freePort();
 const feedUrl = live ? config.FEED_URL : `ws://localhost:${simPort}`;
 const env = { ...process.env, ...clusterEnv, ...secure?.env } as Record<string, string>;
-/** A role's variables: the demo's, and on the secure stack its own Redis user. */
-const envOf = (spec: RoleSpec): Record<string, string> => ({ ...env, ...(secure && spec.user ? secure.roleEnv(spec.user) : {}), ...spec.env });
+/** BTC_REDIS_USERS_DIR: the roles' password files, one per Redis user, named as the user. */
+const usersDir = process.env.BTC_REDIS_USERS_DIR;
+/** A role's own Redis user: the secure stack's, or the one of BTC_REDIS_USERS_DIR; none without either. */
+function userEnv(role: string): Record<string, string> {
+  if (secure) return secure.roleEnv(role);
+  if (!usersDir) return {};
+  const user = redisRoleUsers({ prefix: config.REDIS_PREFIX }).find((u) => u.role === role);
+  if (!user) throw new Error(`demo: no Redis user for role ${JSON.stringify(role)}`);
+  return { REDIS_USERNAME: user.name, REDIS_PASSWORD_FILE: join(usersDir, user.name), REDIS_PASSWORD: "" };
+}
+/** A role's variables: the demo's, and its own Redis user on the secure stack or with BTC_REDIS_USERS_DIR. */
+const envOf = (spec: RoleSpec): Record<string, string> => ({ ...env, ...(spec.user ? userEnv(spec.user) : {}), ...spec.env });
 const specs = new Map<string, RoleSpec>();
 const missing: string[] = [];
 for (const spec of plan(feedUrl, simPort)) {
@@ -122,8 +136,12 @@ for (const spec of plan(feedUrl, simPort)) {
 }
 
 // Restarts are counted where the other pipeline counters live; Redis away only loses the count.
-// On the secure stack the demo writes them as the producer's user, whose keys they are among.
-const redis = connectRedis(stack.redisUrl, createLogger("demo", config), secure ? loadConfig(secure.roleEnv("producer")) : undefined);
+// With the roles' users the demo writes them as the producer's user, whose keys they are among.
+const redis = connectRedis(
+  stack.redisUrl,
+  createLogger("demo", config),
+  secure || usersDir ? loadConfig({ ...env, ...userEnv("producer"), REDIS_URL: stack.redisUrl }) : undefined,
+);
 function countRestart(event: RestartEvent): void {
   const key = metricsKey(config);
   const last = JSON.stringify({ role: event.role, exit: event.exit, at_ms: event.atMs });
