@@ -320,7 +320,7 @@ export async function checkEveryGroup(who: string, redis: Redis, config: Config,
 async function appliesOldest(config: Config, txs: readonly Transaction[], atSec: number): Promise<Record<GroupRole, boolean>> {
   const oldest = txs.reduce((a, b) => (b.time < a.time ? b : a));
   const scratch = { ...config, REDIS_PREFIX: `${config.REDIS_PREFIX}-probe` };
-  const redis = connectRedis(config.REDIS_URL);
+  const redis = connectRedis(config.REDIS_URL, undefined, config);
   try {
     const figures = await fill(redis, scratch, [oldest], { at: atSec });
     return Object.fromEntries(PROJECTIONS.map(({ role }) => [role, figures[role]?.applied === 1 && figures[role]?.stale === 0]));
@@ -348,15 +348,18 @@ export async function writeTransactions(kafka: Kafka, topic: string, txs: readon
 const N = Number(process.env.BENCH_CONSUMERS_TX ?? 200_000);
 const N_CLUSTER = Number(process.env.BENCH_CONSUMERS_CLUSTER_TX ?? 100_000);
 
+/** The plain cluster has no ACL users: nothing logs in as one there. */
+const NO_USER = { REDIS_USERNAME: "", REDIS_PASSWORD: "", REDIS_PASSWORD_FILE: "", BTC_REDIS_USERS_DIR: "" };
+
 /**
- * A plain connection to the one Redis server that holds the namespace: REDIS_URL itself for a
+ * A connection to the one Redis server that holds the namespace: REDIS_URL itself for a
  * single server; for a Redis Cluster (several seeds) the master serving the slot of the
  * namespace's hash tag (every key of `{prefix}:` is in it, src/redis/keys.ts), so that INFO,
  * SLOWLOG, SCAN and MEMORY USAGE see the namespace's keys and the calls that wrote them.
  */
 export async function namespaceNode(config: Config): Promise<{ redis: Redis; where: string }> {
   const seeds = redisSeeds(config.REDIS_URL);
-  if (seeds.length < 2) return { redis: new Redis(config.REDIS_URL), where: config.REDIS_URL };
+  if (seeds.length < 2) return { redis: connectRedis(config.REDIS_URL, undefined, config), where: config.REDIS_URL };
   const seed = new Redis(seeds[0] as string);
   try {
     const slot = Number(await seed.cluster("KEYSLOT", keyPrefix(config)));
@@ -415,7 +418,7 @@ async function measure(label: string, env: Record<string, string>, n: number, de
     console.error(`bench consumers${label}: consuming (Redis of the namespace: ${where}) ...`);
     processes = startConsumerProcesses(env);
     // The clock starts when the first group sets its position in Redis (the start of its replay:
-    // lua/startReplay-2.lua), after process start and group join, just before its first apply.
+    // lua/startReplay-3.lua), after process start and group join, just before its first apply.
     // Redis's CPU time is sampled at the same two moments (redis_busy_ratio).
     const started = (async () => {
       const keys = PROJECTIONS.map((spec) => positionKey(config, spec));
@@ -471,6 +474,9 @@ function namespace(name: string, cluster: Record<string, string>): Record<string
   return {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
     REDIS_URL: process.env.REDIS_URL ?? "",
+    // The user the bench stack's Redis takes (tools/testkit/stack.ts); the cluster's override clears it.
+    REDIS_USERNAME: process.env.REDIS_USERNAME ?? "",
+    REDIS_PASSWORD_FILE: process.env.REDIS_PASSWORD_FILE ?? "",
     ...cluster,
     // One address group under the deployment's tag on both runs: the same work, and every key of
     // the namespace in one slot (the cluster's slow log is read on that slot's master).
@@ -499,7 +505,8 @@ async function measureOnCluster(n: number, deadline: Deadline): Promise<{ measur
     const startSeconds = (Date.now() - t0) / 1000;
     console.error(`bench consumers (cluster): ready after ${startSeconds.toFixed(1)} s`);
     // The cluster and its data go away with the run: no namespace to drop.
-    const measured = await measure(" (cluster)", namespace("bench-consumers-cluster", cluster.env), n, deadline, { memory: false, drop: false });
+    // The plain cluster has no ACL users: neither the roles nor the bench log in as one there.
+    const measured = await measure(" (cluster)", namespace("bench-consumers-cluster", { ...cluster.env, ...NO_USER }), n, deadline, { memory: false, drop: false });
     return { measured, startSeconds };
   } finally {
     await cluster.stop();

@@ -18,7 +18,7 @@
  * producer here: its report gives the step it was at.
  */
 import { cpus, loadavg } from "node:os";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { loadConfig } from "../src/domain/config.ts";
 import { type ProjectionSpec, shardsOf } from "../src/domain/projection.ts";
 import { WINDOW_MINUTES } from "../src/domain/window.ts";
@@ -32,6 +32,7 @@ import { keyPrefix, seenKey, versionKey } from "../src/redis/keys.ts";
 import { defineScripts } from "../src/redis/loader.ts";
 import { fillStore, storedHash } from "../tools/testkit/store.ts";
 import type { Bench, Figure } from "./index.ts";
+import { benchRedis } from "./live.ts";
 
 const N = Number(process.env.BENCH_DROP_TX ?? 1_000_000);
 const GOAL_MS = 50;
@@ -49,8 +50,8 @@ const bench: Bench = {
   async run(deadline): Promise<Record<string, Figure>> {
     const id = Math.random().toString(36).slice(2, 8);
     const config = loadConfig({ KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "", REDIS_URL: process.env.REDIS_URL ?? "", REDIS_PREFIX: `bench-drop-${id}`, LOG_LEVEL: "warn" });
-    const redis = defineScripts(new Redis(config.REDIS_URL));
-    const reader = new Redis(config.REDIS_URL);
+    const redis = defineScripts(benchRedis(config.REDIS_URL));
+    const reader = benchRedis(config.REDIS_URL);
     const unwatch = deadline.watch("bench drop", config);
     try {
       const [sec] = await redis.time();

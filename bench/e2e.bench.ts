@@ -24,7 +24,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Redis from "ioredis";
+import type Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../src/domain/config.ts";
 import { readFeedMessage } from "../src/feed/utx.ts";
@@ -37,6 +37,7 @@ import { dropNamespace } from "../tools/testkit/namespace.ts";
 import { startConsumerProcesses, waitAllCommitted } from "./consumers.bench.ts";
 import { type Deadline, readProducer } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
+import { benchRedis } from "./live.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const N = Number(process.env.BENCH_E2E_TX ?? 100_000);
@@ -234,7 +235,7 @@ const bench: Bench = {
   deadlineSeconds: Math.round(120 + N / 250 + LATENCY_COUNT / LATENCY_RATE + 60),
   async run(deadline) {
     const kafka = new Kafka({ clientId: "bench-e2e", brokers: (process.env.KAFKA_BROKERS ?? "").split(","), logLevel: logLevel.NOTHING });
-    const redis = new Redis(process.env.REDIS_URL ?? "", { enableAutoPipelining: true });
+    const redis = benchRedis();
     try {
       return { ...(await throughput(kafka, redis, deadline)), ...(await latency(kafka, redis, deadline)) };
     } finally {

@@ -70,9 +70,12 @@ function merge(into: Record<string, Figure>, fresh: Record<string, Figure>): voi
 // its own cluster for the cluster figure. What `bun run infra --cluster` prints is set aside, and
 // TOPIC_REPLICATION with it: the roles a bench starts inherit the environment, and a topic
 // replicated 3 times cannot be created on the one broker.
-const setAside = ["KAFKA_BROKERS", "REDIS_URL", "TOPIC_REPLICATION"].filter((name) => process.env[name]);
+// So are the security settings (the bench's Kafka is plaintext; its Redis takes the users
+// tools/testkit/stack.ts makes, and startTestStack sets the bench process's own).
+const security = Object.keys(process.env).filter((name) => /^KAFKA_(TLS|CA_FILE|CERT_FILE|KEY_FILE|SASL_)/.test(name));
+const setAside = ["KAFKA_BROKERS", "REDIS_URL", "TOPIC_REPLICATION", ...security].filter((name) => process.env[name]);
 if (setAside.length) console.error(`bench: ${setAside.join(", ")} set aside: the benches run on a Kafka and Redis of their own`);
-delete process.env.TOPIC_REPLICATION;
+for (const name of ["TOPIC_REPLICATION", ...security]) delete process.env[name];
 const benches: Bench[] = [];
 for (const file of files) benches.push((await import(join(dir, file))).default);
 const unknown = only.filter((name) => !benches.some((b) => b.name === name));

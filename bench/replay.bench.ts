@@ -7,7 +7,7 @@
  *                     group of the registry (src/projections/registry.ts) starts, one process
  *                     each (`bun run consumer <role>`), against a Redis namespace with no key at
  *                     all. Per group, the replay time runs from its first
- *                     replay start in Redis (lua/startReplay-2.lua; after process start and group
+ *                     replay start in Redis (lua/startReplay-3.lua; after process start and group
  *                     join) until its position is at the end of the log on every partition
  *                     (groupProgress: a position per partition, replayLeft 0, the positions
  *                     summing to the log's end). The figure is N / the slowest group's time; the
@@ -18,7 +18,6 @@
  *
  * Within its deadline (bench/deadline.ts; BENCH_REPLAY_DEADLINE_S replaces it).
  */
-import Redis from "ioredis";
 import { Kafka, logLevel } from "kafkajs";
 import { loadConfig } from "../src/domain/config.ts";
 import type { GroupRole } from "../src/domain/projection.ts";
@@ -30,6 +29,7 @@ import { dropNamespace } from "../tools/testkit/namespace.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { checkEveryGroup, describeSlow, resetSlowLog, slowCalls, startConsumerProcesses, writeTransactions } from "./consumers.bench.ts";
 import type { Bench, Figure } from "./index.ts";
+import { benchRedis } from "./live.ts";
 
 const N = Number(process.env.BENCH_REPLAY_TX ?? 50_000);
 const PARTITIONS = 3;
@@ -59,7 +59,7 @@ const bench: Bench = {
     };
     const config = loadConfig(env);
     const kafka = new Kafka({ clientId: "bench-replay", brokers: config.KAFKA_BROKERS.split(","), logLevel: logLevel.NOTHING });
-    const redis = new Redis(config.REDIS_URL);
+    const redis = benchRedis(config.REDIS_URL);
     const unwatch = deadline.watch("bench replay", config);
     const admin = kafka.admin();
     await admin.connect();
