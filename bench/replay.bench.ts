@@ -52,6 +52,9 @@ const bench: Bench = {
     const env = {
       KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
       REDIS_URL: process.env.REDIS_URL ?? "",
+      // The user the bench stack's Redis takes (tools/testkit/stack.ts).
+      REDIS_USERNAME: process.env.REDIS_USERNAME ?? "",
+      REDIS_PASSWORD_FILE: process.env.REDIS_PASSWORD_FILE ?? "",
       TOPIC: `bench-replay-${id}`,
       GROUP_PREFIX: `bench-replay-${id}-`,
       REDIS_PREFIX: `bench-replay-${id}`,
