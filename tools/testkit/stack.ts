@@ -81,7 +81,8 @@ export async function startTestStack(): Promise<void> {
   process.env.KAFKA_BROKERS = kafka.brokers;
   process.env.REDIS_URL = redis.url;
   // The test process's own clients (connectRedis reads these); a role's process gets its own (testRoleEnv).
-  delete process.env.REDIS_PASSWORD;
+  // A developer's own Redis settings are not this server's (plaintext, its own users): they go.
+  for (const name of ["REDIS_PASSWORD", "REDIS_CA_FILE", "REDIS_CERT_FILE", "REDIS_KEY_FILE"]) delete process.env[name];
   process.env.REDIS_USERNAME = TEST_ADMIN.name;
   process.env.REDIS_PASSWORD_FILE = passwordFile(root, TEST_ADMIN);
   // The demo started by a test gives each role its own user from these files (tools/demo/main.ts).
