@@ -31,7 +31,8 @@ const CONNECT = "+info +time +ping +echo +hello +select +cluster|slots +cluster|
 /** The Lua scripts, loaded once and called by their hash (src/redis/loader.ts), nothing else of scripting. */
 const SCRIPTS = "+eval +evalsha +eval_ro +evalsha_ro +script|load +script|exists";
 const READ = "+@read";
-const WRITE = "+@read +@write";
+/** MULTI/EXEC widen no key rule (each queued command is checked); the demo counts a restart in one as the producer. */
+const WRITE = "+@read +@write +multi +exec +discard";
 
 /** A role's command rules: its categories without the `@dangerous` commands, then what every role needs. */
 const commands = (categories: string, scripts: boolean) => `-@all +@connection ${categories} -@dangerous ${scripts ? `${SCRIPTS} ` : ""}${CONNECT}`;
