@@ -17,6 +17,7 @@ import { SCHEMA_VERSION, type Transaction } from "../src/domain/transaction.ts";
 import { WINDOW_BUDGET, windowStart } from "../src/domain/window.ts";
 import { addressKeys } from "../src/projections/addresses/keys.ts";
 import { spec } from "../src/projections/addresses/spec.ts";
+import { loadScripts } from "../src/redis/loader.ts";
 import { fill, fillCalls, moveWindow } from "../tools/testkit/fill.ts";
 import { adminLogin, testEnv } from "./helpers/env.ts";
 
@@ -87,6 +88,8 @@ for (const t of control) {
   for (const i of t.inputs) expected.sent.set(i.address as string, (expected.sent.get(i.address as string) ?? 0) + (i.value as number));
 }
 
+/** The number of keys each script takes (lua/<name>-<keys>.lua), as EVALSHA names it in the slow log. */
+const KEYS_OF = Object.fromEntries(loadScripts().map((s) => [s.name, String(s.numberOfKeys)]));
 type SlowEntry = [id: number, at: number, durationUs: number, args: string[], ...rest: unknown[]];
 /** The script calls of this file's namespace in the slow log: which script (by its keys) and how long. */
 async function scriptCalls(): Promise<{ script: "applyAddresses" | "advanceAddressWindow" | "other"; us: number }[]> {
@@ -94,7 +97,10 @@ async function scriptCalls(): Promise<{ script: "applyAddresses" | "advanceAddre
   expect(entries.length).toBeLessThan(SLOWLOG_LEN); // nothing fell off the log
   return entries
     .filter(([, , , args]) => /^eval(sha)?$/i.test(String(args[0])) && args.includes(keys.minutes))
-    .map(([, , us, args]) => ({ script: args[2] === "8" ? "applyAddresses" : args[2] === "6" ? "advanceAddressWindow" : "other", us: Number(us) }));
+    .map(([, , us, args]) => ({
+      script: args[2] === KEYS_OF.applyAddresses ? "applyAddresses" : args[2] === KEYS_OF.advanceAddressWindow ? "advanceAddressWindow" : "other",
+      us: Number(us),
+    }));
 }
 
 /**
