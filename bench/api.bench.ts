@@ -21,6 +21,7 @@
  */
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
+import type Redis from "ioredis";
 import { loadConfig } from "../src/domain/config.ts";
 import { windowStart } from "../src/domain/window.ts";
 import { addrTotalKey } from "../src/projections/addresses/keys.ts";
@@ -32,6 +33,11 @@ import { fill } from "../tools/testkit/fill.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import type { Deadline } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
+
+/** Unlinks every key matching `pattern`, by SCAN (KEYS is a dangerous command no user of the stack may run). */
+async function unlinkMatching(redis: Redis, pattern: string): Promise<void> {
+  for await (const keys of redis.scanStream({ match: pattern, count: 1000 }) as AsyncIterable<string[]>) if (keys.length) await redis.unlink(...keys);
+}
 
 const TRANSACTIONS = 100_000;
 /** Popular-address pool of the synthetic population (30% of address slots; the rest are fresh): ~540,000 distinct addresses in all. */
@@ -146,7 +152,7 @@ const bench: Bench = {
     const load = () => loadavg()[0]?.toFixed(1);
     try {
       // ---- seed: the 3-hour window, through the consumers' scripts --------------------------
-      for (const key of await seeder.keys(`${keyPrefix(config)}*`)) await seeder.unlink(key);
+      await unlinkMatching(seeder, `${keyPrefix(config)}*`);
       deadline.step(`seeding ${TRANSACTIONS.toLocaleString("en-US")} transactions`);
       const seeded = await seed(seeder, config, deadline);
 
@@ -219,7 +225,7 @@ const bench: Bench = {
       return figures;
     } finally {
       for (const r of running.reverse()) await r.stop();
-      for (const key of await seeder.keys(`${keyPrefix(config)}*`)) await seeder.unlink(key);
+      await unlinkMatching(seeder, `${keyPrefix(config)}*`);
       seeder.disconnect();
     }
   },
