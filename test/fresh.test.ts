@@ -9,8 +9,9 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import { apiContext, createApp } from "../src/api/app.ts";
-import { CHECK_MS, COALESCE_MS } from "../src/api/fresh.ts";
+import { CHECK_MS, COALESCE_MS, Freshness } from "../src/api/fresh.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
+import type { Check } from "../src/api/store.ts";
 import { redisStore } from "../src/api/store-redis.ts";
 import { LATENESS_MS } from "../src/domain/coverage.ts";
 import { createLogger } from "../src/domain/log.ts";
@@ -199,13 +200,14 @@ describe("what moves on time", () => {
     const key = producerHeldKey(config);
     await redis.hset(key, "p1", JSON.stringify({ held_since_ms: clockMs - LATENESS_MS - 1_000, written_ms: clockMs }));
     try {
-      clockMs += CHECK_MS;
+      // Past twice CHECK_MS: the request waits for a new check (within it, the last one's answer may serve while a new one is under way).
+      clockMs += 2 * CHECK_MS;
       const body = (await (await get("/show_transactions?limit=1")).json()) as { complete: boolean; incomplete_reason?: string };
       expect(body).toMatchObject({ complete: false, incomplete_reason: "behind" });
     } finally {
       await redis.del(key);
     }
-    clockMs += CHECK_MS;
+    clockMs += 2 * CHECK_MS;
     expect(((await (await get("/show_transactions?limit=1")).json()) as { complete: boolean }).complete).toBe(true);
   });
 });
@@ -237,5 +239,34 @@ describe("/metrics", () => {
     clockMs += CHECK_MS + COALESCE_MS;
     await newest();
     expect(await counter(readings)).toBe(before + 1);
+  });
+});
+
+describe("checks under way", () => {
+  test("a request takes the last answered check while the next is under way, if it is at most 2 × CHECK_MS old; past that it waits", async () => {
+    let clock = 0;
+    const answers: ((c: Check) => void)[] = [];
+    const fresh = new Freshness(
+      () => new Promise<Check>((resolve) => answers.push(resolve)),
+      () => clock,
+    );
+    const check = (n: number): Check => ({ versions: new Map([["counts", String(n)]]), held: [] });
+    const first = fresh.check();
+    answers[0]?.(check(1));
+    expect((await first).versions.get("counts")).toBe("1");
+    clock += CHECK_MS; // a new check starts; the last answer serves meanwhile
+    expect((await fresh.check()).versions.get("counts")).toBe("1");
+    expect(answers.length).toBe(2);
+    clock += CHECK_MS; // the last answer is now 2 × CHECK_MS old: wait for the one under way
+    let settled = false;
+    const waiting = fresh.check().then((c) => {
+      settled = true;
+      return c;
+    });
+    await Bun.sleep(0);
+    expect(settled).toBe(false);
+    answers[1]?.(check(2));
+    expect((await waiting).versions.get("counts")).toBe("2");
+    expect(answers.length).toBe(2);
   });
 });
