@@ -37,7 +37,7 @@ import { dropNamespace } from "../tools/testkit/namespace.ts";
 import { startConsumerProcesses, waitAllCommitted } from "./consumers.bench.ts";
 import { type Deadline, readProducer } from "./deadline.ts";
 import type { Bench, Figure } from "./index.ts";
-import { benchRedis } from "./live.ts";
+import { benchRedis, liveNamespace } from "./live.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const N = Number(process.env.BENCH_E2E_TX ?? 100_000);
@@ -45,19 +45,6 @@ const LATENCY_RATE = 100;
 const LATENCY_COUNT = 2_000;
 const LATENCY_WARMUP = 200;
 
-function namespace(name: string, extra: Record<string, string> = {}) {
-  const id = Math.random().toString(36).slice(2, 8);
-  const env = {
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
-    REDIS_URL: process.env.REDIS_URL ?? "",
-    TOPIC: `bench-${name}-${id}`,
-    GROUP_PREFIX: `bench-${name}-${id}-`,
-    REDIS_PREFIX: `bench-${name}-${id}`,
-    LOG_LEVEL: "warn",
-    ...extra,
-  };
-  return { env, config: loadConfig(env) };
-}
 
 /** Starts a file of the repository (`src/roles/producer.ts`, `tools/sim/main.ts`) as a process, which dies with this one. */
 function spawnRole(file: string, env: Record<string, string>, args: string[] = []) {
@@ -99,7 +86,7 @@ function bufferBytesFor(lines: readonly string[]): number {
 
 async function throughput(kafka: Kafka, redis: Redis, deadline: Deadline): Promise<Record<string, Figure>> {
   const port = freePort();
-  const ns = namespace("e2e", { FEED_URL: `ws://127.0.0.1:${port}/inv` });
+  const ns = liveNamespace("e2e", { FEED_URL: `ws://127.0.0.1:${port}/inv` });
   const unwatch = deadline.watch("bench e2e throughput", ns.config);
   deadline.step(`writing a recording of ${N.toLocaleString("en-US")} transactions`);
   const dir = mkdtempSync(join(tmpdir(), "bench-e2e-"));
@@ -171,7 +158,7 @@ async function throughput(kafka: Kafka, redis: Redis, deadline: Deadline): Promi
 
 async function latency(kafka: Kafka, redis: Redis, deadline: Deadline): Promise<Record<string, Figure>> {
   const port = freePort();
-  const { env, config } = namespace("latency", { FEED_URL: `ws://127.0.0.1:${port}/inv` });
+  const { env, config } = liveNamespace("latency", { FEED_URL: `ws://127.0.0.1:${port}/inv` });
   const unwatch = deadline.watch("bench e2e latency", config);
   const consumers = startConsumerProcesses(env);
   // Let the groups join before the first transaction, so the figure is the steady state.

@@ -41,7 +41,7 @@ export function benchRedis(url = process.env.REDIS_URL ?? ""): Redis {
 }
 
 /** A namespace of its own: topic, group ids, Redis prefix. */
-export function liveNamespace(name: string): { env: Record<string, string>; config: Config } {
+export function liveNamespace(name: string, extra: Record<string, string> = {}): { env: Record<string, string>; config: Config } {
   const id = Math.random().toString(36).slice(2, 8);
   const env = {
     KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? "",
@@ -50,6 +50,7 @@ export function liveNamespace(name: string): { env: Record<string, string>; conf
     GROUP_PREFIX: `bench-${name}-${id}-`,
     REDIS_PREFIX: `bench-${name}-${id}`,
     LOG_LEVEL: "warn",
+    ...extra,
   };
   return { env, config: loadConfig(env) };
 }
