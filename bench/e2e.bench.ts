@@ -45,7 +45,6 @@ const LATENCY_RATE = 100;
 const LATENCY_COUNT = 2_000;
 const LATENCY_WARMUP = 200;
 
-
 /** Starts a file of the repository (`src/roles/producer.ts`, `tools/sim/main.ts`) as a process, which dies with this one. */
 function spawnRole(file: string, env: Record<string, string>, args: string[] = []) {
   return Bun.spawn(diesWithParent([process.execPath, join(ROOT, file), ...args]), {
