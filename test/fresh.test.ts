@@ -1,6 +1,7 @@
 /**
  * Answers as fresh as Redis (src/api/fresh.ts): each answer is kept until its projection's
- * version moves, checked at most every CHECK_MS, and read again at most once per COALESCE_MS.
+ * version moves, checked at most every CHECK_MS (a check taken until it is REUSE_MS old), and read
+ * again at most once per COALESCE_MS.
  * The app's clock is driven by the test, so every step is exact: no timing in here. Redis is
  * written through the consumers' own scripts (tools/testkit/fill.ts), which move the versions;
  * every command the API sends is recorded.
@@ -9,7 +10,7 @@ import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import type Redis from "ioredis";
 import { apiContext, createApp } from "../src/api/app.ts";
-import { CHECK_MS, COALESCE_MS, Freshness } from "../src/api/fresh.ts";
+import { CHECK_MS, COALESCE_MS, Freshness, REUSE_MS } from "../src/api/fresh.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import type { Check } from "../src/api/store.ts";
 import { redisStore } from "../src/api/store-redis.ts";
@@ -93,9 +94,12 @@ const lastMinuteCount = async () => {
   return body.minutes.at(-1)?.count;
 };
 
+/** Past every window: the last check too old to be taken, and the coalescing window of the last reading over. */
+const SETTLED_MS = REUSE_MS + COALESCE_MS;
+
 beforeEach(() => {
   // Past any window a test left open: the next request checks and reads.
-  clockMs += CHECK_MS + COALESCE_MS;
+  clockMs += SETTLED_MS;
 });
 
 describe("answers follow the versions", () => {
@@ -135,7 +139,7 @@ describe("answers follow the versions", () => {
     reads();
     expect(await newest()).toBe(before);
     expect(reads()).toEqual([]);
-    clockMs += CHECK_MS + COALESCE_MS;
+    clockMs += SETTLED_MS;
     expect(await newest()).toBe(late.hash);
     expect(await lastMinuteCount()).toBe((count as number) + 1);
   });
@@ -200,14 +204,14 @@ describe("what moves on time", () => {
     const key = producerHeldKey(config);
     await redis.hset(key, "p1", JSON.stringify({ held_since_ms: clockMs - LATENESS_MS - 1_000, written_ms: clockMs }));
     try {
-      // Past twice CHECK_MS: the request waits for a new check (within it, the last one's answer may serve while a new one is under way).
-      clockMs += 2 * CHECK_MS;
+      // Past REUSE_MS: the request waits for a new check (within it, the last one's answer serves while a new one is under way).
+      clockMs += REUSE_MS;
       const body = (await (await get("/show_transactions?limit=1")).json()) as { complete: boolean; incomplete_reason?: string };
       expect(body).toMatchObject({ complete: false, incomplete_reason: "behind" });
     } finally {
       await redis.del(key);
     }
-    clockMs += 2 * CHECK_MS;
+    clockMs += REUSE_MS;
     expect(((await (await get("/show_transactions?limit=1")).json()) as { complete: boolean }).complete).toBe(true);
   });
 });
@@ -236,14 +240,14 @@ describe("/metrics", () => {
     expect(await counter(readings)).toBe(before);
     expect(await counter("api_version_checks_total")).toBeGreaterThanOrEqual(checks + 3);
     await fill(redis, config, [tx(M - 10, 7)], { at: NOW_SEC, roles: ["transactions"] });
-    clockMs += CHECK_MS + COALESCE_MS;
+    clockMs += SETTLED_MS;
     await newest();
     expect(await counter(readings)).toBe(before + 1);
   });
 });
 
 describe("checks under way", () => {
-  test("a request takes the last answered check while the next is under way, if it is at most 2 × CHECK_MS old; past that it waits", async () => {
+  test("a request takes the last answered check while the next is under way, if it is less than REUSE_MS old; past that it waits", async () => {
     let clock = 0;
     const answers: ((c: Check) => void)[] = [];
     const fresh = new Freshness(
@@ -257,7 +261,10 @@ describe("checks under way", () => {
     clock += CHECK_MS; // a new check starts; the last answer serves meanwhile
     expect((await fresh.check()).versions.get("counts")).toBe("1");
     expect(answers.length).toBe(2);
-    clock += CHECK_MS; // the last answer is now 2 × CHECK_MS old: wait for the one under way
+    clock = REUSE_MS - 1; // still taken, and no second check starts while one is under way
+    expect((await fresh.check()).versions.get("counts")).toBe("1");
+    expect(answers.length).toBe(2);
+    clock = REUSE_MS; // the last answer is now REUSE_MS old: wait for the one under way
     let settled = false;
     const waiting = fresh.check().then((c) => {
       settled = true;

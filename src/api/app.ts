@@ -126,7 +126,7 @@ export function createApp(deps: AppDeps) {
           "Real-time analytics over unconfirmed Bitcoin transactions (blockchain.com feed → Kafka → Redis). Times are UTC, values satoshi. " +
           'Every error is JSON `{ "error": "<code>", "message": "<what was wrong and what is allowed>" }`. ' +
           "Answers of the data routes follow Redis: each is read again once its projection has written (checked every 5 ms, re-read at most every 20 ms under a burst of writes), " +
-          "so it reflects every write Redis acknowledged about 25 ms before the request; with no writes, requests cost Redis only that check. " +
+          "so it reflects every write Redis acknowledged about 50 ms before the request; with no writes, requests cost Redis only that check. " +
           "Every data answer says whether its figures are final: `complete` (and, when false, `incomplete_reason`: replaying, log_gap or behind) " +
           "in the body, and the headers `X-Complete` and `X-Incomplete-Reason`. " +
           "HTTP caching: every data answer carries a strong `ETag`, a hash of the body as sent with its flag (the text table's tag covers `X-Complete` too); " +

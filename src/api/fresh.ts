@@ -6,15 +6,16 @@
  * keeps each answer's reading with the version it was read at:
  *
  *   - **Checks.** A request first takes the versions of every projection, and the producers'
- *     held reports, from a check started at most `checkMs` before it: one round trip of small
- *     GETs, shared by every request of that interval. With no writes, that is all the API reads.
+ *     held reports, from a shared check: one round trip of small GETs, started at most once per
+ *     `checkMs`, and taken by requests until it is `reuseMs` old. With no writes, that is all the
+ *     API reads.
  *   - **Re-reads.** An answer whose projection's version moved is read again; every request
  *     waiting for it shares the one read.
  *   - **Coalesced.** Within `coalesceMs` of an answer's last read, it is served even though the
  *     version moved: a burst of writes costs one read per window, not one per write.
  *
- * So an answer reflects every write Redis acknowledged `checkMs + coalesceMs` (plus one read)
- * before the request. The window edges (a new minute, the 3-hour window, the current hour) are
+ * So an answer reflects every write Redis acknowledged `reuseMs + coalesceMs` (50 ms, plus one
+ * read) before the request. The window edges (a new minute, the 3-hour window, the current hour) are
  * part of an answer's key, and the `complete` flag is judged at each request from the coverage
  * read with the figures (completeness.ts): a consumer that stops writes nothing, and its answers
  * turn `behind` on time all the same.
@@ -26,6 +27,14 @@ import type { Check } from "./store.ts";
 
 /** How often, at most, the versions are checked. */
 export const CHECK_MS = 5;
+/**
+ * How old, at most, the last answered check a request takes while the next one is under way. A
+ * request that waits for a round trip costs the API about twice the CPU of one answered at once
+ * (Bun writes a response that was not ready in the request's own tick through a slower, buffered
+ * path): waiting on every check halved /show_transactions/'s throughput under load, when the event
+ * loop holds each round trip longer than CHECK_MS.
+ */
+export const REUSE_MS = 30;
 /** How long, at most, an answer is served after its projection's version moved. */
 export const COALESCE_MS = 20;
 
@@ -36,6 +45,8 @@ export interface FreshOptions {
   /** false: every request reads Redis (tests that write keys by hand, without the scripts). Default true. */
   shared?: boolean;
   checkMs?: number;
+  /** How old, at most, the last answered check a request takes while the next one is under way. */
+  reuseMs?: number;
   coalesceMs?: number;
 }
 
@@ -63,6 +74,7 @@ export interface Served<T> {
 export class Freshness {
   readonly shared: boolean;
   private readonly checkMs: number;
+  private readonly reuseMs: number;
   private readonly coalesceMs: number;
   /** The check under way, and the last one answered (each with when it started). */
   private pending?: { at: number; check: Promise<Check> };
@@ -77,18 +89,18 @@ export class Freshness {
   ) {
     this.shared = options.shared ?? true;
     this.checkMs = this.shared ? (options.checkMs ?? CHECK_MS) : 0;
+    this.reuseMs = this.shared ? Math.max(this.checkMs, options.reuseMs ?? REUSE_MS) : 0;
     this.coalesceMs = this.shared ? (options.coalesceMs ?? COALESCE_MS) : 0;
   }
 
   /**
-   * The versions from a check started at most `checkMs` ago (one shared check). While the next
-   * check is under way, a request takes the last answered check if it started at most
-   * `2 × checkMs` ago: no request waits for a round trip that a check a moment ago already made
-   * (under load, a round trip of a few ms every 5 ms would otherwise hold every connection).
+   * The versions from a check started at most `checkMs` ago (one shared check). Past that, a new
+   * check starts, and while it is under way a request takes the last answered check if it started
+   * at most `reuseMs` ago: under load, no request waits for a round trip (REUSE_MS). Only a request
+   * after a pause (the last check older than `reuseMs`) waits for the one under way.
    */
   check(): Promise<Check> {
     const at = this.now();
-    if (this.pending && within(at - this.pending.at, this.checkMs)) return this.pending.check;
     if (this.done && within(at - this.done.at, this.checkMs)) return Promise.resolve(this.done.value);
     if (!this.pending) {
       this.counters.check();
@@ -104,7 +116,7 @@ export class Freshness {
         },
       );
     }
-    if (this.done && within(at - this.done.at, 2 * this.checkMs)) return Promise.resolve(this.done.value);
+    if (this.done && within(at - this.done.at, this.reuseMs)) return Promise.resolve(this.done.value);
     return this.pending.check;
   }
 
