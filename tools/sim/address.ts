@@ -54,17 +54,18 @@ function base58check(version: number, payload: Uint8Array): string {
     }
     for (; carry; carry = (carry / LIMB) | 0) limbs[used++] = carry % LIMB;
   }
-  let digits = "";
+  const chars: string[] = [];
+  for (let b = 0; b < bytes.length && !bytes[b]; b++) chars.push("1"); // each leading zero byte is a leading '1'
+  let leading = true; // the top limb's zero padding is dropped
   for (let i = used - 1; i >= 0; i--) {
     const l = limbs[i] as number;
-    digits += BASE58.charAt((l / (58 * 58)) | 0) + BASE58.charAt(((l / 58) | 0) % 58) + BASE58.charAt(l % 58);
+    for (const digit of [(l / (58 * 58)) | 0, ((l / 58) | 0) % 58, l % 58]) {
+      if (leading && digit === 0) continue;
+      leading = false;
+      chars.push(BASE58.charAt(digit));
+    }
   }
-  digits = digits.replace(/^1+/, ""); // the top limb's zero padding
-  let zeros = "";
-  for (let b = 0; b < bytes.length && !bytes[b]; b++) {
-    zeros += "1"; // each leading zero byte is a leading '1'
-  }
-  return zeros + digits;
+  return chars.join("");
 }
 
 const BECH32 = "qpzry9x8gf2tvdw0s3jn54khce6mua7l";
@@ -87,10 +88,10 @@ function polymodStep(chk: number, value: number): number {
 function segwit(version: number, program: Uint8Array): string {
   let chk = 1;
   for (const v of HRP) chk = polymodStep(chk, v);
-  let out = "bc1";
+  const out = ["bc1"];
   const emit = (v: number) => {
     chk = polymodStep(chk, v);
-    out += BECH32[v];
+    out.push(BECH32[v] as string);
   };
   emit(version);
   let acc = 0;
@@ -103,6 +104,6 @@ function segwit(version: number, program: Uint8Array): string {
   if (bits) emit((acc << (5 - bits)) & 31);
   for (let i = 0; i < 6; i++) chk = polymodStep(chk, 0);
   const mod = (chk >>> 0) ^ (version === 0 ? 1 : 0x2bc830a3);
-  for (let i = 0; i < 6; i++) out += BECH32[(mod >>> (5 * (5 - i))) & 31];
-  return out;
+  for (let i = 0; i < 6; i++) out.push(BECH32[(mod >>> (5 * (5 - i))) & 31] as string);
+  return out.join("");
 }
