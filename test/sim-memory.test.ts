@@ -1,11 +1,15 @@
 /**
  * The simulator can run for days (issue 19, item 5): what it keeps of the transactions it sent is
- * bounded unless a test asks for all of them. Counted, not measured: `sent()` is a copy of every
- * hash it holds, so its length is what it keeps.
+ * bounded unless a test asks for all of them, and so is its pool of reused addresses. Counted, not
+ * measured: `sent()` is a copy of every hash it holds, so its length is what it keeps; the pool
+ * says how many addresses it holds; the string cells of a filled pool are counted after a full
+ * garbage collection.
  */
+import { heapStats } from "bun:jsc";
 import { afterEach, describe, expect, test } from "bun:test";
 import { KEEP_SENT } from "../tools/sim/options.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
+import { POOL_SIZE, SyntheticFeed } from "../tools/sim/synthetic.ts";
 
 const sims: Simulator[] = [];
 afterEach(async () => {
@@ -75,4 +79,38 @@ describe("what the simulator keeps of what it sent", () => {
       await expect(startSimulator({ port: 0, keepSent: bad as number })).rejects.toThrow(/keep-sent.*not allowed/);
     }
   });
+});
+
+describe("the pool of reused addresses", () => {
+  test("drawn lazily, it never holds more than its size, however many transactions", () => {
+    const feed = new SyntheticFeed(23, { pool: 500 });
+    for (let i = 0; i < 20_000; i++) feed.next(1_700_000_000);
+    // The tail reached in about 140,000 draws: every address but the last, which the Zipf draw never picks.
+    expect(feed.poolHeld).toBeGreaterThanOrEqual(499);
+    expect(feed.poolHeld).toBeLessThanOrEqual(500);
+  });
+
+  test("filled at start, it holds its whole size at once and not one more after", () => {
+    const feed = new SyntheticFeed(24, { pool: 2_000, fillPool: true });
+    expect(feed.poolHeld).toBe(2_000);
+    for (let i = 0; i < 5_000; i++) feed.next(1_700_000_000);
+    expect(feed.poolHeld).toBe(2_000);
+  });
+
+  test("a filled pool gives the same transactions as a lazy one (an address depends on its number only)", () => {
+    const lazy = new SyntheticFeed(25, { pool: 3_000 });
+    const filled = new SyntheticFeed(25, { pool: 3_000, fillPool: true });
+    for (let i = 0; i < 2_000; i++) expect(filled.next(1_700_000_000 + i)).toEqual(lazy.next(1_700_000_000 + i));
+  });
+
+  test(`\`bun run sim\`'s pool (${POOL_SIZE.toLocaleString("en-US")}) holds flat strings: a few string cells an address, not a rope of one per character`, () => {
+    Bun.gc(true);
+    const before = heapStats().objectTypeCounts.string ?? 0;
+    const feed = new SyntheticFeed(26, { fillPool: true });
+    Bun.gc(true);
+    const cells = (heapStats().objectTypeCounts.string ?? 0) - before;
+    expect(feed.poolHeld).toBe(POOL_SIZE);
+    // The address and its script, and the hex the script is made of; built by `+=`, a bech32 address was a rope of ~45 cells until first sent.
+    expect(cells / POOL_SIZE).toBeLessThan(5);
+  }, 30_000);
 });

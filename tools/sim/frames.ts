@@ -5,7 +5,7 @@
  */
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { SyntheticFeed } from "./synthetic.ts";
+import { SyntheticFeed, type SyntheticOptions } from "./synthetic.ts";
 
 export interface Frame {
   /** Text, or bytes sent as a binary frame (malformed frames only: bytes that are not UTF-8). */
@@ -18,13 +18,18 @@ export interface Frame {
 /** Unix seconds now: what a frame is stamped with when it is taken. */
 export const nowSeconds = () => Math.floor(Date.now() / 1000);
 
-/** Synthetic transactions stamped when they are taken; `count` 0 means endless. */
-export async function* syntheticFrames(seed: number, count: number): AsyncGenerator<Frame> {
-  const feed = new SyntheticFeed(seed);
-  for (let i = 0; !count || i < count; i++) {
-    const message = feed.next(nowSeconds());
-    yield { text: JSON.stringify(message), hash: message.x.hash };
-  }
+/**
+ * Synthetic transactions stamped when they are taken; `count` 0 means endless. The generator (and
+ * its address pool, filled here with `fillPool`) is made at the call, not at the first frame.
+ */
+export function syntheticFrames(seed: number, count: number, options: Pick<SyntheticOptions, "fillPool"> = {}): AsyncGenerator<Frame> {
+  const feed = new SyntheticFeed(seed, options);
+  return (async function* () {
+    for (let i = 0; !count || i < count; i++) {
+      const message = feed.next(nowSeconds());
+      yield { text: JSON.stringify(message), hash: message.x.hash };
+    }
+  })();
 }
 
 /**

@@ -22,8 +22,9 @@ try {
 }
 
 const log = createLogger("sim", configOrExit());
-// Nobody can ask a separate process for `sent()`: keep no hashes, so a demo can run for days.
-const sim = await startSimulator({ ...options, keepSent: 0 }, log);
+// Nobody can ask a separate process for `sent()`: keep no hashes; and the address pool made at
+// start: so a demo can run for days on the memory of its first minute.
+const sim = await startSimulator({ ...options, keepSent: 0, fillPool: true }, log);
 onShutdown(log, sim.stop);
 log.info(options.replay ? `replaying ${options.replay}` : `synthetic transactions, seed ${sim.seed}`, { rate: options.rate });
 console.log(sim.url);

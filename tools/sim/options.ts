@@ -24,6 +24,9 @@ export const SimOptions = Type.Object({
   dropEvery: Type.Integer({ default: 0, minimum: 0, description: "close each connection after this many frames: an integer, 0 for never" }),
   malformed: Type.Number({ default: 0, minimum: 0, maximum: 1, description: "fraction of frames sent malformed: a number from 0 to 1" }),
   duplicate: Type.Boolean({ default: false, description: "send every transaction twice" }),
+  // Not a command-line option: `bun run sim` (and so `bun run demo`) fills it, so that a
+  // simulator running for hours holds the same memory as after its first minute (tools/sim/synthetic.ts).
+  fillPool: Type.Optional(Type.Boolean({ description: "synthetic: make every address of the popular pool at start instead of at its first draw" })),
   // Not a command-line option: only a caller of `startSimulator` can read `sent()`; `bun run sim`
   // (and so `bun run demo`) keeps none.
   keepSent: Type.Optional(

@@ -89,9 +89,10 @@ export async function startSimulator(
   const options = resolveSimOptions(given);
   if (options.replay && !existsSync(options.replay)) throw new Error(`sim: --replay ${options.replay}: no such file`);
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
-  const source = options.replay ? replayFrames(options.replay, options) : syntheticFrames(seed, options.count);
+  const source = options.replay ? replayFrames(options.replay, options) : syntheticFrames(seed, options.count, { fillPool: options.fillPool ?? false });
   const faults = new Random(seed ^ 0x5bd1e995);
-  const templates = new SyntheticFeed(seed ^ 0x2545f491);
+  // The malformed frames' templates: a pool of their own, filled as the main one when they are sent at all.
+  const templates = new SyntheticFeed(seed ^ 0x2545f491, { fillPool: (options.fillPool ?? false) && options.malformed > 0 });
   const subscribers = new Set<ServerWebSocket<Connection>>();
   const hashes = new SentHashes(options.keepSent === "all" ? Number.POSITIVE_INFINITY : (options.keepSent ?? KEEP_SENT));
   let stopped = false;
