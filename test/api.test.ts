@@ -7,7 +7,6 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type Redis from "ioredis";
 import { apiContext, createApp } from "../src/api/app.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
 import type { ApiProjection } from "../src/api/projection.ts";
@@ -28,6 +27,7 @@ import { freePort } from "../tools/infra/process.ts";
 import { startRedis } from "../tools/infra/redis.ts";
 import { testStack } from "../tools/testkit/stack.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
+import { recorded } from "./helpers/recorded.ts";
 
 const { config, env, kafka, redis: assertRedis } = testEnv();
 const log = createLogger("api-test", config);
@@ -417,22 +417,12 @@ describe("/health: cache, supervisor", () => {
 });
 
 describe("cheap requests cannot buy expensive work", () => {
-  /** Records every command `redis` sends (name and arguments, as Redis receives them). */
-  function counted(redis: Redis): string[] {
-    const sent: string[] = [];
-    const send = redis.sendCommand.bind(redis);
-    redis.sendCommand = ((command, stream) => {
-      sent.push([command.name, ...command.args.map(String)].join(" "));
-      return send(command, stream);
-    }) as typeof redis.sendCommand;
-    return sent;
-  }
   /** The commands of `names` among `sent`, but the checks of the projections' versions (src/api/fresh.ts). */
   const only = (sent: string[], ...names: string[]) => sent.filter((c) => names.includes(c.split(" ")[0] as string) && !c.endsWith(":version"));
 
   test("cycling ?limit=1..1000 reads Redis once per version of the projection (the largest answer, sliced)", async () => {
     const redis = connectRedis(config.REDIS_URL);
-    const sent = counted(redis);
+    const sent = recorded(redis);
     const nowMs = 1_700_000_000_000;
     const served = makeApp({ redis, fresh: {}, now: () => nowMs });
     for (let limit = 1; limit <= 1000; limit += 37) {
@@ -454,7 +444,7 @@ describe("cheap requests cannot buy expensive work", () => {
 
   test("GET /transactions/{hash} is one GET", async () => {
     const redis = connectRedis(config.REDIS_URL);
-    const sent = counted(redis);
+    const sent = recorded(redis);
     const served = makeApp({ redis });
     expect((await served.handle(new Request(`http://localhost/transactions/${"ab".repeat(32)}`))).status).toBe(404);
     // src/projections/transactions/read.ts transactionByHash: one GET of the body key, and no other read of the projection's data.

@@ -8,7 +8,6 @@
  */
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import type Redis from "ioredis";
 import { apiContext, createApp } from "../src/api/app.ts";
 import { CHECK_MS, COALESCE_MS, Freshness, REUSE_MS } from "../src/api/fresh.ts";
 import { KafkaProbe } from "../src/api/health/kafka.ts";
@@ -25,6 +24,7 @@ import { producerHeldKey } from "../src/redis/keys.ts";
 import { fill } from "../tools/testkit/fill.ts";
 import { level, plant } from "./helpers/coverage.ts";
 import { testEnv } from "./helpers/env.ts";
+import { recorded } from "./helpers/recorded.ts";
 import { askedRoutes } from "./helpers/routes.ts";
 
 const { config, kafka, redis } = testEnv();
@@ -34,16 +34,6 @@ const log = createLogger("fresh-test", { ...config, LOG_LEVEL: "error" });
 const NOW_SEC = minuteOf(Math.floor(Date.now() / 1000)) + 30;
 let clockMs = NOW_SEC * 1000;
 
-/** Every command the API's client sends, as "name key ...". */
-function recorded(client: Redis): string[] {
-  const sent: string[] = [];
-  const send = client.sendCommand.bind(client);
-  client.sendCommand = ((command, stream) => {
-    sent.push([command.name, ...command.args.map(String)].join(" "));
-    return send(command, stream);
-  }) as typeof client.sendCommand;
-  return sent;
-}
 const apiRedis = connectRedis(config.REDIS_URL);
 const sent = recorded(apiRedis);
 afterAll(() => apiRedis.disconnect());
