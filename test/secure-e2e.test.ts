@@ -1,7 +1,8 @@
 /**
- * End to end on the secure stack (tools/infra/secure-stack.ts, started here): Kafka over SASL_SSL
- * (SCRAM-SHA-512 and mutual TLS, no plaintext listener), Redis over TLS with one ACL user per
- * role. The producer and every consumer group run as real processes, each logged in to Redis as
+ * End to end on the secure stack (tools/infra/secure-stack.ts; the run's shared one,
+ * tools/testkit/secure.ts, under a REDIS_PREFIX, topic and groups of this file's own): Kafka over
+ * SASL_SSL (SCRAM-SHA-512 and mutual TLS, no plaintext listener), Redis over TLS with one ACL user
+ * per role. The producer and every consumer group run as real processes, each logged in to Redis as
  * its own user; the API (test/helpers/pipeline.ts, in this process) reads as the API's user, and
  * what it serves must equal the independent computation over the frames delivered
  * (test/helpers/expected.ts). Then:
@@ -12,8 +13,7 @@
  *   - no password of the stack appears in any captured log line, nor in /health or /metrics.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Kafka } from "kafkajs";
 import { type Config, loadConfig } from "../src/domain/config.ts";
@@ -21,7 +21,7 @@ import type { Logger } from "../src/domain/log.ts";
 import { createKafka, dlqTopic } from "../src/kafka/client.ts";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { type Child, freePort, startChild } from "../tools/infra/process.ts";
-import { type SecureStack, startSecureStack } from "../tools/infra/secure-stack.ts";
+import { type SharedSecureStack, secureStack } from "../tools/testkit/secure.ts";
 import { waitFor } from "./helpers/env.ts";
 import { Pipeline } from "./helpers/pipeline.ts";
 
@@ -33,8 +33,7 @@ const TAG = "secure-e2e";
 const PREFIX = "sece2e";
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {}, limited() {} };
 
-let root: string;
-let stack: SecureStack;
+let stack: SharedSecureStack;
 let base: Record<string, string>;
 let config: Config;
 let kafka: Kafka;
@@ -58,8 +57,7 @@ function pipelineAsApi(): Pipeline {
 }
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "btc-secure-e2e-"));
-  stack = await startSecureStack({ dir: join(root, "stack"), kafkaPort: freePort(), redisPort: freePort(), prefix: PREFIX, log: () => {} });
+  stack = await secureStack();
   base = { ...stack.env, TOPIC: "secure-e2e", GROUP_PREFIX: "sec-", REDIS_PREFIX: PREFIX, LOG_LEVEL: "info" };
   config = loadConfig(base);
   kafka = createKafka(config, "secure-e2e-test", quiet);
@@ -75,8 +73,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await Promise.all(others.map((c) => c.stop(10_000)));
   await pipeline?.stop();
-  await stack?.stop();
-  rmSync(root, { recursive: true, force: true });
 });
 
 /** Starts a role's entry point with `env`, its output in test/artifacts/secure-e2e-<name>.log. */

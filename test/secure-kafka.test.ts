@@ -1,35 +1,24 @@
 /**
  * The spike of issue 20: kafkajs 2.2.4 over Bun's TLS with SASL/SCRAM-SHA-512, against a real
  * Kafka 4.1 broker whose only client listener is SASL_SSL (tools/infra/kafka.ts `security`), with
- * a CA and certificates generated for the test (tools/infra/secure.ts). What the pipeline uses:
- * admin, an idempotent producer, a consumer group that commits.
+ * a CA and certificates generated for the run: the broker of the run's secure stack
+ * (tools/testkit/secure.ts). What the pipeline uses: admin, an idempotent producer, a consumer
+ * group that commits.
  */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CompressionTypes, Kafka, logLevel } from "kafkajs";
-import { clientSecurity, type LocalKafka, startKafka } from "../tools/infra/kafka.ts";
-import { freePort } from "../tools/infra/process.ts";
-import { makeCertificates, secret } from "../tools/infra/secure.ts";
+import { clientSecurity, type LocalKafka } from "../tools/infra/kafka.ts";
+import { secureStack } from "../tools/testkit/secure.ts";
 import { waitFor } from "./helpers/env.ts";
 
 setDefaultTimeout(120_000);
 
-let root: string;
 let broker: LocalKafka;
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "btc-secure-kafka-"));
-  const certs = makeCertificates(join(root, "certs"));
-  const secrets = join(root, "secrets");
-  const user = (name: string) => ({ name, password: secret(secrets, `kafka-${name}`).value });
-  broker = await startKafka({ ports: [freePort()], dataDir: join(root, "kafka"), log: () => {}, security: { certs, broker: user("broker"), users: [user("btc")] } });
-});
-
-afterAll(async () => {
-  await broker?.stop();
-  rmSync(root, { recursive: true, force: true });
+  broker = (await secureStack()).kafka;
 });
 
 test("the broker has no plaintext client listener; its controller listener is on localhost only", () => {

@@ -1,9 +1,10 @@
 /**
  * Bad Kafka TLS and SASL settings, each against a real broker: the secure stack's SASL_SSL broker
- * (tools/infra/secure-stack.ts, started here) and the run's plaintext one (test/setup.ts). Each
- * gives one line naming the setting and quoting what the broker answered, never the password;
- * a role given it exits 2 with that line. A broker that is only away gives no such line (the
- * roles retry it as before). The configuration's own checks of the new variables come first.
+ * (tools/infra/secure-stack.ts; the run's shared one, tools/testkit/secure.ts) and the run's
+ * plaintext one (test/setup.ts). Each gives one line naming the setting and quoting what the
+ * broker answered, never the password; a role given it exits 2 with that line. A broker that is
+ * only away gives no such line (the roles retry it as before). The configuration's own checks of
+ * the new variables come first.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -14,26 +15,24 @@ import type { Logger } from "../src/domain/log.ts";
 import { createKafka } from "../src/kafka/client.ts";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { freePort } from "../tools/infra/process.ts";
-import { makeCertificates } from "../tools/infra/secure.ts";
-import { type SecureStack, startSecureStack } from "../tools/infra/secure-stack.ts";
+import { otherCertificates, type SharedSecureStack, secureStack } from "../tools/testkit/secure.ts";
 
 setDefaultTimeout(90_000);
 
 const ROOT = join(import.meta.dir, "..");
 let root: string;
-let stack: SecureStack;
+let stack: SharedSecureStack;
 /** Every password of the secure stack: none may appear in any line. */
 let secrets: string[];
 const plaintextBrokers = () => process.env.KAFKA_BROKERS ?? "";
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "btc-secure-settings-"));
-  stack = await startSecureStack({ dir: join(root, "stack"), kafkaPort: freePort(), redisPort: freePort(), log: () => {} });
+  stack = await secureStack();
   secrets = [loadConfig(stack.env).KAFKA_SASL_PASSWORD, ...stack.users.map((u) => loadConfig(stack.roleEnv(u.role)).REDIS_PASSWORD)];
 });
 
-afterAll(async () => {
-  await stack?.stop();
+afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -150,7 +149,7 @@ describe("the broker refuses a setting: one line naming it", () => {
   }
 
   test("a CA that did not sign the broker's certificate, and no CA at all (the system's)", async () => {
-    const other = makeCertificates(join(root, "other-ca"));
+    const other = otherCertificates();
     expect(await attempt({ KAFKA_CA_FILE: other.ca })).toMatch(
       new RegExp(`^kafka: the TLS certificate of the broker at localhost:\\d+ is not trusted by KAFKA_CA_FILE="${other.ca}": ".+" \\([A-Z_]+\\)$`),
     );
@@ -160,7 +159,7 @@ describe("the broker refuses a setting: one line naming it", () => {
   });
 
   test("a client certificate from another CA, and none (the broker wants one: mutual TLS)", async () => {
-    const other = makeCertificates(join(root, "other-ca"));
+    const other = otherCertificates();
     const line = await attempt({ KAFKA_CERT_FILE: other.clientCert, KAFKA_KEY_FILE: other.clientKey });
     expect(line).toMatch(new RegExp(`^kafka: the broker at localhost:\\d+ refused the TLS handshake with KAFKA_CERT_FILE="${other.clientCert}": ".+"$`));
     expect(await attempt({ KAFKA_CERT_FILE: "", KAFKA_KEY_FILE: "" })).toMatch(
@@ -202,7 +201,16 @@ describe("a role given a bad setting exits 2 with the one line", () => {
       writeFileSync(wrong, "wrong-from-file\n");
       const proc = Bun.spawn([process.execPath, ...entry], {
         cwd: ROOT,
-        env: { ...stack.roleEnv(role), KAFKA_SASL_PASSWORD_FILE: wrong, PORT: String(freePort()), TOPIC: "settings", FEED_URL: "ws://127.0.0.1:9/none", LOG_LEVEL: "info" },
+        env: {
+          ...stack.roleEnv(role),
+          KAFKA_SASL_PASSWORD_FILE: wrong,
+          PORT: String(freePort()),
+          TOPIC: "settings",
+          // A prefix the shared stack's Redis users serve (tools/testkit/secure.ts), this file's own.
+          REDIS_PREFIX: "secset",
+          FEED_URL: "ws://127.0.0.1:9/none",
+          LOG_LEVEL: "info",
+        },
         stdout: "pipe",
         stderr: "pipe",
       });
