@@ -1,9 +1,10 @@
 /**
  * Redis over TLS with the ACL users on a Redis Cluster: three masters started here with TLS on
- * their client and bus ports and the ACL file of tools/infra/acl.ts (plus an administrator the
- * test uses to form the cluster), reached through the roles' own factory (src/redis/connection.ts:
- * several `rediss://` seeds make a cluster client) with REDIS_CA_FILE and a role's user. The
- * address projection is spread over three shards, so its consumer's keys live on several masters.
+ * their client and bus ports, the run's secure certificates (tools/testkit/secure.ts) and the ACL
+ * file of tools/infra/acl.ts (plus an administrator the test uses to form the cluster), reached
+ * through the roles' own factory (src/redis/connection.ts: several `rediss://` seeds make a
+ * cluster client) with REDIS_CA_FILE and a role's user. The address projection is spread over
+ * three shards, so its consumer's keys live on several masters.
  */
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,8 @@ import { groupPrefix, metricsKey } from "../src/redis/keys.ts";
 import { aclFile, type RedisRoleUser, redisRoleUsers } from "../tools/infra/acl.ts";
 import { type Child, freePort, startChild, waitUntil } from "../tools/infra/process.ts";
 import { redisAnswers } from "../tools/infra/redis.ts";
-import { makeCertificates, newPassword } from "../tools/infra/secure.ts";
+import { newPassword } from "../tools/infra/secure.ts";
+import { secureCertificates } from "../tools/testkit/secure.ts";
 import { waitFor } from "./helpers/env.ts";
 
 setDefaultTimeout(90_000);
@@ -30,7 +32,7 @@ const users = redisRoleUsers({ prefix: PREFIX });
 const passwords = new Map(users.map((u) => [u.name, newPassword()]));
 const admin = { name: "test-admin", password: newPassword() };
 const root = mkdtempSync(join(tmpdir(), "btc-secure-redis-cluster-"));
-const certs = makeCertificates(join(root, "certs"));
+const certs = secureCertificates();
 const ports = [freePort(), freePort(), freePort()];
 const nodes: Child[] = [];
 const clients: Redis[] = [];

@@ -2,11 +2,12 @@
  * A Redis that refuses a role's settings stops the role at start with one line and exit code 2,
  * as the Kafka settings do (secure-settings.test.ts): a wrong password (WRONGPASS), no user where
  * the server wants one (NOAUTH), a server certificate REDIS_CA_FILE does not trust. The line names
- * the setting and quotes what Redis answered, never the password. On a TLS redis-server of its own
- * with the roles' ACL users, made the way `bun run infra --secure` makes them.
+ * the setting and quotes what Redis answered, never the password. On the TLS redis-server of the
+ * run's secure stack (tools/testkit/secure.ts), with the roles' ACL users made the way
+ * `bun run infra --secure` makes them.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type Redis from "ioredis";
@@ -14,17 +15,20 @@ import { loadConfig } from "../src/domain/config.ts";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { checkRedis, RedisRequirementError } from "../src/redis/requirements.ts";
-import { aclFile, type RedisRoleUser, redisRoleUsers } from "../tools/infra/acl.ts";
+import type { RedisRoleUser } from "../tools/infra/acl.ts";
 import { freePort } from "../tools/infra/process.ts";
-import { type LocalRedis, startRedis } from "../tools/infra/redis.ts";
-import { type Certificates, makeCertificates, secret } from "../tools/infra/secure.ts";
+import type { LocalRedis } from "../tools/infra/redis.ts";
+import type { Certificates } from "../tools/infra/secure.ts";
+import { otherCertificates, type SharedSecureStack, secureStack } from "../tools/testkit/secure.ts";
 import { testEnv } from "./helpers/env.ts";
 
 setDefaultTimeout(60_000);
 
 const ROOT = join(import.meta.dir, "..");
 const PREFIX = "secref";
-const users = redisRoleUsers({ prefix: PREFIX });
+let stack: SharedSecureStack;
+/** The stack's users, made for the secure tests' prefixes (PREFIX among them). */
+let users: readonly RedisRoleUser[];
 const userOf = (role: string) => users.find((u) => u.role === role) as RedisRoleUser;
 const { env } = testEnv({ REDIS_PREFIX: PREFIX });
 
@@ -33,25 +37,22 @@ let certs: Certificates;
 let other: Certificates;
 let server: LocalRedis;
 const clients: Redis[] = [];
-const password = (user: RedisRoleUser) => secret(join(root, "secrets"), `redis-${user.name}`).value;
+const password = (user: RedisRoleUser) => readFileSync(stack.passwordFile(user), "utf8").trim();
 /** A password no user has, written to a file as a mounted secret would be. */
 let wrongFile: string;
 const WRONG = "not-the-password-0123456789";
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), "btc-secure-redis-refusals-"));
-  certs = makeCertificates(join(root, "certs"));
-  other = makeCertificates(join(root, "other-ca"));
-  const acl = join(root, "users.acl");
-  writeFileSync(acl, aclFile(users, password));
+  stack = await secureStack();
+  ({ users, certs, redis: server } = stack);
+  other = otherCertificates();
   wrongFile = join(root, "wrong.password");
   writeFileSync(wrongFile, `${WRONG}\n`);
-  server = await startRedis({ port: freePort(), dataDir: join(root, "redis"), tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, aclFile: acl });
 });
 
-afterAll(async () => {
+afterAll(() => {
   for (const c of clients) c.disconnect();
-  await server?.stop();
   rmSync(root, { recursive: true, force: true });
 });
 

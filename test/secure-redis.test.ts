@@ -1,14 +1,13 @@
 /**
- * Redis over TLS with one ACL user per role (tools/infra/acl.ts), on a redis-server of its own
- * started the way `bun run infra --secure` starts it: TLS only, the ACL file made from the
- * registry, certificates from a CA generated for the test. Every connection goes through the
- * roles' own factory (src/redis/connection.ts) with REDIS_CA_FILE, REDIS_USERNAME and
- * REDIS_PASSWORD as the configuration gives them.
+ * Redis over TLS with one ACL user per role (tools/infra/acl.ts), on the redis-server of the run's
+ * secure stack (tools/testkit/secure.ts), started the way `bun run infra --secure` starts it: TLS
+ * only, the ACL file made from the registry, certificates from a CA generated for the run; under a
+ * REDIS_PREFIX of this file's own. Every connection goes through the roles' own factory
+ * (src/redis/connection.ts) with REDIS_CA_FILE, REDIS_USERNAME and REDIS_PASSWORD as the
+ * configuration gives them.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import type Redis from "ioredis";
 import { loadConfig } from "../src/domain/config.ts";
 import { shardsOf } from "../src/domain/projection.ts";
@@ -16,24 +15,26 @@ import { PROJECTIONS } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
 import { groupPrefix, metricsKey } from "../src/redis/keys.ts";
 import { checkRedis } from "../src/redis/requirements.ts";
-import { aclFile, type RedisRoleUser, redisRoleUsers } from "../tools/infra/acl.ts";
-import { freePort } from "../tools/infra/process.ts";
-import { type LocalRedis, pingRedis, redisAnswers, startRedis } from "../tools/infra/redis.ts";
-import { type Certificates, makeCertificates, secret } from "../tools/infra/secure.ts";
+import { aclFile, type RedisRoleUser } from "../tools/infra/acl.ts";
+import { type LocalRedis, pingRedis, redisAnswers } from "../tools/infra/redis.ts";
+import type { Certificates } from "../tools/infra/secure.ts";
+import { otherCertificates, type SharedSecureStack, secureStack } from "../tools/testkit/secure.ts";
 
 setDefaultTimeout(60_000);
 
 const PREFIX = "sec";
 /** Two shards of the sharded projection, so its shard tags are in the test too. */
 const config = loadConfig({ REDIS_PREFIX: PREFIX, ADDRESS_SHARDS: "2" });
-const users = redisRoleUsers({ prefix: PREFIX });
+
+let stack: SharedSecureStack;
+/** The stack's users, made for the secure tests' prefixes (PREFIX among them). */
+let users: readonly RedisRoleUser[];
 const userOf = (role: string) => users.find((u) => u.role === role) as RedisRoleUser;
 
-let root: string;
 let certs: Certificates;
 let server: LocalRedis;
 const clients: Redis[] = [];
-const password = (user: RedisRoleUser) => secret(join(root, "secrets"), `redis-${user.name}`).value;
+const password = (user: RedisRoleUser) => readFileSync(stack.passwordFile(user), "utf8").trim();
 
 /** A client of the roles' factory as `user`, trusting `ca`. */
 function as(user: RedisRoleUser | undefined, ca = certs.ca, extra: Record<string, string> = {}): Redis {
@@ -52,17 +53,12 @@ function as(user: RedisRoleUser | undefined, ca = certs.ca, extra: Record<string
 const refusal = (promise: Promise<unknown>) => promise.then(() => "").catch((err: Error) => err.message);
 
 beforeAll(async () => {
-  root = mkdtempSync(join(tmpdir(), "btc-secure-redis-"));
-  certs = makeCertificates(join(root, "certs"));
-  const acl = join(root, "users.acl");
-  writeFileSync(acl, aclFile(users, password));
-  server = await startRedis({ port: freePort(), dataDir: join(root, "redis"), tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca }, aclFile: acl });
+  stack = await secureStack();
+  ({ users, certs, redis: server } = stack);
 });
 
-afterAll(async () => {
+afterAll(() => {
   for (const c of clients) c.disconnect();
-  await server?.stop();
-  rmSync(root, { recursive: true, force: true });
 });
 
 describe("the ACL users", () => {
@@ -179,7 +175,7 @@ describe("the local stack's view of it", () => {
 
 describe("refused at the door", () => {
   test("a client that trusts another CA is refused: the server's certificate does not verify", async () => {
-    const other = makeCertificates(join(root, "other-ca"));
+    const other = otherCertificates();
     const redis = as(userOf("api"), other.ca);
     const error = await refusal(redis.ping());
     expect(error).not.toBe("");
@@ -190,7 +186,7 @@ describe("refused at the door", () => {
   });
 
   test("a client certificate from another CA is refused by the server", async () => {
-    const other = makeCertificates(join(root, "other-ca"));
+    const other = otherCertificates();
     const redis = as(userOf("api"), certs.ca, { REDIS_CERT_FILE: other.clientCert, REDIS_KEY_FILE: other.clientKey });
     expect(await refusal(redis.ping())).not.toBe("");
     // The same user with the CA's own client certificate gets in.
