@@ -136,6 +136,8 @@ describe("faults during ingestion", () => {
     const reconnects = async () => Number((await metrics.hget(metricsKey(p.env.config), "producer_reconnects_total")) ?? 0);
     const before = await reconnects();
     for (let i = 0; i < 5; i++) {
+      // Each drop closes a connection: the producer subscribed again since the last (on a busy machine it can take longer than the feed's 700 ms).
+      await waitFor(`the producer subscribed before drop ${i + 1}`, () => (p.sim?.subscribed() ?? 0) > 0, 60_000);
       await feedFor(700);
       p.sim?.dropConnections();
     }

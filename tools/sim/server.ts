@@ -38,6 +38,8 @@ export interface Simulator {
   resume(): void;
   /** Closes every subscribed connection, as the real feed does now and then. */
   dropConnections(): void;
+  /** How many clients are subscribed now (a client that reconnected after a drop counts again). */
+  subscribed(): number;
   stop(): Promise<void>;
 }
 
@@ -208,6 +210,7 @@ export async function startSimulator(
       for (const ws of subscribers) ws.close(...DROP);
       subscribers.clear();
     },
+    subscribed: () => subscribers.size,
     async stop() {
       stopped = true;
       wake();
