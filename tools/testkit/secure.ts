@@ -74,8 +74,8 @@ export async function stopSecureTestStack(): Promise<void> {
   const running = await started?.catch(() => undefined);
   if (running) {
     const { kafka, redis } = running;
-    // SIGKILL, not a clean shutdown: its folder goes next, and the run's last hook has Bun's default
-    // 5 s, which a broker's shutdown beside the run's plain one can take on a busy machine.
+    // SIGKILL, not a clean shutdown: its folder goes next, and the run's last hook (test/setup.ts)
+    // need not wait for a second broker's shutdown beside the plain one's, slow on a busy machine.
     if (kafka && redis) await Promise.all([...kafka.nodes.map((n) => kafka.killNode(n.nodeId)), redis.kill()]);
     else await running.stop();
     // Keep the broker's log of the run (warnings and errors) for when a test failed, as stack.ts does.
