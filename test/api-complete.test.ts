@@ -21,6 +21,7 @@ import { minuteOf, windowStart } from "../src/domain/window.ts";
 import type { Projection } from "../src/projections/projection.ts";
 import { PROJECTIONS, projectionOf } from "../src/projections/registry.ts";
 import { connectRedis } from "../src/redis/connection.ts";
+import { producerHeldKey } from "../src/redis/keys.ts";
 import { fill } from "../tools/testkit/fill.ts";
 import { forget, level, type PlantedPartition, plant } from "./helpers/coverage.ts";
 import { testEnv } from "./helpers/env.ts";
@@ -202,6 +203,25 @@ describe("per minute and per hour", () => {
     expect(whole).toEqual({ complete: false, incomplete_reason: "behind" });
     // A minute is complete once its records (stamped up to L after its end) are all applied.
     expect(minutes.map((m) => m.complete)).toEqual(minutes.map((m) => Date.parse(m.start) + MIN + LATENESS_MS <= through));
+  });
+
+  test("a span a producer held long, which Kafka has taken since: the minutes that can hold it stay behind until every partition has passed the moment it was taken", async () => {
+    // Kafka took it 2 s ago; partition 2 is applied through 3 s ago: within L of now, level by itself.
+    const [since, taken] = [NOW - 20 * MIN, NOW - 2_000];
+    await redis.hset(producerHeldKey(config), "p1:flushed", JSON.stringify({ held_since_ms: since, flushed_ms: taken }));
+    try {
+      await state([{}, {}, { throughMs: NOW - 3_000 }]);
+      const { whole, items: minutes } = await items("/transactions_count_per_minute/0", "minutes");
+      expect(whole).toEqual({ complete: false, incomplete_reason: "behind" });
+      // Held since `since`: a minute can hold what arrived then once it ends within L of it.
+      expect(minutes.map((m) => m.complete)).toEqual(minutes.map((m) => Date.parse(m.start) + MIN + LATENESS_MS <= since));
+      expect(minutes.filter((m) => m.complete).length).toBeGreaterThan(30);
+      // Every partition applied through the moment Kafka took it: complete, the report kept or not.
+      await state([{}, {}, { throughMs: taken }]);
+      expect((await items("/transactions_count_per_minute/0", "minutes")).whole).toEqual({ complete: true });
+    } finally {
+      await redis.del(producerHeldKey(config));
+    }
   });
 
   test("min_value filters incomplete minutes out; the answer as a whole stays incomplete", async () => {

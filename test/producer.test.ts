@@ -4,9 +4,11 @@
  */
 import { afterEach, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdirSync } from "node:fs";
+import { hostname } from "node:os";
 import { dirname, join } from "node:path";
 import type { IHeaders, Kafka } from "kafkajs";
 import { type Config, loadConfig } from "../src/domain/config.ts";
+import { LATENESS_MS } from "../src/domain/coverage.ts";
 import type { Level, Logger } from "../src/domain/log.ts";
 import { createLogger } from "../src/domain/log.ts";
 import { decodeTransaction } from "../src/domain/transaction.ts";
@@ -14,7 +16,7 @@ import { MAX_FRAME_BYTES, readFeedMessage } from "../src/feed/utx.ts";
 import { dlqTopic } from "../src/kafka/client.ts";
 import { feedDeadLetter, type Producer, startProducer } from "../src/producer/producer.ts";
 import { MAX_RECORD_BYTES } from "../src/producer/publisher.ts";
-import { metricsKey } from "../src/redis/keys.ts";
+import { metricsKey, producerHeldKey } from "../src/redis/keys.ts";
 import { freePort } from "../tools/infra/process.ts";
 import { type Simulator, startSimulator } from "../tools/sim/server.ts";
 import { bounded, processGone, roleEnv, type TestEnv, testEnv, waitFor } from "./helpers/env.ts";
@@ -39,6 +41,7 @@ const envs = {
   noRedis: testEnv(),
   reconnect: testEnv(),
   outage: testEnv(),
+  heldLong: testEnv(),
   outageBytes: testEnv(),
   sigterm: testEnv(),
 };
@@ -283,6 +286,54 @@ test("while Kafka is unreachable it holds up to PRODUCER_BUFFER_MAX, counts the 
   await waitFor("the held transactions published", () => metric(p, "producer_published_total") === 20, 45_000);
   const records = await readTopic(kafka, config.TOPIC, 20);
   expect(records.map((r) => r.key).sort()).toEqual(fixtureHashes.slice(0, 20).sort());
+});
+
+test("a span held past LATENESS_MS is reported while held, then reported flushed once Kafka has taken it (src/domain/coverage.ts Held)", async () => {
+  const { config, redis } = envs.heldLong;
+  const port = freePort(); // nothing listens there yet
+  const sim = await simulator({ replay: FIXTURE, rate: 0 });
+  const p = producer(withFeed(envs.heldLong, sim.url, { KAFKA_BROKERS: `127.0.0.1:${port}` }));
+  await waitFor("the fixture received", () => metric(p, "producer_received_total") === fixture.length);
+  const key = producerHeldKey(config);
+  type Report = { held_since_ms: number; written_ms?: number; flushed_ms?: number };
+  const reports = async () => Object.entries(await redis.hgetall(key)).map(([field, value]) => ({ field, ...(JSON.parse(value) as Report) }));
+
+  // Held: one live report, rewritten every second (the only field: nothing was flushed yet), its span older than L once the hold is long.
+  let since = 0;
+  await waitFor(
+    "a report of a span held past L",
+    async () => {
+      const live = (await reports()).filter((r) => r.written_ms !== undefined);
+      expect(live.map((r) => r.field)).toEqual(live.length ? [`${process.pid}@${hostname()}`] : []);
+      since = live[0]?.held_since_ms ?? 0;
+      return live.length === 1 && (live[0]?.written_ms ?? 0) - since > LATENESS_MS;
+    },
+    15_000,
+  );
+  const [seconds, micros] = await redis.time();
+  const beforeKafkaMs = Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+
+  const relay = await relayTo(config.KAFKA_BROKERS, port);
+  cleanup.push(() => relay.close());
+  await waitFor("the held transactions published", () => metric(p, "producer_published_total") === fixture.length, 45_000);
+  // Taken: the live report says nothing is held (its own time), and the span stays reported
+  // flushed, from the same start, at a moment after Kafka was back.
+  const id = `${process.pid}@${hostname()}`;
+  await waitFor(
+    "nothing held, the span reported flushed",
+    async () => {
+      const now = await reports();
+      const live = now.find((r) => r.field === id);
+      return now.length === 2 && now.some((r) => r.field === `${id}:flushed`) && live?.held_since_ms === live?.written_ms;
+    },
+    10_000,
+  );
+  const flushed = (await reports()).find((r) => r.field === `${id}:flushed`);
+  expect(flushed?.held_since_ms).toBe(since);
+  expect(flushed?.flushed_ms).toBeGreaterThan(beforeKafkaMs);
+  // A producer stopping deletes its live report and keeps the flushed span: its transactions may still be on their way to the projections.
+  await p.stop();
+  expect((await reports()).map((r) => r.field)).toEqual([`${id}:flushed`]);
 });
 
 /** A logger that keeps what it is told, to check what an operator would read. */

@@ -116,9 +116,9 @@ export class Coverage {
     return {
       value,
       judgeAt:
-        ({ nowMs, heldSinceMs }) =>
+        ({ nowMs, held }) =>
         (fromMs, toMs) =>
-          worstOf([spanCompleteness(before, fromMs, toMs, nowMs, heldSinceMs), spanCompleteness(after, fromMs, toMs, nowMs, heldSinceMs)]),
+          worstOf([spanCompleteness(before, fromMs, toMs, nowMs, held), spanCompleteness(after, fromMs, toMs, nowMs, held)]),
     };
   }
 }

@@ -22,7 +22,7 @@
  *
  * Failed checks and reads are not kept: the next request tries again (a 503 meanwhile).
  */
-import { heldSinceAt } from "../domain/coverage.ts";
+import { type Held, heldAt } from "../domain/coverage.ts";
 import type { Check } from "./store.ts";
 
 /** How often, at most, the versions are checked. */
@@ -59,8 +59,8 @@ export interface FreshCounters {
 /** The moment a request is answered at: the clock, and what the producers hold then. */
 export interface Moment {
   nowMs: number;
-  /** Since when a producer holds transactions Kafka has not acknowledged; null when none does. */
-  heldSinceMs: number | null;
+  /** What the producers hold, or held long and Kafka has taken since. */
+  held: Held;
 }
 
 /** An answer's reading and the moment of the request it serves. */
@@ -123,7 +123,7 @@ export class Freshness {
   /** The moment of a request, from a check (the clock read now). */
   momentOf(check: Check): Moment {
     const nowMs = this.now();
-    return { nowMs, heldSinceMs: heldSinceAt(check.held, nowMs) };
+    return { nowMs, held: heldAt(check.held, nowMs) };
   }
 
   /** A cache of one projection's readings, `maxEntries` keys at most (the oldest go first). */

@@ -18,16 +18,20 @@
  * A tick every `POSITION_WATCH_MS` checks the positions (so an emptied Redis heals with no new
  * record and no command typed) and records each partition's coverage: the log's end is sampled,
  * and the projection holds every record the log held at a sample's time once the position has
- * passed that sample's end (`through_ms`). A partition of this process that has records to apply
+ * passed that sample's end (`through_ms`). A sample's time is no later than the producers' reports
+ * allow (src/domain/coverage.ts `stampedBefore`): a record stamped before it but still on its way to
+ * Kafka is not in the log yet. A partition of this process that has records to apply
  * and has not moved for STUCK_EXIT_SECONDS (120 s by default) ends the process (`onStuck`), so a
  * supervisor restarts it.
  */
 import type { Admin, Kafka } from "kafkajs";
 import type { Config } from "../domain/config.ts";
+import { stampedBefore } from "../domain/coverage.ts";
 import { beat } from "../domain/heartbeat.ts";
 import type { ProjectionSpec } from "../domain/projection.ts";
 import { advanceCoverage, type CoverageUpdate, type Marker, parseMarker } from "../redis/coverage.ts";
 import { positionField, positionKey, replayKey } from "../redis/keys.ts";
+import { producerHeldReports } from "../redis/read.ts";
 import { run, runAll, startReplay } from "../redis/scripts.ts";
 import type { RunnerContext } from "./context.ts";
 
@@ -106,6 +110,8 @@ interface Partition {
   expected?: string;
   /** The group's marker, when the record there must be read again before going on. */
   check?: Marker;
+  /** The log's end when the projection's replay started (Redis's `until`): below it, the partition is replaying. */
+  replayUntil?: number;
   /** The first record applied since the resume: its stamp (the replay's covers-from when Redis has none). */
   firstStampMs?: number;
   last?: Marker;
@@ -146,9 +152,9 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     return p;
   };
   /** Forgets what this process knew of the partition's reading (not its samples of the log). */
-  const resumed = (partition: number, expected: string, check?: Marker) => {
+  const resumed = (partition: number, expected: string, check?: Marker, replayUntil?: number) => {
     const p = part(partition);
-    Object.assign(p, { expected, check, firstStampMs: undefined, last: undefined, gapFromMs: undefined, gapClosedAtMs: undefined, movedAt: performance.now() });
+    Object.assign(p, { expected, check, replayUntil, firstStampMs: undefined, last: undefined, gapFromMs: undefined, gapClosedAtMs: undefined, movedAt: performance.now() });
   };
 
   const connectAdmin = async () => {
@@ -178,10 +184,12 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
     deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached ?? (await committedOffset(partition))));
     let position = await redis.hget(positions, field);
     let check: Marker | undefined;
+    let replayUntil: number | undefined;
     if (position === null) {
       await connectAdmin();
       const start = await replayStart(admin, config, spec, partition, clock.now());
       position = await run(redis, startReplay(config, spec, field, String(start.from), String(start.high), start.coversFromMs, shard));
+      replayUntil = start.high;
       metrics.inc(ctx.metric("replays_total"));
       log.info(`${role}: Redis holds no position for partition ${partition}; replaying the log from offset ${position} (${Math.max(0, start.high - Number(position))} records)`);
     } else {
@@ -192,14 +200,16 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
         return otherLog(partition);
       }
       if (at < end.low) return skipLost(partition, position, end.low);
-      const marker = parseMarker(await redis.hget(replay, `${field}:marker`));
+      const [markerText, until] = await redis.hmget(replay, `${field}:marker`, `${field}:until`);
+      const marker = parseMarker(markerText);
+      if (until !== null) replayUntil = Number(until);
       // The group's last applied record (written about every second) must still be there: read it
       // again before going on from the position.
       if (marker && marker.offset < at && marker.offset >= end.low) check = marker;
       log.limited(`resume:${role}:${partition}`, "info", `${role}: Redis holds position ${position} for partition ${partition} (this process was at ${reached}); resuming there`);
     }
     metrics.inc(ctx.metric("seeks_total"));
-    resumed(partition, position, check);
+    resumed(partition, position, check, replayUntil);
     seek(partition, check ? String(check.offset) : position);
   }
 
@@ -262,7 +272,9 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
         const expected = parts.get(partition)?.expected;
         if (position === null || position !== expected) await resync(partition, expected === undefined ? undefined : Number(expected));
       }
-      const atMs = clock.now();
+      // What the producers report first: a sample vouches for no stamp they may still be sending.
+      const before = stampedBefore(await producerHeldReports(redis, config), clock.now());
+      const atMs = Math.min(clock.now(), before ?? Number.POSITIVE_INFINITY);
       const ends = await logEnds();
       const calls = [];
       for (const partition of mine) {
@@ -290,8 +302,11 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
   function coverageOf(p: Partition, nowMs: number): CoverageUpdate {
     const at = Number(p.expected);
     // The projection holds every record the log held at a sample whose end the position has passed,
-    // and, in a replay, every record up to the last one applied.
-    let through = p.last?.stampMs;
+    // and, in a replay, every record up to the last one applied: the log is in the order of its
+    // stamps when one producer wrote it (one request at a time). Not past the replay: two
+    // producers sending at once (one replacing the other) interleave, and a record applied does
+    // not vouch for one stamped before it that is still on its way.
+    let through = p.replayUntil !== undefined && at < p.replayUntil ? p.last?.stampMs : undefined;
     for (const s of p.samples) if (s.high <= at && (through === undefined || s.atMs > through)) through = s.atMs;
     const update: CoverageUpdate = { expected: String(p.expected), forgetGapsBeforeMs: nowMs - spec.replayLookbackSeconds * 1000 };
     if (through !== undefined) update.throughMs = through;

@@ -71,21 +71,36 @@ function partitionGap(p: PartitionCoverage, fromMs: number, toMs: number, nowMs:
 }
 
 /**
+ * What the producers' reports say at a moment (src/redis/keys.ts producerHeldKey, `heldAt`).
+ *
+ * A transaction held through an outage reaches the log late, stamped when it is sent: after the
+ * spans its event time belongs to were covered. So each span a producer held longer than
+ * LATENESS_MS stays reported after Kafka took it (`flushed`), and an answer that can hold its
+ * transactions is `behind` until the projection's coverage of every partition has passed the
+ * moment Kafka took them: until the projection has applied them, however long that takes.
+ */
+export interface Held {
+  /** Since when a producer holds transactions Kafka has not acknowledged; null when none does. */
+  sinceMs: number | null;
+  /** Spans held longer than LATENESS_MS that Kafka has taken: [held since, taken by then]. */
+  flushed: readonly (readonly [number, number])[];
+}
+
+export const NOTHING_HELD: Held = { sinceMs: null, flushed: [] };
+
+/**
  * Whether a projection holds every record of event times [fromMs, toMs) that the log held
  * LATENESS_MS before `nowMs`, over `partitions` (every partition of the topic, of every shard the
  * figure merges; a missing one is replaying). The first reason found, in the order of
- * INCOMPLETE_REASONS, names it. `heldSinceMs`: since when a producer holds transactions Kafka has
- * not acknowledged, null when none does; held longer than LATENESS_MS they are no longer "in
- * flight", and a span that can hold them (it ends after they arrived) is behind.
+ * INCOMPLETE_REASONS, names it. `held`: what the producers hold or held (`Held`); transactions
+ * held longer than LATENESS_MS are no longer "in flight", and a span that can hold them (it ends
+ * after they arrived) is behind until the projection has them.
  */
-export function spanCompleteness(
-  partitions: readonly (PartitionCoverage | undefined)[],
-  fromMs: number,
-  toMs: number,
-  nowMs: number,
-  heldSinceMs: number | null = null,
-): Completeness {
-  let worst: IncompleteReason | null = heldSinceMs !== null && heldSinceMs < nowMs - LATENESS_MS && toMs + LATENESS_MS > heldSinceMs ? "behind" : null;
+export function spanCompleteness(partitions: readonly (PartitionCoverage | undefined)[], fromMs: number, toMs: number, nowMs: number, held: Held = NOTHING_HELD): Completeness {
+  const canHold = (sinceMs: number) => toMs + LATENESS_MS > sinceMs;
+  const passed = (atMs: number) => partitions.every((p) => p?.throughMs != null && p.throughMs >= atMs);
+  const heldLong = held.sinceMs !== null && held.sinceMs < nowMs - LATENESS_MS && canHold(held.sinceMs);
+  let worst: IncompleteReason | null = heldLong || held.flushed.some(([since, at]) => canHold(since) && !passed(at)) ? "behind" : null;
   for (const p of partitions) {
     const reason = p ? partitionGap(p, fromMs - FUTURE_SLACK_MS, toMs + LATENESS_MS, nowMs) : "replaying";
     if (reason && (worst === null || INCOMPLETE_REASONS.indexOf(reason) < INCOMPLETE_REASONS.indexOf(worst))) worst = reason;
@@ -93,15 +108,40 @@ export function spanCompleteness(
   return worst === null ? COMPLETE : { complete: false, reason: worst };
 }
 
-/** A producer's report of transactions it holds (src/redis/keys.ts producerHeldKey), on Redis's clock. */
-export interface HeldReport {
-  heldSinceMs: number;
-  writtenMs: number;
+/**
+ * A producer's report (src/redis/keys.ts producerHeldKey), on Redis's clock: what it holds now
+ * (`writtenMs`, rewritten every HELD_REPORT_MS while it holds), or a span it held longer than
+ * LATENESS_MS that Kafka has taken (`flushedMs`), kept FLUSHED_REPORT_KEEP_MS.
+ */
+export type HeldReport = { heldSinceMs: number; writtenMs: number } | { heldSinceMs: number; flushedMs: number };
+
+/**
+ * How long a flushed span stays reported: longer than any projection keeps a span (counts keep
+ * their hours 25 h), so no answer can still hold its transactions after it goes.
+ */
+export const FLUSHED_REPORT_KEEP_MS = 26 * 3_600_000;
+
+/** What the reports say at `nowMs`: the oldest of the fresh reports of what is held, and every flushed span. */
+export function heldAt(reports: readonly HeldReport[], nowMs: number): Held {
+  let sinceMs: number | null = null;
+  const flushed: [number, number][] = [];
+  for (const r of reports) {
+    if ("flushedMs" in r) flushed.push([r.heldSinceMs, r.flushedMs]);
+    else if (r.writtenMs >= nowMs - HELD_REPORT_STALE_MS) sinceMs = sinceMs === null ? r.heldSinceMs : Math.min(sinceMs, r.heldSinceMs);
+  }
+  return { sinceMs, flushed };
 }
 
-/** Since when a producer holds transactions, at `nowMs`: the oldest of the fresh reports; null when none. */
-export function heldSinceAt(reports: readonly HeldReport[], nowMs: number): number | null {
-  let since: number | null = null;
-  for (const r of reports) if (r.writtenMs >= nowMs - HELD_REPORT_STALE_MS) since = since === null ? r.heldSinceMs : Math.min(since, r.heldSinceMs);
-  return since;
+/**
+ * The stamp before which the fresh reports vouch that every record is in the log, at `nowMs`:
+ * each producer stamps what it has not had acknowledged, and anything it stamps later, at or after
+ * its report's `heldSinceMs` (src/producer/producer.ts). A consumer's sample of the log's end at
+ * T vouches only for the stamps before the earlier of T and this (src/consumers/positions.ts): a
+ * record stamped before T but still on its way would otherwise be missing from a span the
+ * coverage calls applied. Null when no producer reports (none runs, or every report is stale).
+ */
+export function stampedBefore(reports: readonly HeldReport[], nowMs: number): number | null {
+  let before: number | null = null;
+  for (const r of reports) if (!("flushedMs" in r) && r.writtenMs >= nowMs - HELD_REPORT_STALE_MS) before = Math.min(before ?? r.heldSinceMs, r.heldSinceMs);
+  return before;
 }

@@ -25,7 +25,7 @@ import { hostname } from "node:os";
 import type Redis from "ioredis";
 import type { Kafka, Message } from "kafkajs";
 import type { Config } from "../domain/config.ts";
-import { LATENESS_MS } from "../domain/coverage.ts";
+import { FLUSHED_REPORT_KEEP_MS, LATENESS_MS } from "../domain/coverage.ts";
 import { beat } from "../domain/heartbeat.ts";
 import type { Logger } from "../domain/log.ts";
 import { Metrics } from "../domain/metrics.ts";
@@ -92,38 +92,71 @@ async function clockMeasured(redis: Redis, clock: Clock, log: Logger, stopped: (
 export const HELD_REPORT_MS = 1_000;
 
 /**
- * Tells the API, through `key`, since when this producer holds transactions that Kafka has not
- * acknowledged: they are on their way to the log, so answers about their time are not final yet
- * (src/domain/coverage.ts). Every HELD_REPORT_MS, the oldest held now; a transaction held longer
- * than LATENESS_MS is still reported for LATENESS_MS and a report more after Kafka took it, the
- * time it gets to reach the projections. The field goes when nothing is held.
+ * Tells the consumers and the API, through `key`, since when this producer holds transactions
+ * that Kafka has not acknowledged (src/domain/coverage.ts `Held`, `stampedBefore`). Every
+ * HELD_REPORT_MS, and once before the feed is read, field `<id>`: the oldest held now (the report's
+ * time when none is), and while a span held long (past LATENESS_MS by the next report) drains, that
+ * span's start. Every record this producer stamps later, or has not had acknowledged, is stamped
+ * after it: a consumer's sample of the log's end vouches for no later stamp. Once Kafka has taken a
+ * span held long, field `<id>:flushed` says so: its start and a moment after Kafka took it, merged
+ * with the span flushed before; the API counts answers that can hold it `behind` until the
+ * projection has passed that moment. `stop` deletes `<id>` (after the last flush); a flushed span
+ * older than FLUSHED_REPORT_KEEP_MS (anyone's) is deleted when another is written.
  */
-function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Clock): () => Promise<void> {
+function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Clock): { report(): Promise<void>; stop(): Promise<void> } {
   const id = `${process.pid}@${hostname()}`;
-  const seen: { atMs: number; sinceMs: number }[] = [];
-  let reported = false;
+  /** The start of a span held long that Kafka has not taken all of yet. */
+  let longSince: number | null = null;
+  /** The spans flushed so far, merged; `unsaved` until Redis has it (the next report tries again). */
+  let flushed: { sinceMs: number; atMs: number } | null = null;
+  let unsaved = false;
+  let stopped = false;
   const report = async () => {
+    if (stopped) return;
     beat("producer");
     const now = clock.now();
     const held = publisher.heldSinceMs();
-    // Held longer than LATENESS_MS: no longer "in flight"; remembered a while after Kafka took it.
-    if (held !== null && held < now - LATENESS_MS) seen.push({ atMs: now, sinceMs: held });
-    while ((seen[0]?.atMs ?? now) < now - LATENESS_MS - HELD_REPORT_MS) seen.shift();
-    let since = held;
-    for (const s of seen) if (since === null || s.sinceMs < since) since = s.sinceMs;
+    // Long: held past LATENESS_MS by the next report (stamped when sent, it reaches the log late).
+    if (held !== null && held < now - LATENESS_MS + HELD_REPORT_MS) longSince = Math.min(longSince ?? held, held);
+    else if (longSince !== null) {
+      // Kafka took what was held long (by now). Merged with the spans flushed before: one field per producer.
+      flushed = { sinceMs: Math.min(longSince, flushed?.sinceMs ?? longSince), atMs: now };
+      unsaved = true;
+      longSince = null;
+    }
     try {
-      if (since !== null) await redis.hset(key, id, JSON.stringify({ held_since_ms: since, written_ms: now }));
-      else if (reported) await redis.hdel(key, id);
-      reported = since !== null;
+      if (flushed && unsaved) {
+        await redis.hset(key, `${id}:flushed`, JSON.stringify({ held_since_ms: flushed.sinceMs, flushed_ms: flushed.atMs }));
+        unsaved = false;
+        await forgetOldFlushed(redis, key, now);
+      }
+      if (!stopped) await redis.hset(key, id, JSON.stringify({ held_since_ms: longSince ?? held ?? now, written_ms: now }));
     } catch {
-      // Redis away: the API cannot read it either; the next report tries again.
+      // Redis away: neither the API nor the consumers can read it; the next report tries again.
     }
   };
   const timer = setInterval(report, HELD_REPORT_MS);
-  return async () => {
-    clearInterval(timer);
-    if (reported) await redis.hdel(key, id).catch(() => {});
+  return {
+    report,
+    async stop() {
+      clearInterval(timer);
+      await report(); // a span held long and flushed just now is reported flushed
+      stopped = true;
+      await redis.hdel(key, id).catch(() => {});
+    },
   };
+}
+
+/** Deletes the flushed spans older than FLUSHED_REPORT_KEEP_MS (of producers gone too). */
+async function forgetOldFlushed(redis: Redis, key: string, nowMs: number): Promise<void> {
+  const old: string[] = [];
+  for (const [field, value] of Object.entries(await redis.hgetall(key))) {
+    try {
+      const flushedMs = Number((JSON.parse(value) as { flushed_ms?: unknown }).flushed_ms);
+      if (flushedMs < nowMs - FLUSHED_REPORT_KEEP_MS) old.push(field);
+    } catch {}
+  }
+  if (old.length) await redis.hdel(key, ...old);
 }
 
 /** Starts at once: reads the feed as soon as Redis's clock is known; Kafka and Redis are connected (and retried) in the background. */
@@ -149,7 +182,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
     publisherTiming,
   );
   const stopFlushing = metrics.startFlushing(redis, metricsKey(config));
-  const stopReportingHeld = reportHeld(redis, producerHeldKey(config), publisher, clock);
+  const held = reportHeld(redis, producerHeldKey(config), publisher, clock);
 
   const events: FeedEvents = {
     frame(raw) {
@@ -167,7 +200,8 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
   };
   let stopped = false;
   let feed: { close(): void } | undefined;
-  void clockMeasured(redis, clock, log, () => stopped).then(() => {
+  void clockMeasured(redis, clock, log, () => stopped).then(async () => {
+    await held.report(); // the consumers know of this producer before it stamps a record
     if (!stopped) feed = connectFeed(config.FEED_URL, log, events, feedTiming);
   });
 
@@ -179,7 +213,7 @@ export function startProducer({ config, log, kafka, feedTiming = FEED_TIMING, pu
       log.info("producer stopping: waiting for Kafka to acknowledge what is held", publisher.held());
       await publisher.stop(SHUTDOWN_FLUSH_MS);
       log.info("producer stopping: Kafka closed; the last report and metrics to Redis");
-      await stopReportingHeld();
+      await held.stop();
       await stopFlushing();
       clock.stop();
       redis.disconnect();

@@ -35,9 +35,15 @@ export const keyPrefix = (config: Prefixed) => `{${config.REDIS_PREFIX}}:`;
  */
 export const metricsKey = (config: Prefixed) => `${keyPrefix(config)}metrics`;
 /**
- * HASH producer id -> JSON {"held_since_ms", "written_ms"}: each producer holding transactions Kafka
- * has not acknowledged (an outage), since when, on Redis's clock; rewritten every second while it
- * holds, removed when it holds none. The API counts them as not yet in the log, but on their way.
+ * HASH of the producers' reports, on Redis's clock (src/domain/coverage.ts `Held`):
+ *   `<pid>@<host>`          JSON {"held_since_ms", "written_ms"}: since when the producer holds
+ *                           transactions Kafka has not acknowledged; rewritten every second while it
+ *                           holds, removed when it holds none;
+ *   `<pid>@<host>:flushed`  JSON {"held_since_ms", "flushed_ms"}: the spans it held past
+ *                           LATENESS_MS (an outage), merged, and a moment after Kafka took them;
+ *                           kept FLUSHED_REPORT_KEEP_MS.
+ * The API counts what is held as on its way to the log, and what was flushed as not applied until
+ * a projection's coverage passes `flushed_ms`.
  */
 export const producerHeldKey = (config: Prefixed) => `${keyPrefix(config)}producer:held`;
 

@@ -149,16 +149,18 @@ export function replayTotal(progress: GroupProgress): number {
 }
 
 /**
- * The producers' reports of transactions Kafka has not acknowledged (src/redis/keys.ts
- * producerHeldKey), fresh or not: src/domain/coverage.ts `heldSinceAt` picks the fresh ones.
+ * The producers' reports (src/redis/keys.ts producerHeldKey): what each holds, fresh or not, and
+ * the spans held long that Kafka has taken. src/domain/coverage.ts `heldAt` reads them.
  */
 export async function producerHeldReports(redis: Redis, config: Prefixed): Promise<HeldReport[]> {
   const out: HeldReport[] = [];
   for (const report of Object.values(await redis.hgetall(producerHeldKey(config)))) {
     try {
-      const r = JSON.parse(report) as { held_since_ms?: unknown; written_ms?: unknown };
-      const [heldSinceMs, writtenMs] = [Number(r.held_since_ms), Number(r.written_ms)];
-      if (Number.isFinite(heldSinceMs) && Number.isFinite(writtenMs)) out.push({ heldSinceMs, writtenMs });
+      const r = JSON.parse(report) as { held_since_ms?: unknown; written_ms?: unknown; flushed_ms?: unknown };
+      const [heldSinceMs, writtenMs, flushedMs] = [Number(r.held_since_ms), Number(r.written_ms), Number(r.flushed_ms)];
+      if (!Number.isFinite(heldSinceMs)) continue;
+      if (r.flushed_ms !== undefined && Number.isFinite(flushedMs)) out.push({ heldSinceMs, flushedMs });
+      else if (Number.isFinite(writtenMs)) out.push({ heldSinceMs, writtenMs });
     } catch {}
   }
   return out;

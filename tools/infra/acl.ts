@@ -61,7 +61,7 @@ export function redisRoleUsers(opts: AclOptions): RedisRoleUser[] {
     ...(opts.projections ?? PROJECTIONS).map((spec) => ({
       name: `${u}-consumer-${spec.role}`,
       role: `consumer-${spec.role}`,
-      rules: `${commands(WRITE, true)} ${groupKeys(p, spec)} ${metrics}`,
+      rules: `${commands(WRITE, true)} ${groupKeys(p, spec)} ${metrics} %R~{${p}}:producer:held`,
     })),
     { name: `${u}-rebuild`, role: "rebuild", rules: `${commands(WRITE, true)} ${everything}` },
   ];
