@@ -122,6 +122,8 @@ interface Partition {
   samples: { atMs: number; high: number }[];
   /** Monotonic ms of the last move (or of a tick with nothing to apply). */
   movedAt: number;
+  /** Batches applied by this process: a resync that saw one applied while it read Redis does not seek. */
+  applies: number;
   clearError?: boolean;
 }
 
@@ -148,7 +150,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
 
   const part = (partition: number): Partition => {
     let p = parts.get(partition);
-    if (!p) parts.set(partition, (p = { samples: [], movedAt: performance.now() }));
+    if (!p) parts.set(partition, (p = { samples: [], movedAt: performance.now(), applies: 0 }));
     return p;
   };
   /** Forgets what this process knew of the partition's reading (not its samples of the log). */
@@ -181,6 +183,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
 
   async function resync(partition: number, reached?: number): Promise<void> {
     const field = positionField(topic, partition);
+    const applies = part(partition).applies;
     deadLetteredBelow.set(partition, Math.max(deadLetteredBelow.get(partition) ?? 0, reached ?? (await committedOffset(partition))));
     let position = await redis.hget(positions, field);
     let check: Marker | undefined;
@@ -207,6 +210,13 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       // again before going on from the position.
       if (marker && marker.offset < at && marker.offset >= end.low) check = marker;
       log.limited(`resume:${role}:${partition}`, "info", `${role}: Redis holds position ${position} for partition ${partition} (this process was at ${reached}); resuming there`);
+    }
+    // A batch applied meanwhile (the tick's resync racing the partition's batches) moved Redis's
+    // position past what was read: seeking back would re-read it, and kafkajs would commit the
+    // older offset. The next tick checks the position again.
+    if (part(partition).applies !== applies) {
+      part(partition).replayUntil = replayUntil;
+      return;
     }
     metrics.inc(ctx.metric("seeks_total"));
     resumed(partition, position, check, replayUntil);
@@ -351,6 +361,7 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       p.last = last;
       p.movedAt = performance.now();
       p.clearError = true;
+      p.applies++;
     },
     async failed(partition, error) {
       await redis.hset(replay, `${positionField(topic, partition)}:error`, error);
