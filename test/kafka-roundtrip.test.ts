@@ -2,7 +2,10 @@
  * kafkajs on Bun against the real broker: the features the pipeline depends on.
  */
 import { expect, test } from "bun:test";
-import { CompressionTypes } from "kafkajs";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { CompressionCodecs, CompressionTypes } from "kafkajs";
+// Every role makes its Kafka clients there, which installs src/kafka/gzip.ts.
+import "../src/kafka/client.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 
 const { kafka, config } = testEnv();
@@ -40,4 +43,17 @@ test("idempotent gzip producer -> consumer group that commits offsets", async ()
   const committed = offsets[0]?.partitions.map((p) => Number(p.offset)).reduce((a, b) => a + b, 0);
   expect(committed).toBe(300);
   await admin.disconnect();
+});
+
+test("the gzip codec every role installs (src/kafka/gzip.ts) reads and writes what other gzip clients do", async () => {
+  const codec = CompressionCodecs[CompressionTypes.GZIP]();
+  const records = Buffer.from(JSON.stringify(Array.from({ length: 50 }, (_, i) => ({ hash: `h${i}`, value: i }))));
+  // Written by another client (node:zlib's default level, as kafkajs' own codec or a Java producer writes it).
+  expect(Buffer.from(await codec.decompress(gzipSync(records)))).toEqual(records);
+  // Written here: Bun's gzip at level 1 (not kafkajs' node:zlib at level 6), plain gzip all the same.
+  const ours = await codec.compress({ buffer: records } as never);
+  expect(ours).toEqual(Buffer.from(Bun.gzipSync(records, { level: 1 })));
+  expect(ours.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+  expect(ours.length).toBeLessThan(records.length);
+  expect(gunzipSync(ours)).toEqual(records);
 });

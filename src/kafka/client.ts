@@ -8,6 +8,7 @@ import { brokerList, type Config } from "../domain/config.ts";
 import type { Logger } from "../domain/log.ts";
 import { type GroupRole, type ProjectionSpec, shardsOf } from "../domain/projection.ts";
 import { type Shard, WHOLE } from "../domain/shards.ts";
+import "./gzip.ts";
 import { describeRefusal, type KafkaSecuritySettings, kafkaSecurity } from "./security.ts";
 
 /**
