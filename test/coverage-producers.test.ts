@@ -10,6 +10,7 @@
 import { afterAll, expect, test } from "bun:test";
 import { PROJECTIONS } from "../src/projections/registry.ts";
 import { positionField, positionKey, producerHeldKey, replayKey } from "../src/redis/keys.ts";
+import { parseHeldReport } from "../src/redis/read.ts";
 import { syntheticTransactions } from "../tools/testkit/population.ts";
 import { testEnv, waitFor } from "./helpers/env.ts";
 import { createTopic, produce, txMessage } from "./helpers/kafka.ts";
@@ -72,4 +73,12 @@ test("while a producer reports a stamp it may still be sending, through_ms stays
   // No report: the samples vouch again, past the records just applied.
   const gone = Date.now();
   await waitFor("through_ms past the report's end on every partition", async () => (await progress()).every((p) => (p.throughMs ?? 0) > gone));
+});
+
+test("a field of the producers' reports reads as a live report, a flushed span, or nothing", () => {
+  expect(parseHeldReport(JSON.stringify({ held_since_ms: 5, written_ms: 9 }))).toEqual({ heldSinceMs: 5, writtenMs: 9 });
+  expect(parseHeldReport(JSON.stringify({ held_since_ms: 5, flushed_ms: 12 }))).toEqual({ heldSinceMs: 5, flushedMs: 12 });
+  for (const bad of ["", "{", "null", "{}", JSON.stringify({ written_ms: 9 }), JSON.stringify({ held_since_ms: "x", written_ms: 1 }), JSON.stringify({ held_since_ms: 1 })]) {
+    expect(parseHeldReport(bad)).toBeUndefined();
+  }
 });

@@ -36,6 +36,7 @@ import { cutDeadLetter, deadLetterMessage } from "../kafka/dlq.ts";
 import { type Clock, redisClock } from "../redis/clock.ts";
 import { connectRedis } from "../redis/connection.ts";
 import { metricsKey, producerHeldKey } from "../redis/keys.ts";
+import { parseHeldReport } from "../redis/read.ts";
 import { MAX_RECORD_BYTES, PUBLISHER_TIMING, Publisher, type PublisherTiming } from "./publisher.ts";
 
 /** How long a shutdown waits for Kafka to acknowledge what is held. */
@@ -151,10 +152,8 @@ function reportHeld(redis: Redis, key: string, publisher: Publisher, clock: Cloc
 async function forgetOldFlushed(redis: Redis, key: string, nowMs: number): Promise<void> {
   const old: string[] = [];
   for (const [field, value] of Object.entries(await redis.hgetall(key))) {
-    try {
-      const flushedMs = Number((JSON.parse(value) as { flushed_ms?: unknown }).flushed_ms);
-      if (flushedMs < nowMs - FLUSHED_REPORT_KEEP_MS) old.push(field);
-    } catch {}
+    const report = parseHeldReport(value);
+    if (report && "flushedMs" in report && report.flushedMs < nowMs - FLUSHED_REPORT_KEEP_MS) old.push(field);
   }
   if (old.length) await redis.hdel(key, ...old);
 }

@@ -153,17 +153,21 @@ export function replayTotal(progress: GroupProgress): number {
  * the spans held long that Kafka has taken. src/domain/coverage.ts `heldAt` reads them.
  */
 export async function producerHeldReports(redis: Redis, config: Prefixed): Promise<HeldReport[]> {
-  const out: HeldReport[] = [];
-  for (const report of Object.values(await redis.hgetall(producerHeldKey(config)))) {
-    try {
-      const r = JSON.parse(report) as { held_since_ms?: unknown; written_ms?: unknown; flushed_ms?: unknown };
-      const [heldSinceMs, writtenMs, flushedMs] = [Number(r.held_since_ms), Number(r.written_ms), Number(r.flushed_ms)];
-      if (!Number.isFinite(heldSinceMs)) continue;
-      if (r.flushed_ms !== undefined && Number.isFinite(flushedMs)) out.push({ heldSinceMs, flushedMs });
-      else if (Number.isFinite(writtenMs)) out.push({ heldSinceMs, writtenMs });
-    } catch {}
-  }
-  return out;
+  return Object.values(await redis.hgetall(producerHeldKey(config)))
+    .map(parseHeldReport)
+    .filter((r) => r !== undefined);
+}
+
+/** One field's value of `{prefix}:producer:held` (a live report or a flushed span); undefined when it is neither. */
+export function parseHeldReport(value: string): HeldReport | undefined {
+  try {
+    const r = JSON.parse(value) as { held_since_ms?: unknown; written_ms?: unknown; flushed_ms?: unknown };
+    const [heldSinceMs, writtenMs, flushedMs] = [Number(r.held_since_ms), Number(r.written_ms), Number(r.flushed_ms)];
+    if (!Number.isFinite(heldSinceMs)) return undefined;
+    if (r.flushed_ms !== undefined && Number.isFinite(flushedMs)) return { heldSinceMs, flushedMs };
+    if (Number.isFinite(writtenMs)) return { heldSinceMs, writtenMs };
+  } catch {}
+  return undefined;
 }
 
 /**
