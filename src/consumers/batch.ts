@@ -107,34 +107,39 @@ export function batchHandler(ctx: RunnerContext, positions: Positions): (payload
     }
     let deadSent = dead.length === 0;
     let result: Applied<ApplyResult> | undefined;
-    for (let attempt = 1; ; attempt++) {
-      // Stopping or lost the partition: leave the batch unresolved, it will be redelivered.
-      if (!isRunning() || isStale()) return;
-      try {
-        if (!deadSent) {
-          await ctx.deadLetter(dead);
-          // Sent: whatever Redis answers next, this stretch's poison records are not sent again.
-          positions.deadLettered(partition, Math.max(sentBefore, Number(stretch.to)));
-          metrics.inc(metric("dead_letters_total"), dead.length);
-          deadSent = true;
+    positions.applying(partition, true);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        // Stopping or lost the partition: leave the batch unresolved, it will be redelivered.
+        if (!isRunning() || isStale()) return;
+        try {
+          if (!deadSent) {
+            await ctx.deadLetter(dead);
+            // Sent: whatever Redis answers next, this stretch's poison records are not sent again.
+            positions.deadLettered(partition, Math.max(sentBefore, Number(stretch.to)));
+            metrics.inc(metric("dead_letters_total"), dead.length);
+            deadSent = true;
+          }
+          result = await applyRefusing(ctx, records, stretch, batch.topic, partition, positions);
+          if (result.status !== "wrong_type") break;
+          throw new WrongTypeError(result.key);
+        } catch (err) {
+          // A key someone wrote by hand: nothing was written; the partition waits, and /health names the key.
+          const wrong = err instanceof WrongTypeError ? err.message : /WRONGTYPE/.test(String(err)) ? `a key of the group holds the wrong type (${String(err)})` : undefined;
+          if (wrong) await positions.failed(partition, wrong).catch(() => {});
+          metrics.inc(metric("retries_total"));
+          log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${deadSent ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
+            partition,
+            offset: stretch.from,
+            attempt,
+            error: String(err),
+          });
+          await Bun.sleep(backoffMs(attempt));
+          await heartbeat();
         }
-        result = await applyRefusing(ctx, records, stretch, batch.topic, partition, positions);
-        if (result.status !== "wrong_type") break;
-        throw new WrongTypeError(result.key);
-      } catch (err) {
-        // A key someone wrote by hand: nothing was written; the partition waits, and /health names the key.
-        const wrong = err instanceof WrongTypeError ? err.message : /WRONGTYPE/.test(String(err)) ? `a key of the group holds the wrong type (${String(err)})` : undefined;
-        if (wrong) await positions.failed(partition, wrong).catch(() => {});
-        metrics.inc(metric("retries_total"));
-        log.limited(`retry:${role}`, "warn", `${role}: batch not applied (${deadSent ? "Redis" : "dead-letter topic"}), retrying; nothing is committed meanwhile`, {
-          partition,
-          offset: stretch.from,
-          attempt,
-          error: String(err),
-        });
-        await Bun.sleep(backoffMs(attempt));
-        await heartbeat();
       }
+    } finally {
+      positions.applying(partition, false);
     }
 
     if (result.status !== "applied") {

@@ -89,6 +89,8 @@ export interface Positions {
   seekPosition(partition: number): void;
   /** The projection no longer matches the log: drops it (this shard) and replays. */
   otherLog(partition: number, onCall?: () => Promise<void>): Promise<void>;
+  /** A batch of the partition is being applied (`true`) or no longer is (`false`): the tick leaves its position alone meanwhile. */
+  applying(partition: number, busy: boolean): void;
   /** A batch of the partition was applied: Redis now holds `to`; its first record's stamp and its last record. */
   applied(partition: number, to: string, firstStampMs: number, last: Marker): void;
   /** The partition cannot be applied for a reason an operator must fix (a key of the wrong type): /health names it. */
@@ -124,6 +126,8 @@ interface Partition {
   movedAt: number;
   /** Batches applied by this process: a resync that saw one applied while it read Redis does not seek. */
   applies: number;
+  /** A batch's script calls are under way: Redis's position may be past `expected` until `applied`. */
+  applying?: boolean;
   clearError?: boolean;
 }
 
@@ -278,6 +282,8 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       const fields = mine.map((p) => positionField(topic, p));
       const stored = await redis.hmget(positions, ...fields);
       for (const [i, partition] of mine.entries()) {
+        // A batch under way moves Redis's position before `applied` knows: not a reason to resync.
+        if (parts.get(partition)?.applying) continue;
         const position = stored[i] ?? null;
         const expected = parts.get(partition)?.expected;
         if (position === null || position !== expected) await resync(partition, expected === undefined ? undefined : Number(expected));
@@ -351,6 +357,9 @@ export function createPositions(ctx: RunnerContext, kafka: Kafka, seek: (partiti
       p.check = undefined;
       const key = first.key === null ? "" : String(first.key);
       return Number(first.timestamp) === check.stampMs && key === check.key ? "same_log" : "other_log";
+    },
+    applying(partition, busy) {
+      part(partition).applying = busy;
     },
     applied(partition, to, firstStampMs, last) {
       const p = part(partition);
