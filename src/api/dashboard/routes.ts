@@ -3,14 +3,13 @@
  * and uPlot's two files from the installed package. No build step and nothing from a CDN; the
  * page reads the JSON endpoints and /stream. Hidden from the OpenAPI document.
  *
- * Files go out wrapped in a Response: Elysia answers a `Range` it cannot satisfy on a returned
- * Bun.file with an empty 416, not a JSON error; wrapped, the Range is ignored (RFC 9110 14.2
- * allows it) and the whole file is sent.
+ * Files go out through ../static-file.ts (a Range is ignored: the whole file is sent).
  */
 
 import { dirname, join } from "node:path";
 import { Elysia, t } from "elysia";
 import { NotFoundError } from "../errors.ts";
+import { staticFile } from "../static-file.ts";
 
 export const DASHBOARD_ASSETS = "/dashboard";
 
@@ -29,23 +28,13 @@ const HIDE = { hide: true };
 
 export const dashboardRoutes = () =>
   new Elysia({ name: "api/dashboard" })
-    .get(
-      "/",
-      ({ set }) => {
-        set.headers["content-type"] = "text/html; charset=utf-8";
-        set.headers["cache-control"] = "no-cache";
-        return new Response(Bun.file(join(PUBLIC, "index.html")));
-      },
-      { detail: HIDE },
-    )
+    .get("/", () => staticFile(join(PUBLIC, "index.html"), { "content-type": "text/html; charset=utf-8", "cache-control": "no-cache" }), { detail: HIDE })
     .get(
       `${DASHBOARD_ASSETS}/:file`,
-      ({ params, set }) => {
+      ({ params }) => {
         const file = FILES[params.file];
         if (!file) throw new NotFoundError(`no dashboard asset ${params.file}`);
-        set.headers["content-type"] = file[1];
-        set.headers["cache-control"] = "no-cache";
-        return new Response(Bun.file(file[0]));
+        return staticFile(file[0], { "content-type": file[1], "cache-control": "no-cache" });
       },
       { params: t.Object({ file: t.String() }), detail: HIDE },
     );

@@ -22,6 +22,7 @@ import { dirname, join } from "node:path";
 import { swagger } from "@elysiajs/swagger";
 import { Elysia, t } from "elysia";
 import { NotFoundError } from "../errors.ts";
+import { staticFile } from "../static-file.ts";
 
 export const SWAGGER_PATH = "/swagger";
 export const SPEC_PATH = "/swagger/json";
@@ -85,12 +86,9 @@ export const swaggerPlugin = (opts: SwaggerOptions) => {
     })
     .get(
       `${ASSETS_PATH}/:file`,
-      ({ params, set }) => {
+      ({ params }) => {
         if (!(ASSETS as readonly string[]).includes(params.file)) throw new NotFoundError(`no Swagger UI asset ${params.file}`);
-        set.headers["cache-control"] = "public, max-age=3600";
-        // Wrapped: see dashboard/routes.ts (an unsatisfiable Range would be an empty 416).
-        const file = Bun.file(join(DIST, params.file));
-        return new Response(file, { headers: { "content-type": file.type } });
+        return staticFile(join(DIST, params.file), { "cache-control": "public, max-age=3600" });
       },
       { params: t.Object({ file: t.String() }), detail: { hide: true } },
     );
