@@ -6,6 +6,7 @@
  * code 0 and no process left. A role that cannot start stops the demo with exit code 1.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { consumerGroups, groupId } from "../src/kafka/client.ts";
 import { spec as counts } from "../src/projections/counts/spec.ts";
@@ -47,6 +48,9 @@ describe("bun run demo", () => {
     try {
       // Running: every counts member (its spec's processes), transactions flowing into Redis.
       await waitFor("the demo to start counts-2", () => demo.pids("counts-2")[0], 30_000);
+      // Its roles run without the JIT, which this test's environment does not set (tools/demo/main.ts).
+      expect({ ...process.env, ...env }.BUN_JSC_useJIT).toBeUndefined();
+      expect(readFileSync(`/proc/${demo.pids("counts-2")[0]}/environ`, "utf8").split("\0")).toContain("BUN_JSC_useJIT=false");
       await waitFor(`${processes} members in the counts group`, async () => (await members())?.members.length === processes, 60_000);
       await waitFor("transactions in Redis", async () => (await redis.zcard(txByTimeKey(config))) >= 30, 60_000);
 

@@ -38,6 +38,7 @@ import { MissingToolError } from "../infra/kafka.ts";
 import { diesWithParent, freePort, portAnswers, waitUntil } from "../infra/process.ts";
 import { type SecureStack, secureStackPorts, startSecureStack } from "../infra/secure-stack.ts";
 import { ensureStack, type Stack } from "../infra/stack.ts";
+import { jitEnv } from "./jit.ts";
 import { describeExit, type RestartEvent, Supervisor } from "./supervisor.ts";
 
 const live = process.argv.includes("--live");
@@ -115,7 +116,8 @@ try {
 
 const simPort = freePort();
 const feedUrl = live ? config.FEED_URL : `ws://localhost:${simPort}`;
-const env = { ...process.env, ...clusterEnv, ...secure?.env } as Record<string, string>;
+/** The roles' variables: the demo's own, and BUN_JSC_useJIT=false at low rates (./jit.ts). */
+const env = { ...process.env, ...jitEnv(process.env, simArgs, live), ...clusterEnv, ...secure?.env } as Record<string, string>;
 /** BTC_REDIS_USERS_DIR: the roles' password files, one per Redis user, named as the user. */
 const usersDir = process.env.BTC_REDIS_USERS_DIR;
 /** A role's own Redis user: the secure stack's, or the one of BTC_REDIS_USERS_DIR; none without either. */
@@ -194,6 +196,7 @@ console.log(
     `demo: Kafka ${stack.kafkaBrokers}${secure ? ` (SASL_SSL, ${secure.env.KAFKA_SASL_MECHANISM}, mutual TLS)` : ""}, topic ${config.TOPIC}; Redis ${redacted(stack.redisUrl)}${secure ? " (TLS, a user per role)" : ""}`,
     `demo: dashboard ${api}/  API ${api}  Swagger ${api}/swagger`,
     `demo: running ${[...specs.keys()].join(", ")}${missing.length ? `; not built yet: ${missing.join(", ")}` : ""}`,
+    `demo: the roles run ${/^(false|0)$/.test(env.BUN_JSC_useJIT ?? "") ? "without the JIT, so their memory stays flat (BUN_JSC_useJIT=true keeps it)" : "with the JIT (BUN_JSC_useJIT=false keeps their memory flat)"}`,
     "demo: a role that exits is restarted (0.5 s doubling to 30 s); Ctrl-C stops everything",
     "",
   ].join("\n"),
