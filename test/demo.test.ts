@@ -48,7 +48,7 @@ describe("bun run demo", () => {
     try {
       // Running: every counts member (its spec's processes), transactions flowing into Redis.
       await waitFor("the demo to start counts-2", () => demo.pids("counts-2")[0], 30_000);
-      // Its roles run without the JIT, which this test's environment does not set (tools/demo/main.ts).
+      // Its roles run without the JIT, which this test's environment does not set (tools/demo/jit.ts).
       expect({ ...process.env, ...env }.BUN_JSC_useJIT).toBeUndefined();
       expect(readFileSync(`/proc/${demo.pids("counts-2")[0]}/environ`, "utf8").split("\0")).toContain("BUN_JSC_useJIT=false");
       await waitFor(`${processes} members in the counts group`, async () => (await members())?.members.length === processes, 60_000);

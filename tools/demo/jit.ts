@@ -2,8 +2,8 @@
  * Whether the demo's roles run with JavaScriptCore's JIT (docs/benchmarks.md, "The creep is the
  * JIT's memory"). With it, a consumer's memory grows by several MB an hour for as long as it runs;
  * without it, every role's memory holds flat, for 1.3 to 3.5 times the CPU. So a demo fed at up to
- * `NO_JIT_MAX_RATE` (the simulator's default of 7 tx/s, and the live feed) runs without it, made to
- * run for days; one fed faster keeps it, for its throughput. `BUN_JSC_useJIT` in the environment
+ * `NO_JIT_MAX_RATE` (the simulator's default of 7 tx/s, and the live feed) runs without it, its
+ * memory flat (measured over 40 minutes); one fed faster keeps it, for its throughput. `BUN_JSC_useJIT` in the environment
  * decides instead (`BUN_JSC_useJIT=true bun run demo` keeps the JIT at any rate).
  */
 import { parseSimArgs } from "../sim/options.ts";
